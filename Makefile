@@ -1,0 +1,41 @@
+# riskmon: `make demo` runs the main job, `make test` the whole suite. Both bootstrap .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: setup demo test lint format typecheck unit bench clean
+
+setup: $(STAMP)  ## create .venv with riskmon and its dev tools (idempotent)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup  ## simulate a day of traffic with every pattern, replay it, score it
+	$(BIN)/riskmon demo
+
+test: setup lint typecheck  ## lint, type check, then every test
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: setup
+	$(BIN)/mypy schemas detectors streams replay riskmon simulation
+
+unit: setup  ## the fast tests only
+	$(BIN)/python -m pytest tests/unit -q
+
+bench: setup  ## replay throughput against validation alone (prints figures)
+	$(BIN)/python benchmarks/replay.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,30 @@
+"""Pure detectors: an event and a store in, findings out. No Kafka, no clock, no I/O."""
+
+from detectors.arbitrage import RefundArbitrage, RefundCycling
+from detectors.base import Detector
+from detectors.budget import Budget
+from detectors.compliance import Compliance, PriceInflation
+from detectors.farms import AccountFarms
+from detectors.merchants import MerchantBursts
+from detectors.qualification import Qualification
+from detectors.quotas import Quotas
+from detectors.rings import IdentityRings
+from detectors.splits import SplitOrders
+from detectors.store import MemoryStore, Store
+
+__all__ = [
+    "AccountFarms",
+    "Budget",
+    "Compliance",
+    "Detector",
+    "IdentityRings",
+    "MemoryStore",
+    "MerchantBursts",
+    "PriceInflation",
+    "Qualification",
+    "Quotas",
+    "RefundArbitrage",
+    "RefundCycling",
+    "SplitOrders",
+    "Store",
+]

@@ -1,0 +1,98 @@
+"""Refund arbitrage (套利): refunds above what was paid, and buy-refund-rebuy cycles.
+
+A refund returns at most what the consumer paid (programme-2026.md §Refunds); above that, the
+subsidy changes hands. One cancellation followed by a re-purchase is ordinary; the same
+category released again and again within weeks recycles a quota or a qualification code.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from detectors.base import Detector
+from detectors.context import DAY, LaterContext, PaidContext, window
+from detectors.store import Store
+
+
+class RefundArbitrage(Detector):
+    name = "refund_arbitrage"
+    risk = "arbitrage"
+    entities = ("consumer",)
+
+    def on_later(self, ctx: LaterContext, store: Store) -> None:
+        event = ctx.event
+        if event.refund_amount is None:
+            return
+        paid = Decimal(ctx.order["paid"])
+        refunded = Decimal(ctx.order["refunded"])
+        if refunded <= paid:
+            return
+        ctx.alert(
+            self.name,
+            self.risk,
+            "critical",
+            "hold",
+            ("consumer", ctx.order["consumer"]),
+            [event.order_id],
+            at_risk=min(refunded - paid, Decimal(ctx.order["allowed"]) or refunded - paid),
+            evidence={
+                "paid_amount": paid,
+                "refunded_total": refunded,
+                "excess": refunded - paid,
+                "merchant_id": ctx.order["merchant"],
+            },
+        )
+
+
+class RefundCycling(Detector):
+    name = "refund_cycling"
+    risk = "arbitrage"
+    entities = ("consumer",)
+
+    def on_paid(self, ctx: PaidContext, store: Store) -> None:
+        if ctx.claim <= 0:
+            return
+        history: dict[str, list[list[Any]]] = store.table("released").get(ctx.consumer, {})
+        if not history:
+            return
+        rule = self.rules.detectors.refund_cycling
+        for category in sorted({v.item.category for v in ctx.items}):
+            released = window(history.get(category, []), ctx.ts, rule.window_days * DAY)
+            if len(released) >= rule.min_released:
+                ctx.alert(
+                    self.name,
+                    self.risk,
+                    "high",
+                    "hold",
+                    ("consumer", ctx.consumer),
+                    [e[1] for e in released] + [ctx.order_id],
+                    at_risk=ctx.claim,
+                    evidence={"released_before": len(released), "category": category,
+                              "window_days": rule.window_days},
+                )
+
+    def on_later(self, ctx: LaterContext, store: Store) -> None:
+        categories: list[str] = ctx.order.get("cats") or []
+        if not ctx.released or not categories:
+            return
+        rule = self.rules.detectors.refund_cycling
+        table = store.table("released")
+        consumer = ctx.order["consumer"]
+        history = dict(table.get(consumer, {}))
+        for category in categories:
+            released = window(history.get(category, []), ctx.ts, rule.window_days * DAY)
+            released = [*released, [ctx.ts, ctx.event.order_id]]
+            history[category] = released
+            if len(released) > rule.min_released:
+                ctx.alert(
+                    self.name,
+                    self.risk,
+                    "high",
+                    "hold",
+                    ("consumer", consumer),
+                    [e[1] for e in released],
+                    evidence={"released": len(released), "category": category,
+                              "window_days": rule.window_days},
+                )
+        table[consumer] = history

@@ -1,0 +1,216 @@
+"""What the detectors of one event share: the event, its event-time keys, the running verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from detectors.alerts import Alert
+from schemas.money import ZERO
+from schemas.orders import Item, OrderCancelled, OrderDelivered, OrderPaid, OrderRefunded
+from schemas.rules import BudgetLine, Programme, ProgrammeRules
+
+HOUR = 3600.0
+DAY = 86400.0
+LaterEvent = OrderCancelled | OrderRefunded | OrderDelivered
+
+
+def period_key(local: datetime, period: str) -> str:
+    """The quota period an event falls in, on the programme's calendar (event time only).
+
+    >>> from datetime import timedelta
+    >>> t = datetime(2026, 7, 5, 23, 30, tzinfo=timezone(timedelta(hours=8)))  # a Sunday
+    >>> period_key(t, "week"), period_key(t, "day")
+    ('2026-W27', '2026-07-05')
+    """
+    if period == "day":
+        return local.date().isoformat()
+    if period == "week":
+        year, week, _ = local.isocalendar()  # ISO weeks start on Monday 00:00, as the rules say
+        return f"{year}-W{week:02d}"
+    return "all"
+
+
+@dataclass(slots=True)
+class ItemVerdict:
+    """One order line: whether its units may earn subsidy, and how much per unit."""
+
+    item: Item
+    line_name: str | None = None
+    line: BudgetLine | None = None
+    unit_subsidy: Decimal = ZERO
+    problems: list[str] = field(default_factory=list)
+    inflated: bool = False
+    granted_units: int = 0
+
+    @property
+    def compliant(self) -> bool:
+        return self.line is not None and not self.problems
+
+
+@dataclass(slots=True)
+class PaidContext:
+    """An `order_paid` event on its way through the detectors."""
+
+    event: OrderPaid
+    rules: ProgrammeRules
+    programme: Programme | None
+    ts: float
+    local: datetime
+    claim: Decimal
+    items: list[ItemVerdict] = field(default_factory=list)
+    consumer_problems: list[str] = field(default_factory=list)
+    # order-basis programmes: the order's own subsidy and budget line
+    order_subsidy: Decimal = ZERO
+    order_line: str | None = None
+    order_granted: bool = False
+    compliant_amount: Decimal = ZERO
+    blocked: bool = False
+    budget_cut: Decimal = ZERO
+    reasons: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    hold: bool = False
+    allowed: Decimal = ZERO
+    lines: dict[str, Decimal] = field(default_factory=dict)
+    settled: bool = False
+    # what the quota check would take, committed once the decision is final
+    quota_taking: dict[str, int] = field(default_factory=dict)
+    # the record kept in the `orders` table for the order's later events
+    order_state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def order_id(self) -> str:
+        return self.event.order_id
+
+    @property
+    def consumer(self) -> str:
+        return self.event.consumer.id_hash
+
+    def rule_amount(self) -> Decimal:
+        """What the rules grant now, before the budget and before the claim caps it."""
+        if self.blocked or self.consumer_problems or self.programme is None:
+            return ZERO
+        if self.programme.basis == "order":
+            return self.order_subsidy if self.order_granted else ZERO
+        return sum((v.unit_subsidy * v.granted_units for v in self.items), ZERO)
+
+    def per_line(self) -> dict[str, Decimal]:
+        if self.blocked or self.consumer_problems or self.programme is None:
+            return {}
+        if self.programme.basis == "order":
+            if self.order_granted and self.order_line is not None:
+                return {self.order_line: self.order_subsidy}
+            return {}
+        out: dict[str, Decimal] = {}
+        for v in self.items:
+            if v.granted_units and v.line_name is not None:
+                out[v.line_name] = out.get(v.line_name, ZERO) + v.unit_subsidy * v.granted_units
+        return out
+
+    def settle(self) -> None:
+        """Fix what the order may keep: the rules' amount, capped by the claim, per budget line.
+
+        The platform granted the claim at payment, so nothing above it is ever allowed; below
+        it, the lines are charged in the order of the items.
+        """
+        remaining = min(self.claim, self.rule_amount())
+        self.lines = {}
+        for name, amount in self.per_line().items():
+            take = min(amount, remaining)
+            if take > 0:
+                self.lines[name] = take
+                remaining -= take
+        self.allowed = sum(self.lines.values(), ZERO)
+        self.settled = True
+
+    def raise_alert(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+        if alert.detector not in self.reasons:
+            self.reasons.append(alert.detector)
+        if alert.action in ("hold", "review") and self.order_id in alert.order_ids:
+            self.hold = True
+
+    def alert(
+        self,
+        detector: str,
+        risk: str,
+        severity: str,
+        action: str,
+        entity: tuple[str, str],
+        order_ids: list[str],
+        *,
+        at_risk: Decimal = ZERO,
+        score: float = 1.0,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        self.raise_alert(
+            Alert(
+                detector=detector,
+                risk=risk,
+                severity=severity,
+                action=action,
+                entity_type=entity[0],
+                entity_key=entity[1],
+                order_ids=order_ids,
+                raised_at=self.event.occurred_at,
+                event_id=self.event.event_id,
+                subsidy_at_risk=at_risk,
+                score=score,
+                evidence=evidence or {},
+            )
+        )
+
+
+@dataclass(slots=True)
+class LaterContext:
+    """A cancellation, refund or delivery applied to an order already decided."""
+
+    event: LaterEvent
+    rules: ProgrammeRules
+    order: dict[str, Any]
+    ts: float
+    released: bool = False
+    clawback: Decimal = ZERO
+    alerts: list[Alert] = field(default_factory=list)
+
+    def alert(
+        self,
+        detector: str,
+        risk: str,
+        severity: str,
+        action: str,
+        entity: tuple[str, str],
+        order_ids: list[str],
+        *,
+        at_risk: Decimal = ZERO,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        self.alerts.append(
+            Alert(
+                detector=detector,
+                risk=risk,
+                severity=severity,
+                action=action,
+                entity_type=entity[0],
+                entity_key=entity[1],
+                order_ids=order_ids,
+                raised_at=self.event.occurred_at,
+                event_id=self.event.event_id,
+                subsidy_at_risk=at_risk,
+                evidence=evidence or {},
+            )
+        )
+
+
+def window(entries: list[list[Any]], now: float, span: float) -> list[list[Any]]:
+    """Entries (each starting with its event time) no older than `span` seconds before `now`.
+
+    Entries arrive roughly in event-time order, so the scan stops at the first one in range.
+    """
+    cutoff = now - span
+    for i, entry in enumerate(entries):
+        if entry[0] >= cutoff:
+            return entries if i == 0 else entries[i:]
+    return []

@@ -1,0 +1,61 @@
+"""Merchant fake orders (刷单 / 虚假交易): a burst of subsidised orders from new accounts that
+share devices or payment accounts, at one merchant, within a day.
+
+Honest shops also sell to new accounts; it is the sharing among them that marks a script.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from detectors.base import Detector
+from detectors.context import DAY, HOUR, PaidContext, window
+from detectors.store import Store
+
+
+class MerchantBursts(Detector):
+    name = "merchant_fake_orders"
+    risk = "fraud"
+    entities = ("merchant",)
+
+    def on_paid(self, ctx: PaidContext, store: Store) -> None:
+        if ctx.claim <= 0:
+            return
+        event = ctx.event
+        age = ctx.ts - event.consumer.account_created_at.timestamp()
+        if age > self.rules.detectors.new_account_days * DAY:
+            return
+        rule = self.rules.detectors.merchant_burst
+        table = store.table("merchant_new")
+        entries: list[list[Any]] = window(
+            table.get(event.merchant_id, []), ctx.ts, rule.window_hours * HOUR
+        )
+        entries.append(
+            [ctx.ts, ctx.consumer, event.device_id, event.payment.account_hash, ctx.order_id]
+        )
+        table[event.merchant_id] = entries
+        if len(entries) < rule.min_suspicious_orders:
+            return
+        # identities per device and per payment account among the merchant's new-account orders
+        devices = Counter(device for device, _ in {(e[2], e[1]) for e in entries})
+        payments = Counter(account for account, _ in {(e[3], e[1]) for e in entries})
+        suspicious = [e for e in entries if devices[e[2]] > 1 or payments[e[3]] > 1]
+        if len(suspicious) < rule.min_suspicious_orders:
+            return
+        ctx.alert(
+            self.name,
+            self.risk,
+            "critical",
+            "hold",
+            ("merchant", event.merchant_id),
+            list(dict.fromkeys(e[4] for e in suspicious)),
+            score=min(1.0, len(suspicious) / (2 * rule.min_suspicious_orders) + 0.5),
+            evidence={
+                "suspicious_orders": len(suspicious),
+                "new_account_orders": len(entries),
+                "shared_devices": sum(1 for n in devices.values() if n > 1),
+                "shared_payment_accounts": sum(1 for n in payments.values() if n > 1),
+                "window_hours": rule.window_hours,
+            },
+        )

@@ -1,0 +1,264 @@
+"""One event through every detector: the engine both runtimes drive.
+
+The replay feeds it a file; the streaming agents feed it Kafka messages. Either way the same
+event with the same state yields the same decision and the same alerts, with the same ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from detectors.alerts import Alert
+from detectors.arbitrage import RefundArbitrage, RefundCycling
+from detectors.base import Detector
+from detectors.budget import Budget
+from detectors.compliance import Compliance, PriceInflation
+from detectors.context import HOUR, LaterContext, LaterEvent, PaidContext
+from detectors.farms import AccountFarms
+from detectors.merchants import MerchantBursts
+from detectors.qualification import Qualification
+from detectors.quotas import Quotas
+from detectors.rings import IdentityRings
+from detectors.splits import SplitOrders
+from detectors.store import Store
+from schemas.catalog import CatalogEntry
+from schemas.money import ZERO, to_fen
+from schemas.orders import ORDER_ADAPTER, OrderPaid
+from schemas.outputs import dead_letter_record, decision_record
+from schemas.rules import ProgrammeRules
+
+
+def deciding_detectors(rules: ProgrammeRules) -> list[Detector]:
+    """The checks that fix an order's allowed subsidy, in the order they must run."""
+    return [Compliance(rules), PriceInflation(rules), Qualification(rules), Quotas(rules),
+            Budget(rules)]
+
+
+def watching_detectors(rules: ProgrammeRules) -> list[Detector]:
+    """Behavioural detectors: they raise alerts and may ask for a hold, never change amounts."""
+    return [IdentityRings(rules), AccountFarms(rules), SplitOrders(rules), RefundCycling(rules),
+            MerchantBursts(rules), RefundArbitrage(rules)]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an input message came from, for its dead-letter record."""
+
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str  # processed | duplicate | pending | rejected
+    decision: dict[str, Any] | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    # what the decided order charged to each of its programme's budget lines
+    lines: dict[str, Decimal] = field(default_factory=dict)
+    # what a cancellation or refund gave back to the budget
+    clawback: Decimal = ZERO
+    kind: str | None = None
+    claim: Decimal = ZERO
+    allowed: Decimal = ZERO
+
+
+class Pipeline:
+    """Runs the detectors over order and catalog events, with state in `store`.
+
+    Duplicated `event_id`s change nothing. A later event of an order not yet seen paid waits in
+    the store and is applied when the payment arrives; past the grace period (event time) it is
+    reported as a dead letter, never dropped.
+    """
+
+    def __init__(
+        self,
+        rules: ProgrammeRules,
+        store: Store,
+        *,
+        deciding: list[Detector] | None = None,
+        watching: list[Detector] | None = None,
+    ) -> None:
+        self.rules = rules
+        self.store = store
+        self.deciding = deciding if deciding is not None else deciding_detectors(rules)
+        self.watching = watching if watching is not None else watching_detectors(rules)
+        self.detectors = [*self.deciding, *self.watching]
+        self.watermark = float("-inf")
+        self._grace = rules.detectors.pending.grace_hours * HOUR
+        self._seen = store.table("seen_events")
+        self._orders = store.table("orders")
+        self._pending = store.table("pending")
+
+    def on_catalog(self, entry: CatalogEntry) -> None:
+        self.store.table("catalog")[entry.sku] = entry
+
+    def on_order(
+        self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin
+    ) -> Outcome:
+        if event.event_id in self._seen:
+            return Outcome("duplicate")
+        self._seen[event.event_id] = 1
+        ts = event.occurred_at.timestamp()
+        if ts > self.watermark:
+            self.watermark = ts
+        if isinstance(event, OrderPaid):
+            return self._paid(event, ts, raw, origin)
+        return self._later(event, ts, raw, origin)
+
+    def _paid(self, event: OrderPaid, ts: float, raw: bytes, origin: Origin) -> Outcome:
+        if event.order_id in self._orders:
+            return _rejected(raw, origin, "duplicate_order",
+                             f"order_id {event.order_id!r} was already paid under another event_id")
+        rules = self.rules
+        ctx = PaidContext(
+            event=event,
+            rules=rules,
+            programme=rules.programmes.get(event.programme),
+            ts=ts,
+            local=event.occurred_at.astimezone(rules.timezone),
+            claim=event.subsidy_amount,
+        )
+        store = self.store
+        for detector in self.deciding:
+            detector.on_paid(ctx, store)
+        if not ctx.settled:
+            ctx.settle()
+        for detector in self.watching:
+            detector.on_paid(ctx, store)
+        if ctx.claim > 0 and ctx.allowed == 0:
+            kind = "reject"
+        elif ctx.claim > ctx.allowed or ctx.hold:
+            kind = "review"
+        else:
+            kind = "approve"
+        ctx.order_state = {
+            "consumer": ctx.consumer,
+            "programme": event.programme,
+            "merchant": event.merchant_id,
+            "ts": ts,
+            "claim": str(ctx.claim),
+            "allowed": str(ctx.allowed),
+            "paid": str(event.payment.paid_amount),
+            "refunded": "0",
+            "clawed": "0",
+            "released": False,
+            "code": event.qualification.code if event.qualification else None,
+            "cats": sorted({v.item.category for v in ctx.items if v.granted_units})
+            if ctx.allowed > 0
+            else [],
+        }
+        for detector in self.detectors:
+            detector.on_decided(ctx, store)
+        self._orders[event.order_id] = ctx.order_state
+        outcome = Outcome(
+            "processed",
+            decision=decision_record(
+                order_id=event.order_id,
+                event_id=event.event_id,
+                decided_at=event.occurred_at,
+                decision=kind,
+                allowed_subsidy=ctx.allowed,
+                reasons=ctx.reasons,
+            ),
+            alerts=ctx.alerts,
+            lines=ctx.lines,
+            kind=kind,
+            claim=ctx.claim,
+            allowed=ctx.allowed,
+        )
+        waiting = self._pending.pop(event.order_id, None)
+        if waiting:
+            for entry in waiting:
+                later = ORDER_ADAPTER.validate_json(entry["raw"])
+                assert not isinstance(later, OrderPaid)
+                applied = self._apply(later, entry["ts"], entry["raw"].encode(), _origin(entry))
+                outcome.alerts.extend(applied.alerts)
+                outcome.dead_letters.extend(applied.dead_letters)
+                outcome.clawback += applied.clawback
+        return outcome
+
+    def _later(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
+        if event.order_id not in self._orders:
+            waiting = list(self._pending.get(event.order_id, []))
+            waiting.append({"raw": raw.decode("utf-8"), "ts": ts, "topic": origin.topic,
+                            "partition": origin.partition, "offset": origin.offset,
+                            "file": origin.file, "line": origin.line})
+            self._pending[event.order_id] = waiting
+            return Outcome("pending")
+        return self._apply(event, ts, raw, origin)
+
+    def _apply(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
+        order = dict(self._orders[event.order_id])
+        if order["consumer"] != event.consumer.id_hash:
+            return _rejected(raw, origin, "consumer_mismatch",
+                             "consumer.id_hash differs from the one that paid this order")
+        ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
+        allowed = Decimal(order["allowed"])
+        clawed = Decimal(order["clawed"])
+        if event.event_type == "order_delivered":
+            order["delivered"] = True
+        else:
+            paid = Decimal(order["paid"])
+            refund = event.refund_amount
+            if refund is not None:
+                order["refunded"] = str(Decimal(order["refunded"]) + refund)
+            full = event.event_type == "order_cancelled" or (
+                Decimal(order["refunded"]) >= paid
+            )
+            if not order["released"]:
+                if full:
+                    ctx.released = True
+                    ctx.clawback = allowed - clawed
+                    order["released"] = True
+                elif refund is not None and paid > 0:
+                    ctx.clawback = min(to_fen(allowed * refund / paid), allowed - clawed)
+                order["clawed"] = str(clawed + ctx.clawback)
+        for detector in self.detectors:
+            detector.on_later(ctx, self.store)
+        self._orders[event.order_id] = order
+        return Outcome("processed", alerts=ctx.alerts, clawback=ctx.clawback)
+
+    def expire(self, *, everything: bool = False) -> list[dict[str, Any]]:
+        """Dead letters for later events whose payment has not come within the grace period.
+
+        With `everything`, at the end of a finite input, all that still waits is reported.
+        """
+        out = []
+        for order_id, waiting in list(self._pending.items()):
+            keep = []
+            for entry in waiting:
+                if everything or self.watermark - entry["ts"] > self._grace:
+                    reason = "unmatched_order"
+                    out.append(dead_letter_record(
+                        reason=reason,
+                        error=f"no order_paid for order {order_id!r} within "
+                              f"{self.rules.detectors.pending.grace_hours:g} h of event time",
+                        raw=entry["raw"].encode(), topic=entry["topic"],
+                        partition=entry["partition"], offset=entry["offset"],
+                        file=entry["file"], line=entry["line"]))
+                else:
+                    keep.append(entry)
+            if keep:
+                self._pending[order_id] = keep
+            else:
+                del self._pending[order_id]
+        return out
+
+
+def _origin(entry: dict[str, Any]) -> Origin:
+    return Origin(entry["topic"], entry["partition"], entry["offset"], entry["file"], entry["line"])
+
+
+def _rejected(raw: bytes, origin: Origin, reason: str, error: str) -> Outcome:
+    return Outcome("rejected", dead_letters=[dead_letter_record(
+        reason=reason, error=error, raw=raw, topic=origin.topic, partition=origin.partition,
+        offset=origin.offset, file=origin.file, line=origin.line)])
+
+
+__all__ = ["Origin", "Outcome", "Pipeline", "deciding_detectors", "watching_detectors"]

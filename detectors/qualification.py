@@ -1,0 +1,110 @@
+"""Qualification codes (资格码): one paid order per code; codes are not traded (patterns.md).
+
+A code held by a live order (paid, not cancelled or fully refunded) cannot earn a second order
+anything; a code that passes between identities, or a device that claims many codes, is
+qualification trading (资格码倒卖).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.base import Detector
+from detectors.context import HOUR, LaterContext, PaidContext, window
+from detectors.store import Store
+
+
+class Qualification(Detector):
+    name = "qualification"
+    risk = "arbitrage"
+    entities = ("qualification", "device")
+
+    def on_paid(self, ctx: PaidContext, store: Store) -> None:
+        qualification = ctx.event.qualification
+        if qualification is None:
+            return
+        code = qualification.code
+        uses: list[list[Any]] = store.table("codes").get(code, [])
+        order_id = ctx.order_id
+        others = [u for u in uses if u[0] != order_id]
+        live = [u for u in others if u[2]]
+        if live and ctx.claim > 0 and all(u[1] == ctx.consumer for u in live):
+            # the person's own code, still held by a live order: the one-order rule, nothing more
+            ctx.blocked = True
+            if not ctx.consumer_problems:
+                ctx.alert(
+                    "consumer_eligibility",
+                    "compliance",
+                    "high",
+                    "block",
+                    ("consumer", ctx.consumer),
+                    [ctx.order_id],
+                    at_risk=ctx.claim,
+                    evidence={"problems": ["qualification_already_used"],
+                              "live_orders": [u[0] for u in live]},
+                )
+                ctx.reasons.append("qualification_already_used")
+        elif live and ctx.claim > 0:
+            ctx.blocked = True
+            ctx.alert(
+                "qualification_reuse",
+                self.risk,
+                "high",
+                "block",
+                ("qualification", code),
+                [u[0] for u in live] + [order_id],
+                at_risk=ctx.claim,
+                evidence={"live_orders": len(live), "identities": len({u[1] for u in others} | {ctx.consumer})},
+            )
+        elif ctx.claim > 0 and any(u[1] != ctx.consumer for u in others):
+            ctx.alert(
+                "qualification_shared",
+                self.risk,
+                "high",
+                "hold",
+                ("qualification", code),
+                [u[0] for u in others] + [order_id],
+                at_risk=ctx.claim,
+                evidence={"identities": len({u[1] for u in others} | {ctx.consumer})},
+            )
+        self._device(ctx, store, code)
+
+    def _device(self, ctx: PaidContext, store: Store, code: str) -> None:
+        rule = self.rules.detectors.qualification
+        table = store.table("device_codes")
+        device = ctx.event.device_id
+        entries = window(table.get(device, []), ctx.ts, rule.device_window_hours * HOUR)
+        entries.append([ctx.ts, code, ctx.order_id, ctx.consumer])
+        table[device] = entries
+        # codes of distinct people: one person's new code per order is how codes work
+        holders = {e[3] for e in entries}
+        codes = {e[1] for e in entries}
+        if len(holders) > rule.device_max_codes and ctx.claim > 0:
+            ctx.alert(
+                "device_many_codes",
+                self.risk,
+                "high",
+                "hold",
+                ("device", device),
+                list(dict.fromkeys(e[2] for e in entries)),
+                at_risk=ctx.claim,
+                evidence={"distinct_codes": len(codes), "identities": len(holders),
+                          "window_hours": rule.device_window_hours},
+            )
+
+    def on_decided(self, ctx: PaidContext, store: Store) -> None:
+        qualification = ctx.event.qualification
+        if qualification is None:
+            return
+        table = store.table("codes")
+        uses = [u for u in table.get(qualification.code, []) if u[0] != ctx.order_id]
+        uses.append([ctx.order_id, ctx.consumer, ctx.allowed > 0])
+        table[qualification.code] = uses
+
+    def on_later(self, ctx: LaterContext, store: Store) -> None:
+        code = ctx.order.get("code")
+        if not ctx.released or code is None:
+            return
+        table = store.table("codes")
+        uses = table.get(code, [])
+        table[code] = [[u[0], u[1], False] if u[0] == ctx.event.order_id else u for u in uses]

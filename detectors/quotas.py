@@ -1,0 +1,102 @@
+"""Quotas per person (programme-2026.md), and the hoarding they reveal when claimed beyond.
+
+Quota counts what was granted: units per category over the whole period, or subsidised orders
+per budget line and calendar week or day. A cancellation or full refund gives them back.
+"""
+
+from __future__ import annotations
+
+from detectors.base import Detector
+from detectors.context import LaterContext, PaidContext, period_key
+from detectors.store import Store
+from schemas.money import ZERO
+
+
+class Quotas(Detector):
+    name = "quota_breach"
+    risk = "hoarding"
+    entities = ("consumer",)
+
+    def on_paid(self, ctx: PaidContext, store: Store) -> None:
+        programme = ctx.programme
+        if programme is None or ctx.consumer_problems or ctx.blocked:
+            return
+        used: dict[str, int] = store.table("quota").get(ctx.consumer, {})
+        taking: dict[str, int] = {}
+        cut = ZERO
+        breaches = []
+        pname = ctx.event.programme
+        if programme.basis == "order":
+            line = programme.budget_lines[ctx.order_line] if ctx.order_line else None
+            if ctx.order_granted and line is not None and line.quota is not None:
+                key = f"{pname}|{ctx.order_line}|{period_key(ctx.local, line.quota.period)}"
+                if used.get(key, 0) >= line.quota.count:
+                    ctx.order_granted = False
+                    cut = ctx.order_subsidy
+                    breaches.append({"quota": key, "limit": line.quota.count})
+                else:
+                    taking[key] = 1
+        else:
+            for v in ctx.items:
+                line = v.line
+                if not v.granted_units or line is None or line.quota is None:
+                    continue
+                quota = line.quota
+                period = period_key(ctx.local, quota.period)
+                if quota.per == "category":
+                    key = f"{pname}|{v.item.category}|{period}"
+                else:
+                    key = f"{pname}|{v.line_name}|{period}"
+                limit = line.quota_count(v.item.category) or 0
+                had = used.get(key, 0)
+                if quota.unit == "item":
+                    room = max(limit - had - taking.get(key, 0), 0)
+                    grant = min(v.granted_units, room)
+                    if grant:
+                        taking[key] = taking.get(key, 0) + grant
+                else:
+                    grant = v.granted_units if had < limit else 0
+                    if grant:
+                        taking[key] = 1
+                if grant < v.granted_units:
+                    cut += v.unit_subsidy * (v.granted_units - grant)
+                    breaches.append({"quota": key, "limit": limit, "used": had})
+                    v.granted_units = grant
+        ctx.quota_taking = taking
+        if cut and ctx.claim > ctx.rule_amount():
+            ctx.alert(
+                self.name,
+                self.risk,
+                "medium",
+                "block",
+                ("consumer", ctx.consumer),
+                [ctx.order_id],
+                at_risk=min(cut, ctx.claim),
+                evidence={"breaches": breaches, "programme": pname},
+            )
+
+    def on_decided(self, ctx: PaidContext, store: Store) -> None:
+        taking = ctx.quota_taking
+        if not taking or ctx.allowed <= 0:
+            return
+        table = store.table("quota")
+        used = dict(table.get(ctx.consumer, {}))
+        for key, n in taking.items():
+            used[key] = used.get(key, 0) + n
+        table[ctx.consumer] = used
+        ctx.order_state["quota"] = [[k, n] for k, n in taking.items()]
+
+    def on_later(self, ctx: LaterContext, store: Store) -> None:
+        taken = ctx.order.get("quota")
+        if not ctx.released or not taken:
+            return
+        table = store.table("quota")
+        consumer = ctx.order["consumer"]
+        used = dict(table.get(consumer, {}))
+        for key, n in taken:
+            left = used.get(key, 0) - n
+            if left > 0:
+                used[key] = left
+            else:
+                used.pop(key, None)
+        table[consumer] = used

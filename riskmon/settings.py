@@ -1,0 +1,21 @@
+"""Runtime settings: the environment (`RISKMON_*`), read once at the edge, frozen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RISKMON_", frozen=True, extra="ignore")
+
+    rules: Path | None = Field(default=None, description="programme rules TOML (default: shipped)")
+    max_message_bytes: int = Field(default=1 << 20, ge=1024)
+    # Never a default and never logged: the key that turns identifiers into pseudonyms.
+    pseudonym_key: SecretStr | None = None
+
+
+def load_settings() -> Settings:
+    return Settings()

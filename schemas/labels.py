@@ -1,0 +1,24 @@
+"""Topic `labels`: an analyst's verdict on an order, fed back to the online models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import TypeAdapter
+
+from schemas.common import Ident, SchemaVersion, Timestamp, WireModel
+
+Risk = Literal["hoarding", "arbitrage", "fraud", "compliance", "budget"]
+RISKS: tuple[str, ...] = Risk.__args__  # type: ignore[attr-defined]
+
+
+class Label(WireModel):
+    schema_version: SchemaVersion
+    order_id: Ident
+    label: Literal["fraud", "legit"]
+    risk: Risk | None = None
+    labelled_at: Timestamp
+    analyst: Ident
+
+
+LABEL_ADAPTER: TypeAdapter[Label] = TypeAdapter(Label)

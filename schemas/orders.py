@@ -1,0 +1,161 @@
+"""Topic `orders`: the order events of `events.md`, keyed by `consumer.id_hash`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from schemas.common import Hash64, Ident, Region, SchemaVersion, ShortText, Timestamp, WireModel
+from schemas.money import Money, PositiveMoney
+
+PaymentMethod = Literal["wechat", "alipay", "unionpay", "card", "other"]
+EventType = Literal["order_paid", "order_cancelled", "order_refunded", "order_delivered"]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+
+class Consumer(WireModel):
+    account_id: Ident
+    id_hash: Hash64
+    id_region: Region
+    birth_year: Annotated[int, Field(ge=1900, le=2100)]
+    id_checksum_ok: bool
+    phone_hash: Hash64
+    real_name_verified: bool
+    account_created_at: Timestamp
+
+
+class ConsumerRef(WireModel):
+    """The consumer on a later event: only the key is required; what is present is checked."""
+
+    id_hash: Hash64
+    account_id: Ident | None = None
+    id_region: Region | None = None
+    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    id_checksum_ok: bool | None = None
+    phone_hash: Hash64 | None = None
+    real_name_verified: bool | None = None
+    account_created_at: Timestamp | None = None
+
+
+class Qualification(WireModel):
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    verified: bool
+
+
+class Payment(WireModel):
+    account_hash: Hash64
+    method: PaymentMethod
+    paid_amount: Money
+
+
+class Delivery(WireModel):
+    address_hash: Hash64
+    region: Region
+    pickup_point: bool
+
+
+class Item(WireModel):
+    sku: Ident
+    category: Annotated[str, Field(min_length=1, max_length=64)]
+    quantity: Annotated[int, Field(ge=1, le=99)]
+    unit_price: PositiveMoney
+    energy_grade: Annotated[int, Field(ge=1, le=5)] | None
+
+
+Items = Annotated[list[Item], Field(min_length=1, max_length=200)]
+
+
+def _check_amount(items: list[Item] | None, order_amount: Decimal | None) -> None:
+    if items is None or order_amount is None:
+        return
+    total = sum((item.unit_price * item.quantity for item in items), Decimal(0))
+    if total != order_amount:
+        raise ValueError(
+            f"order_amount {order_amount} does not equal the sum of quantity * unit_price ({total})"
+        )
+
+
+class _EventBase(WireModel):
+    schema_version: SchemaVersion
+    event_id: Ident
+    occurred_at: Timestamp
+    order_id: Ident
+    programme: Annotated[str, Field(min_length=1, max_length=64)]
+    merchant_id: Ident
+
+
+class OrderPaid(_EventBase):
+    event_type: Literal["order_paid"]
+    consumer: Consumer
+    qualification: Qualification | None
+    device_id: Ident
+    ip: Annotated[str, Field(min_length=1, max_length=64)]
+    payment: Payment
+    delivery: Delivery
+    warehouse_id: Ident | None
+    items: Items
+    order_amount: Money
+    subsidy_amount: Money
+    refund_amount: None = None
+
+    @model_validator(mode="after")
+    def _amount_matches_items(self) -> OrderPaid:
+        _check_amount(self.items, self.order_amount)
+        return self
+
+
+class _LaterEvent(_EventBase):
+    consumer: ConsumerRef
+    qualification: Qualification | None = None
+    device_id: Ident | None = None
+    ip: ShortText | None = None
+    payment: Payment | None = None
+    delivery: Delivery | None = None
+    warehouse_id: Ident | None = None
+    items: Items | None = None
+    order_amount: Money | None = None
+    subsidy_amount: Money | None = None
+
+    @model_validator(mode="after")
+    def _amount_matches_items(self) -> _LaterEvent:
+        _check_amount(self.items, self.order_amount)
+        return self
+
+
+class OrderCancelled(_LaterEvent):
+    event_type: Literal["order_cancelled"]
+    refund_amount: Money | None = None
+
+
+class OrderRefunded(_LaterEvent):
+    event_type: Literal["order_refunded"]
+    refund_amount: Money
+
+
+class OrderDelivered(_LaterEvent):
+    event_type: Literal["order_delivered"]
+    refund_amount: Money | None = None
+
+
+OrderEvent = Annotated[
+    OrderPaid | OrderCancelled | OrderRefunded | OrderDelivered,
+    Field(discriminator="event_type"),
+]
+ORDER_ADAPTER: TypeAdapter[OrderPaid | OrderCancelled | OrderRefunded | OrderDelivered] = (
+    TypeAdapter(OrderEvent)
+)
+
+
+def extra_fields(event: OrderPaid | OrderCancelled | OrderRefunded | OrderDelivered) -> int:
+    """How many unknown fields the event carried (tolerated for forward compatibility)."""
+    n = len(event.__pydantic_extra__ or ())
+    for part in (event.consumer, event.qualification, event.payment, event.delivery):
+        if part is not None and part.__pydantic_extra__:
+            n += len(part.__pydantic_extra__)
+    if event.items:
+        for item in event.items:
+            if item.__pydantic_extra__:
+                n += len(item.__pydantic_extra__)
+    return n

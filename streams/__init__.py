@@ -1,0 +1,1 @@
+"""The streaming runtime (Faust on Kafka). Topics are declared here; agents land with it."""

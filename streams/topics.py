@@ -1,0 +1,23 @@
+"""Topic names, keys and default partition counts of the wire contract (events.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    key: str
+    partitions: int
+    direction: str  # "in" | "out"
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("orders", "consumer.id_hash", 8, "in"),
+    TopicSpec("catalog", "sku", 1, "in"),
+    TopicSpec("labels", "order_id", 8, "in"),
+    TopicSpec("alerts", "entity.key", 8, "out"),
+    TopicSpec("decisions", "order_id", 8, "out"),
+    TopicSpec("dead-letter", "none", 1, "out"),
+)
