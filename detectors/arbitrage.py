@@ -68,8 +68,11 @@ class RefundCycling(Detector):
                     ("consumer", ctx.consumer),
                     [e[1] for e in released] + [ctx.order_id],
                     at_risk=ctx.claim,
-                    evidence={"released_before": len(released), "category": category,
-                              "window_days": rule.window_days},
+                    evidence={
+                        "released_before": len(released),
+                        "category": category,
+                        "window_days": rule.window_days,
+                    },
                 )
 
     def on_later(self, ctx: LaterContext, store: Store) -> None:
@@ -92,7 +95,10 @@ class RefundCycling(Detector):
                     "hold",
                     ("consumer", consumer),
                     [e[1] for e in released],
-                    evidence={"released": len(released), "category": category,
-                              "window_days": rule.window_days},
+                    evidence={
+                        "released": len(released),
+                        "category": category,
+                        "window_days": rule.window_days,
+                    },
                 )
         table[consumer] = history

@@ -70,14 +70,15 @@ class Budget(Detector):
         state: dict[str, Any] = dict(table.get(key) or {"used": "0", "sent": []})
         used = Decimal(state["used"]) + amount
         state["used"] = str(used)
-        ratio = used / budget
-        sent = state["sent"]
-        for i, threshold in enumerate(self.rules.budget_alert_thresholds):
-            if ratio >= threshold and str(threshold) not in sent:
-                sent = [*sent, str(threshold)]
-                ctx.alerts.append(
-                    _threshold_alert(ctx, key, threshold, used, budget, _SEVERITY[min(i, 3)])
-                )
+        thresholds = self.rules.budget_alert_thresholds
+        sent: list[str] = state["sent"]
+        # thresholds fire in order, once each: only the next one can be crossed now
+        while len(sent) < len(thresholds) and used >= thresholds[len(sent)] * budget:
+            i = len(sent)
+            sent = [*sent, str(thresholds[i])]
+            ctx.alerts.append(
+                _threshold_alert(ctx, key, thresholds[i], used, budget, _SEVERITY[min(i, 3)])
+            )
         state["sent"] = sent
         table[key] = state
 
@@ -91,7 +92,9 @@ class Budget(Detector):
         back_total = ZERO
         for name, amount in lines.items():
             # the claw-back is shared over the lines in proportion to what each granted
-            back = ctx.clawback if granted == 0 else to_fen(ctx.clawback * Decimal(amount) / granted)
+            back = (
+                ctx.clawback if granted == 0 else to_fen(ctx.clawback * Decimal(amount) / granted)
+            )
             back_total += back
             _give_back(table, f"{pname}/{name}", back)
         _give_back(table, pname, back_total)

@@ -7,6 +7,7 @@ subsidy is `min(round(rate * unit_price, 2), cap)` (programme-2026.md); an order
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from decimal import Decimal
 
 from detectors.base import Detector
@@ -95,7 +96,7 @@ class Compliance(Detector):
         ctx: PaidContext,
         item: Item,
         lines: dict[str, tuple[str, BudgetLine]],
-        catalog: dict[str, CatalogEntry] | None,
+        catalog: MutableMapping[str, CatalogEntry] | None,
     ) -> ItemVerdict:
         verdict = ItemVerdict(item)
         found = lines.get(item.category)
@@ -205,7 +206,9 @@ class PriceInflation(Detector):
     entities = ("merchant",)
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
-        inflated = [v for v in ctx.items if v.inflated and v.compliant and not ctx.consumer_problems]
+        inflated = [
+            v for v in ctx.items if v.inflated and v.compliant and not ctx.consumer_problems
+        ]
         if not inflated:
             return
         at_risk = sum((v.unit_subsidy * v.item.quantity for v in inflated), ZERO)
@@ -232,5 +235,8 @@ class PriceInflation(Detector):
             ("merchant", ctx.event.merchant_id),
             [ctx.order_id],
             at_risk=min(at_risk, ctx.claim),
-            evidence={"items": skus, "max_markup": self.rules.programmes[ctx.event.programme].max_markup},
+            evidence={
+                "items": skus,
+                "max_markup": self.rules.programmes[ctx.event.programme].max_markup,
+            },
         )

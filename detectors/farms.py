@@ -39,8 +39,14 @@ class AccountFarms(Detector):
         if age > self.rules.detectors.new_account_days * DAY:
             return
         rule = self.rules.detectors.account_farm
-        self._track(ctx, store, "device", ctx.event.device_id,
-                    rule.device_window_hours, rule.device_min_accounts)
+        self._track(
+            ctx,
+            store,
+            "device",
+            ctx.event.device_id,
+            rule.device_window_hours,
+            rule.device_min_accounts,
+        )
         prefix = ip_prefix(ctx.event.ip, rule.ip_prefix_bits)
         if prefix is not None:
             self._track(ctx, store, "ip_prefix", prefix, rule.ip_window_hours, rule.ip_min_accounts)
@@ -52,6 +58,8 @@ class AccountFarms(Detector):
         entries: list[list[Any]] = window(table.get(key, []), ctx.ts, hours * HOUR)
         entries.append([ctx.ts, ctx.consumer, ctx.order_id, str(ctx.claim)])
         table[key] = entries
+        if len(entries) < minimum:
+            return
         accounts = {e[1] for e in entries}
         if len(accounts) < minimum:
             return

@@ -32,14 +32,25 @@ from schemas.rules import ProgrammeRules
 
 def deciding_detectors(rules: ProgrammeRules) -> list[Detector]:
     """The checks that fix an order's allowed subsidy, in the order they must run."""
-    return [Compliance(rules), PriceInflation(rules), Qualification(rules), Quotas(rules),
-            Budget(rules)]
+    return [
+        Compliance(rules),
+        PriceInflation(rules),
+        Qualification(rules),
+        Quotas(rules),
+        Budget(rules),
+    ]
 
 
 def watching_detectors(rules: ProgrammeRules) -> list[Detector]:
     """Behavioural detectors: they raise alerts and may ask for a hold, never change amounts."""
-    return [IdentityRings(rules), AccountFarms(rules), SplitOrders(rules), RefundCycling(rules),
-            MerchantBursts(rules), RefundArbitrage(rules)]
+    return [
+        IdentityRings(rules),
+        AccountFarms(rules),
+        SplitOrders(rules),
+        RefundCycling(rules),
+        MerchantBursts(rules),
+        RefundArbitrage(rules),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +109,7 @@ class Pipeline:
     def on_catalog(self, entry: CatalogEntry) -> None:
         self.store.table("catalog")[entry.sku] = entry
 
-    def on_order(
-        self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin
-    ) -> Outcome:
+    def on_order(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
         if event.event_id in self._seen:
             return Outcome("duplicate")
         self._seen[event.event_id] = 1
@@ -113,8 +122,12 @@ class Pipeline:
 
     def _paid(self, event: OrderPaid, ts: float, raw: bytes, origin: Origin) -> Outcome:
         if event.order_id in self._orders:
-            return _rejected(raw, origin, "duplicate_order",
-                             f"order_id {event.order_id!r} was already paid under another event_id")
+            return _rejected(
+                raw,
+                origin,
+                "duplicate_order",
+                f"order_id {event.order_id!r} was already paid under another event_id",
+            )
         rules = self.rules
         ctx = PaidContext(
             event=event,
@@ -186,9 +199,17 @@ class Pipeline:
     def _later(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
         if event.order_id not in self._orders:
             waiting = list(self._pending.get(event.order_id, []))
-            waiting.append({"raw": raw.decode("utf-8"), "ts": ts, "topic": origin.topic,
-                            "partition": origin.partition, "offset": origin.offset,
-                            "file": origin.file, "line": origin.line})
+            waiting.append(
+                {
+                    "raw": raw.decode("utf-8"),
+                    "ts": ts,
+                    "topic": origin.topic,
+                    "partition": origin.partition,
+                    "offset": origin.offset,
+                    "file": origin.file,
+                    "line": origin.line,
+                }
+            )
             self._pending[event.order_id] = waiting
             return Outcome("pending")
         return self._apply(event, ts, raw, origin)
@@ -196,8 +217,12 @@ class Pipeline:
     def _apply(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
         order = dict(self._orders[event.order_id])
         if order["consumer"] != event.consumer.id_hash:
-            return _rejected(raw, origin, "consumer_mismatch",
-                             "consumer.id_hash differs from the one that paid this order")
+            return _rejected(
+                raw,
+                origin,
+                "consumer_mismatch",
+                "consumer.id_hash differs from the one that paid this order",
+            )
         ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
         allowed = Decimal(order["allowed"])
         clawed = Decimal(order["clawed"])
@@ -208,9 +233,7 @@ class Pipeline:
             refund = event.refund_amount
             if refund is not None:
                 order["refunded"] = str(Decimal(order["refunded"]) + refund)
-            full = event.event_type == "order_cancelled" or (
-                Decimal(order["refunded"]) >= paid
-            )
+            full = event.event_type == "order_cancelled" or (Decimal(order["refunded"]) >= paid)
             if not order["released"]:
                 if full:
                     ctx.released = True
@@ -235,13 +258,19 @@ class Pipeline:
             for entry in waiting:
                 if everything or self.watermark - entry["ts"] > self._grace:
                     reason = "unmatched_order"
-                    out.append(dead_letter_record(
-                        reason=reason,
-                        error=f"no order_paid for order {order_id!r} within "
-                              f"{self.rules.detectors.pending.grace_hours:g} h of event time",
-                        raw=entry["raw"].encode(), topic=entry["topic"],
-                        partition=entry["partition"], offset=entry["offset"],
-                        file=entry["file"], line=entry["line"]))
+                    out.append(
+                        dead_letter_record(
+                            reason=reason,
+                            error=f"no order_paid for order {order_id!r} within "
+                            f"{self.rules.detectors.pending.grace_hours:g} h of event time",
+                            raw=entry["raw"].encode(),
+                            topic=entry["topic"],
+                            partition=entry["partition"],
+                            offset=entry["offset"],
+                            file=entry["file"],
+                            line=entry["line"],
+                        )
+                    )
                 else:
                     keep.append(entry)
             if keep:
@@ -256,9 +285,21 @@ def _origin(entry: dict[str, Any]) -> Origin:
 
 
 def _rejected(raw: bytes, origin: Origin, reason: str, error: str) -> Outcome:
-    return Outcome("rejected", dead_letters=[dead_letter_record(
-        reason=reason, error=error, raw=raw, topic=origin.topic, partition=origin.partition,
-        offset=origin.offset, file=origin.file, line=origin.line)])
+    return Outcome(
+        "rejected",
+        dead_letters=[
+            dead_letter_record(
+                reason=reason,
+                error=error,
+                raw=raw,
+                topic=origin.topic,
+                partition=origin.partition,
+                offset=origin.offset,
+                file=origin.file,
+                line=origin.line,
+            )
+        ],
+    )
 
 
 __all__ = ["Origin", "Outcome", "Pipeline", "deciding_detectors", "watching_detectors"]

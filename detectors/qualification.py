@@ -40,8 +40,10 @@ class Qualification(Detector):
                     ("consumer", ctx.consumer),
                     [ctx.order_id],
                     at_risk=ctx.claim,
-                    evidence={"problems": ["qualification_already_used"],
-                              "live_orders": [u[0] for u in live]},
+                    evidence={
+                        "problems": ["qualification_already_used"],
+                        "live_orders": [u[0] for u in live],
+                    },
                 )
                 ctx.reasons.append("qualification_already_used")
         elif live and ctx.claim > 0:
@@ -54,7 +56,10 @@ class Qualification(Detector):
                 ("qualification", code),
                 [u[0] for u in live] + [order_id],
                 at_risk=ctx.claim,
-                evidence={"live_orders": len(live), "identities": len({u[1] for u in others} | {ctx.consumer})},
+                evidence={
+                    "live_orders": len(live),
+                    "identities": len({u[1] for u in others} | {ctx.consumer}),
+                },
             )
         elif ctx.claim > 0 and any(u[1] != ctx.consumer for u in others):
             ctx.alert(
@@ -88,8 +93,11 @@ class Qualification(Detector):
                 ("device", device),
                 list(dict.fromkeys(e[2] for e in entries)),
                 at_risk=ctx.claim,
-                evidence={"distinct_codes": len(codes), "identities": len(holders),
-                          "window_hours": rule.device_window_hours},
+                evidence={
+                    "distinct_codes": len(codes),
+                    "identities": len(holders),
+                    "window_hours": rule.device_window_hours,
+                },
             )
 
     def on_decided(self, ctx: PaidContext, store: Store) -> None:

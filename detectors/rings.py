@@ -38,17 +38,50 @@ class IdentityRings(Detector):
         event = ctx.event
         rules = self.rules.detectors
         if event.delivery.pickup_point:
-            self._track(ctx, store, "pickup_point", event.delivery.address_hash, categories,
-                        rules.pickup_pipeline, "pickup_pipeline", "arbitrage")
+            self._track(
+                ctx,
+                store,
+                "pickup_point",
+                event.delivery.address_hash,
+                categories,
+                rules.pickup_pipeline,
+                "pickup_pipeline",
+                "arbitrage",
+            )
         else:
-            self._track(ctx, store, "address", event.delivery.address_hash, categories,
-                        rules.rings, "address_ring", self.risk)
-        self._track(ctx, store, "device", event.device_id, categories, rules.rings,
-                    "device_ring", self.risk)
-        self._track(ctx, store, "phone", event.consumer.phone_hash, categories, rules.rings,
-                    "phone_ring", self.risk)
-        self._track(ctx, store, "payment_account", event.payment.account_hash, categories,
-                    rules.rings, "payment_ring", self.risk)
+            self._track(
+                ctx,
+                store,
+                "address",
+                event.delivery.address_hash,
+                categories,
+                rules.rings,
+                "address_ring",
+                self.risk,
+            )
+        self._track(
+            ctx, store, "device", event.device_id, categories, rules.rings, "device_ring", self.risk
+        )
+        self._track(
+            ctx,
+            store,
+            "phone",
+            event.consumer.phone_hash,
+            categories,
+            rules.rings,
+            "phone_ring",
+            self.risk,
+        )
+        self._track(
+            ctx,
+            store,
+            "payment_account",
+            event.payment.account_hash,
+            categories,
+            rules.rings,
+            "payment_ring",
+            self.risk,
+        )
 
     def _track(
         self,
@@ -67,6 +100,8 @@ class IdentityRings(Detector):
         for category in sorted(categories):
             entries.append([ctx.ts, ctx.consumer, category, ctx.order_id, claim])
         table[key] = entries
+        if len(entries) < rule.min_identities:
+            return
         for category in sorted(categories):
             members = [e for e in entries if e[2] == category]
             identities = {e[1] for e in members}

@@ -105,7 +105,13 @@ class Replay:
             try:
                 entry = decode_catalog(line, self.max_bytes)
             except DecodeError as exc:
-                self._dead(dead, exc.reason, exc.message, line, Origin("catalog", file=path.name, line=number))
+                self._dead(
+                    dead,
+                    exc.reason,
+                    exc.message,
+                    line,
+                    Origin("catalog", file=path.name, line=number),
+                )
                 continue
             self.pipeline.on_catalog(entry)
             self.stats.catalog_entries += 1
@@ -188,12 +194,21 @@ class Replay:
             self._dead_record(dead, record)
         stats.clawed_back += outcome.clawback
 
-    def _dead(self, sink: _Sink | None, reason: str, error: str, raw: bytes, origin: Origin) -> None:
+    def _dead(
+        self, sink: _Sink | None, reason: str, error: str, raw: bytes, origin: Origin
+    ) -> None:
         self._dead_record(
             sink,
-            dead_letter_record(reason=reason, error=error, raw=raw, topic=origin.topic,
-                               partition=origin.partition, offset=origin.offset,
-                               file=origin.file, line=origin.line),
+            dead_letter_record(
+                reason=reason,
+                error=error,
+                raw=raw,
+                topic=origin.topic,
+                partition=origin.partition,
+                offset=origin.offset,
+                file=origin.file,
+                line=origin.line,
+            ),
         )
 
     def _dead_record(self, sink: _Sink | None, record: dict[str, Any]) -> None:

@@ -36,8 +36,9 @@ def summary_tables(stats: ReplayStats) -> Group:
     money.add_column("held for review", justify="right")
     money.add_column("rejected", justify="right")
     money.add_column("clawed back", justify="right")
-    money.add_row(*(money_text(v) for v in (stats.approved, stats.held, stats.rejected,
-                                              stats.clawed_back)))
+    money.add_row(
+        *(money_text(v) for v in (stats.approved, stats.held, stats.rejected, stats.clawed_back))
+    )
 
     alerts = Table(title="Alerts by risk and severity", title_justify="left")
     alerts.add_column("risk")

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from riskmon.settings import load_settings
+
+if TYPE_CHECKING:
+    from replay import Replay, ReplayStats
+    from schemas.rules import ProgrammeRules
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 schema_app = typer.Typer(no_args_is_help=True, help="The wire contract.")
@@ -23,12 +27,16 @@ errors = Console(stderr=True)
 
 RulesOption = Annotated[
     Path | None,
-    typer.Option("--rules", help="programme rules TOML (default: the shipped 2026 rules)",
-                 exists=True, dir_okay=False),
+    typer.Option(
+        "--rules",
+        help="programme rules TOML (default: the shipped 2026 rules)",
+        exists=True,
+        dir_okay=False,
+    ),
 ]
 
 
-def _rules(path: Path | None):  # type: ignore[no-untyped-def]
+def _rules(path: Path | None) -> ProgrammeRules:
     from schemas.rules import RulesError, load_rules
 
     try:
@@ -40,13 +48,19 @@ def _rules(path: Path | None):  # type: ignore[no-untyped-def]
 
 @app.command()
 def replay(
-    events: Annotated[Path, typer.Option(help="order events, JSON Lines", exists=True, dir_okay=False)],
-    catalog: Annotated[Path | None, typer.Option(help="catalog records, JSON Lines", exists=True, dir_okay=False)] = None,
+    events: Annotated[
+        Path, typer.Option(help="order events, JSON Lines", exists=True, dir_okay=False)
+    ],
+    catalog: Annotated[
+        Path | None, typer.Option(help="catalog records, JSON Lines", exists=True, dir_okay=False)
+    ] = None,
     rules: RulesOption = None,
     alerts_out: Annotated[Path | None, typer.Option(help="write alerts here")] = None,
     decisions_out: Annotated[Path | None, typer.Option(help="write decisions here")] = None,
     dead_letter_out: Annotated[Path | None, typer.Option(help="write dead letters here")] = None,
-    summary_json: Annotated[Path | None, typer.Option(help="also write the summary as JSON")] = None,
+    summary_json: Annotated[
+        Path | None, typer.Option(help="also write the summary as JSON")
+    ] = None,
 ) -> None:
     """Run every detector over a file of events, in-process; exit 0 even on bad lines."""
     from replay import Replay
@@ -59,18 +73,41 @@ def replay(
         summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
 
 
-def _run_with_progress(engine, events, catalog, alerts_out, decisions_out, dead_out):  # type: ignore[no-untyped-def]
+def _run_with_progress(
+    engine: Replay,
+    events: Path,
+    catalog: Path | None,
+    alerts_out: Path | None,
+    decisions_out: Path | None,
+    dead_out: Path | None,
+) -> ReplayStats:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     if not console.is_terminal:
-        return engine.run(events, catalog=catalog, alerts_out=alerts_out,
-                          decisions_out=decisions_out, dead_letter_out=dead_out)
-    with Progress(TextColumn("replaying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeRemainingColumn(), console=console, transient=True) as progress:
+        return engine.run(
+            events,
+            catalog=catalog,
+            alerts_out=alerts_out,
+            decisions_out=decisions_out,
+            dead_letter_out=dead_out,
+        )
+    with Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("replay", total=events.stat().st_size)
-        return engine.run(events, catalog=catalog, alerts_out=alerts_out,
-                          decisions_out=decisions_out, dead_letter_out=dead_out,
-                          progress=lambda done: progress.update(task, completed=done))
+        return engine.run(
+            events,
+            catalog=catalog,
+            alerts_out=alerts_out,
+            decisions_out=decisions_out,
+            dead_letter_out=dead_out,
+            progress=lambda done: progress.update(task, completed=done),
+        )
 
 
 @app.command()
@@ -86,8 +123,9 @@ def simulate(
     from simulation.generator import generate
 
     out.mkdir(parents=True, exist_ok=True)
-    summary = generate(seed, days, out, events_per_day=events_per_day,
-                       rules_path=rules, bad_lines=bad_lines)
+    summary = generate(
+        seed, days, out, events_per_day=events_per_day, rules_path=rules, bad_lines=bad_lines
+    )
     console.print(summary)
 
 
@@ -98,31 +136,44 @@ def evaluate(
     decisions: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
 ) -> None:
     """Precision, recall and F1 per risk and per pattern against a ground truth."""
-    from simulation.evaluate import evaluate as run, format_evaluation
+    from simulation.evaluate import evaluate as run
+    from simulation.evaluate import format_evaluation
 
     console.print(format_evaluation(run(truth, alerts, decisions)))
 
 
 @app.command()
 def ingest(
-    raw: Annotated[Path, typer.Argument(help="raw platform export (.csv or .jsonl)", exists=True, dir_okay=False)],
+    raw: Annotated[
+        Path,
+        typer.Argument(help="raw platform export (.csv or .jsonl)", exists=True, dir_okay=False),
+    ],
     out: Annotated[Path, typer.Option(help="contract events, JSON Lines")],
     rejects: Annotated[Path | None, typer.Option(help="rows that could not be converted")] = None,
 ) -> None:
     """Pseudonymise a raw export into contract events (key: RISKMON_PSEUDONYM_KEY)."""
-    from riskmon.ingest import ingest as run
     from schemas.pseudonyms import PseudonymError, Pseudonymiser, key_from_env
 
+    from riskmon.ingest import IngestError
+    from riskmon.ingest import ingest as run
+
     secret = load_settings().pseudonym_key
-    env = {"RISKMON_PSEUDONYM_KEY": secret.get_secret_value()} if secret else {}
     try:
-        pseudonymiser = Pseudonymiser(key_from_env(env))
+        pseudonymiser = Pseudonymiser(
+            key_from_env({"RISKMON_PSEUDONYM_KEY": secret.get_secret_value()} if secret else {})
+        )
     except PseudonymError as exc:
         errors.print(f"error: {exc}", highlight=False)
         raise typer.Exit(2) from None
-    summary = run(raw, out, pseudonymiser, rejects=rejects)
-    console.print(f"read {summary.read:,} rows, wrote {summary.written:,} events, "
-                  f"rejected {summary.rejected:,}")
+    try:
+        summary = run(raw, out, pseudonymiser, rejects=rejects)
+    except IngestError as exc:
+        errors.print(f"error: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"read {summary.read:,} rows, wrote {summary.written:,} events, "
+        f"rejected {summary.rejected:,}"
+    )
 
 
 @schema_app.command("export")
@@ -138,13 +189,17 @@ def schema_export(directory: Annotated[Path, typer.Argument(help="folder to writ
 
 
 @rules_app.command("check")
-def rules_check(path: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False)] = None) -> None:
+def rules_check(
+    path: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False)] = None,
+) -> None:
     """Validate a rules file; print its programmes and budget lines."""
     rules = _rules(path)
     console.print(f"[bold]{rules.version}[/bold]: {rules.title}")
     for name, programme in rules.programmes.items():
-        console.print(f"  {name} ({programme.title}): {programme.start:%Y-%m-%d} .. "
-                      f"{programme.end:%Y-%m-%d}, budget {programme.budget:,} yuan")
+        console.print(
+            f"  {name} ({programme.title}): {programme.start:%Y-%m-%d} .. "
+            f"{programme.end:%Y-%m-%d}, budget {programme.budget:,} yuan"
+        )
         for lname, line in programme.budget_lines.items():
             console.print(f"    {lname}: {line.budget:,} yuan, {', '.join(line.categories)}")
 
@@ -156,24 +211,32 @@ def demo(
     out: Annotated[Path, typer.Option(help="working folder")] = Path("var/demo"),
 ) -> None:
     """Simulate a day of traffic with every pattern, replay it and score the alerts."""
+    from simulation.evaluate import evaluate as score
+    from simulation.evaluate import format_evaluation
+    from simulation.generator import generate
+
     from replay import Replay
     from replay.summary import summary_tables
     from schemas.rules import load_rules
-    from simulation.evaluate import evaluate as score, format_evaluation
-    from simulation.generator import generate
 
     out.mkdir(parents=True, exist_ok=True)
     console.rule("1. simulate")
     console.print(generate(seed, days, out, bad_lines=5))
     console.rule("2. replay")
     engine = Replay(load_rules(load_settings().rules))
-    stats = _run_with_progress(engine, out / "events.jsonl", out / "catalog.jsonl",
-                               out / "alerts.jsonl", out / "decisions.jsonl",
-                               out / "dead-letter.jsonl")
+    stats = _run_with_progress(
+        engine,
+        out / "events.jsonl",
+        out / "catalog.jsonl",
+        out / "alerts.jsonl",
+        out / "decisions.jsonl",
+        out / "dead-letter.jsonl",
+    )
     console.print(summary_tables(stats))
     console.rule("3. evaluate against the ground truth")
-    console.print(format_evaluation(score(out / "truth.jsonl", out / "alerts.jsonl",
-                                          out / "decisions.jsonl")))
+    console.print(
+        format_evaluation(score(out / "truth.jsonl", out / "alerts.jsonl", out / "decisions.jsonl"))
+    )
     console.print(f"files in {out}/")
 
 
@@ -182,3 +245,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,9 @@ class CatalogEntry(WireModel):
     model: ShortText
     energy_grade: Annotated[int, Field(ge=1, le=5)] | None
     reference_price: PositiveMoney
-    programmes: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=16)]
+    programmes: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=16)
+    ]
     merchant_id: Ident
     registered_at: Timestamp
     withdrawn_at: Timestamp | None

@@ -47,9 +47,9 @@ class _MoneyType:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> cs.CoreSchema:
-        bound = {"gt": Decimal(0)} if self.positive else {"ge": Decimal(0)}
+        gt, ge = (Decimal(0), None) if self.positive else (None, Decimal(0))
         decimal = cs.decimal_schema(
-            max_digits=MAX_DIGITS, decimal_places=2, allow_inf_nan=False, strict=False, **bound
+            max_digits=MAX_DIGITS, decimal_places=2, allow_inf_nan=False, strict=False, gt=gt, ge=ge
         )
         number = cs.union_schema(
             [cs.int_schema(strict=True), cs.float_schema(strict=True, allow_inf_nan=False)],
@@ -59,11 +59,9 @@ class _MoneyType:
         return cs.json_or_python_schema(
             json_schema=cs.chain_schema([number, decimal]),
             python_schema=cs.decimal_schema(
-                max_digits=MAX_DIGITS, decimal_places=2, allow_inf_nan=False, **bound
+                max_digits=MAX_DIGITS, decimal_places=2, allow_inf_nan=False, gt=gt, ge=ge
             ),
-            serialization=cs.plain_serializer_function_ser_schema(
-                _serialise, when_used="json"
-            ),
+            serialization=cs.plain_serializer_function_ser_schema(_serialise, when_used="json"),
         )
 
     def __get_pydantic_json_schema__(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,10 +22,14 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
-DEFAULT_RULES_PATH = Path(__file__).resolve().parents[1] / "riskmon" / "rules" / "programme-2026.toml"
+DEFAULT_RULES_PATH = (
+    Path(__file__).resolve().parents[1] / "riskmon" / "rules" / "programme-2026.toml"
+)
 ANY_CATEGORY = "*"
 
 
@@ -75,12 +79,17 @@ class BudgetLine(_Rules):
             raise ValueError("give exactly one of rate and rates_by_energy_grade")
         if self.rates_by_energy_grade is not None and not self.rates_by_energy_grade:
             raise ValueError("rates_by_energy_grade is empty")
-        unknown = set(self.quota_overrides) - set(self.categories)
-        if unknown:
-            raise ValueError(f"quota_overrides names categories not in this line: {sorted(unknown)}")
         if self.quota_overrides and self.quota is None:
             raise ValueError("quota_overrides without a quota")
         return self
+
+    @field_validator("quota_overrides")
+    @classmethod
+    def _overrides_in_line(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        unknown = set(value) - set(info.data.get("categories") or ())
+        if unknown:
+            raise ValueError(f"names categories not in this line: {sorted(unknown)}")
+        return value
 
     def rate_for(self, energy_grade: int | None) -> Decimal | None:
         """The subsidy rate of a unit, or None when its energy grade is not eligible."""
@@ -117,7 +126,9 @@ class Programme(_Rules):
                 if line.cap_per_unit is None:
                     raise ValueError(f"budget line {name!r}: an item-basis line needs cap_per_unit")
                 if ANY_CATEGORY in line.categories:
-                    raise ValueError(f"budget line {name!r}: '*' only fits an order-basis programme")
+                    raise ValueError(
+                        f"budget line {name!r}: '*' only fits an order-basis programme"
+                    )
             elif line.cap_per_order is None:
                 raise ValueError(f"budget line {name!r}: an order-basis line needs cap_per_order")
             for category in line.categories:
@@ -139,7 +150,9 @@ class Eligibility(_Rules):
     require_real_name: bool = True
     require_valid_id_checksum: bool = True
     min_age: Annotated[int, Field(ge=0, le=120)]
-    delivery_regions: Annotated[list[Annotated[str, Field(pattern=r"^[0-9]{6}$")]], Field(min_length=1)]
+    delivery_regions: Annotated[
+        list[Annotated[str, Field(pattern=r"^[0-9]{6}$")]], Field(min_length=1)
+    ]
 
 
 class WindowRule(_Rules):
@@ -210,7 +223,9 @@ class ProgrammeRules(_Rules):
     title: str
     timezone: Annotated[timezone, BeforeValidator(_offset)]
     categories: Annotated[list[str], Field(min_length=1)]
-    budget_alert_thresholds: list[Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, le=1)]]
+    budget_alert_thresholds: list[
+        Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, le=1)]
+    ]
     eligibility: Eligibility
     programmes: Annotated[dict[str, Programme], Field(min_length=1)]
     detectors: DetectorRules
@@ -226,10 +241,10 @@ class ProgrammeRules(_Rules):
     def unknown_categories(self) -> list[tuple[tuple[str, ...], str]]:
         """Where a rule names a category that `categories` does not list (a spelling mistake)."""
         known = set(self.categories)
-        problems = []
+        problems: list[tuple[tuple[str, ...], str]] = []
         for pname, programme in self.programmes.items():
             for lname, line in programme.budget_lines.items():
-                loc = ("programmes", pname, "budget_lines", lname, "categories")
+                loc: tuple[str, ...] = ("programmes", pname, "budget_lines", lname, "categories")
                 for category in line.categories:
                     if category != ANY_CATEGORY and category not in known:
                         problems.append((loc, f"unknown category {category!r}"))
@@ -294,7 +309,7 @@ def locate(text: str, loc: tuple[str, ...]) -> int:
         if match:
             parts = tuple(p.strip().strip('"') for p in match[1].split("."))
             headers.append((number, parts))
-    best_line, best_parts = 0, ()
+    best_line, best_parts = 0, tuple[str, ...]()
     for number, parts in headers:
         if loc[: len(parts)] == parts and len(parts) >= len(best_parts):
             best_line, best_parts = number, parts

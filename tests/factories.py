@@ -27,13 +27,27 @@ def ts(offset_hours: float = 0.0) -> str:
     return (T0 + timedelta(hours=offset_hours)).isoformat()
 
 
-def catalog_entry(sku: str, category: str, price: str, *, grade: int | None = None,
-                  programmes: tuple[str, ...] = ("featured_goods",), withdrawn_at: str | None = None,
-                  merchant: str = "M0001") -> dict[str, Any]:
+def catalog_entry(
+    sku: str,
+    category: str,
+    price: str,
+    *,
+    grade: int | None = None,
+    programmes: tuple[str, ...] = ("featured_goods",),
+    withdrawn_at: str | None = None,
+    merchant: str = "M0001",
+) -> dict[str, Any]:
     return {
-        "schema_version": 1, "sku": sku, "category": category, "brand": "Brand", "model": sku,
-        "energy_grade": grade, "reference_price": Decimal(price), "programmes": list(programmes),
-        "merchant_id": merchant, "registered_at": "2026-06-20T09:00:00+08:00",
+        "schema_version": 1,
+        "sku": sku,
+        "category": category,
+        "brand": "Brand",
+        "model": sku,
+        "energy_grade": grade,
+        "reference_price": Decimal(price),
+        "programmes": list(programmes),
+        "merchant_id": merchant,
+        "registered_at": "2026-06-20T09:00:00+08:00",
         "withdrawn_at": withdrawn_at,
     }
 
@@ -51,32 +65,70 @@ CATALOG = [
 ]
 
 
-def item(sku: str, category: str, price: str, qty: int = 1, grade: int | None = None) -> dict[str, Any]:
-    return {"sku": sku, "category": category, "quantity": qty, "unit_price": Decimal(price),
-            "energy_grade": grade}
+def item(
+    sku: str, category: str, price: str, qty: int = 1, grade: int | None = None
+) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "category": category,
+        "quantity": qty,
+        "unit_price": Decimal(price),
+        "energy_grade": grade,
+    }
 
 
 PHONE = ("SKU-PH-1", "mobile_phone", "4999.00")
 
 
-def paid(person: str = "p1", *, at: float = 0.0, items: list[dict[str, Any]] | None = None,
-         subsidy: str | None = None, programme: str = "featured_goods", **over: Any) -> dict[str, Any]:
+def paid(
+    person: str = "p1",
+    *,
+    at: float = 0.0,
+    items: list[dict[str, Any]] | None = None,
+    subsidy: str | None = None,
+    programme: str = "featured_goods",
+    **over: Any,
+) -> dict[str, Any]:
     """An `order_paid` event of `person`; other fields default to their own, eligible values."""
     n = next(_ids)
     items = items if items is not None else [item(*PHONE)]
     amount = sum((i["unit_price"] * i["quantity"] for i in items), Decimal(0))
     claim = Decimal(subsidy) if subsidy is not None else Decimal("500.00")
     event: dict[str, Any] = {
-        "schema_version": 1, "event_id": f"e-{n}", "event_type": "order_paid",
-        "occurred_at": ts(at), "order_id": f"O{n}", "programme": programme, "merchant_id": "M0001",
-        "consumer": {"account_id": f"A-{person}", "id_hash": h(f"id:{person}"), "id_region": "440310",
-                     "birth_year": 1988, "id_checksum_ok": True, "phone_hash": h(f"phone:{person}"),
-                     "real_name_verified": True, "account_created_at": "2025-01-01T08:00:00+08:00"},
+        "schema_version": 1,
+        "event_id": f"e-{n}",
+        "event_type": "order_paid",
+        "occurred_at": ts(at),
+        "order_id": f"O{n}",
+        "programme": programme,
+        "merchant_id": "M0001",
+        "consumer": {
+            "account_id": f"A-{person}",
+            "id_hash": h(f"id:{person}"),
+            "id_region": "440310",
+            "birth_year": 1988,
+            "id_checksum_ok": True,
+            "phone_hash": h(f"phone:{person}"),
+            "real_name_verified": True,
+            "account_created_at": "2025-01-01T08:00:00+08:00",
+        },
         "qualification": {"code": f"GDQ-{person}", "verified": True},
-        "device_id": f"dv-{person}", "ip": f"10.{n % 250}.{n % 200}.{n % 100}",
-        "payment": {"account_hash": h(f"pay:{person}"), "method": "wechat", "paid_amount": amount - claim},
-        "delivery": {"address_hash": h(f"addr:{person}"), "region": "440310", "pickup_point": False},
-        "warehouse_id": None, "items": items, "order_amount": amount, "subsidy_amount": claim,
+        "device_id": f"dv-{person}",
+        "ip": f"10.{n % 250}.{n % 200}.{n % 100}",
+        "payment": {
+            "account_hash": h(f"pay:{person}"),
+            "method": "wechat",
+            "paid_amount": amount - claim,
+        },
+        "delivery": {
+            "address_hash": h(f"addr:{person}"),
+            "region": "440310",
+            "pickup_point": False,
+        },
+        "warehouse_id": None,
+        "items": items,
+        "order_amount": amount,
+        "subsidy_amount": claim,
         "refund_amount": None,
     }
     for key, value in over.items():
@@ -88,11 +140,17 @@ def paid(person: str = "p1", *, at: float = 0.0, items: list[dict[str, Any]] | N
     return event
 
 
-def later(order: dict[str, Any], kind: str, *, at: float, refund: str | None = None) -> dict[str, Any]:
+def later(
+    order: dict[str, Any], kind: str, *, at: float, refund: str | None = None
+) -> dict[str, Any]:
     n = next(_ids)
     event = {k: order[k] for k in ("schema_version", "order_id", "programme", "merchant_id")}
-    event.update(event_id=f"e-{n}", event_type=kind, occurred_at=ts(at),
-                 consumer={"id_hash": order["consumer"]["id_hash"]})
+    event.update(
+        event_id=f"e-{n}",
+        event_type=kind,
+        occurred_at=ts(at),
+        consumer={"id_hash": order["consumer"]["id_hash"]},
+    )
     if refund is not None:
         event["refund_amount"] = Decimal(refund)
     return event

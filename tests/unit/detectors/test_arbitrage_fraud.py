@@ -60,11 +60,19 @@ def test_one_device_many_codes() -> None:
 
 
 def test_merchant_burst_of_new_accounts_sharing_devices() -> None:
-    fake = [paid(f"fake{n}", at=n * 0.5, merchant_id="M0666", device_id=f"dv-{n % 2}",
-                 payment__account_hash="c" * 64 if n % 2 else "d" * 64,
-                 consumer__account_created_at="2026-07-05T08:00:00+08:00",
-                 items=[item("SKU-LS-1", "local_specialty", "300.00")], subsidy="30.00")
-            for n in range(6)]
+    fake = [
+        paid(
+            f"fake{n}",
+            at=n * 0.5,
+            merchant_id="M0666",
+            device_id=f"dv-{n % 2}",
+            payment__account_hash="c" * 64 if n % 2 else "d" * 64,
+            consumer__account_created_at="2026-07-05T08:00:00+08:00",
+            items=[item("SKU-LS-1", "local_specialty", "300.00")],
+            subsidy="30.00",
+        )
+        for n in range(6)
+    ]
     run = Run().feed(*fake)
     assert "merchant_fake_orders" in run.detectors()
     alert = [a for a in run.alerts if a["detector"] == "merchant_fake_orders"][-1]
@@ -73,9 +81,16 @@ def test_merchant_burst_of_new_accounts_sharing_devices() -> None:
 
 
 def test_new_customers_of_an_honest_shop_are_not_a_burst() -> None:
-    orders = [paid(f"new{n}", at=n * 0.5, merchant_id="M0007",
-                   consumer__account_created_at="2026-07-05T08:00:00+08:00",
-                   items=[item("SKU-LS-1", "local_specialty", "300.00")], subsidy="30.00")
-              for n in range(12)]
+    orders = [
+        paid(
+            f"new{n}",
+            at=n * 0.5,
+            merchant_id="M0007",
+            consumer__account_created_at="2026-07-05T08:00:00+08:00",
+            items=[item("SKU-LS-1", "local_specialty", "300.00")],
+            subsidy="30.00",
+        )
+        for n in range(12)
+    ]
     run = Run().feed(*orders)
     assert run.alerts == []

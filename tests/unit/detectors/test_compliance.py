@@ -17,7 +17,9 @@ def test_eligible_phone_is_approved_at_the_rule_amount() -> None:
 
 def test_appliance_rate_follows_energy_grade_and_cap() -> None:
     fridge = paid(items=[item("SKU-FR-1", "refrigerator", "5000.00", grade=1)], subsidy="1000.00")
-    aircon = paid("p2", items=[item("SKU-AC-2", "air_conditioner", "4000.00", grade=2)], subsidy="600.00")
+    aircon = paid(
+        "p2", items=[item("SKU-AC-2", "air_conditioner", "4000.00", grade=2)], subsidy="600.00"
+    )
     tv = paid("p3", items=[item("SKU-TV-1", "television", "20000.00", grade=1)], subsidy="2000.00")
     run = Run().feed(fridge, aircon, tv)
     assert run.decision(fridge) == ("approve", Decimal("1000.00"))  # 20 %
@@ -125,14 +127,37 @@ def test_price_within_the_margin_is_fine() -> None:
 
 def test_logistics_order_subsidy_minimum_and_warehouse() -> None:
     basket = [item("SKU-any", "groceries", "250.00")]
-    good = paid(programme="logistics_warehouse", items=basket, subsidy="25.00",
-                warehouse_id="PS-WH-03", qualification=None)
-    capped = paid("p2", programme="logistics_warehouse", items=[item("S", "tv", "2500.00")],
-                  subsidy="100.00", warehouse_id="PS-WH-12", qualification=None)
-    small = paid("p3", programme="logistics_warehouse", items=[item("S", "x", "98.99")],
-                 subsidy="9.90", warehouse_id="PS-WH-01", qualification=None)
-    elsewhere = paid("p4", programme="logistics_warehouse", items=basket, subsidy="25.00",
-                     warehouse_id="SZ-WH-99", qualification=None)
+    good = paid(
+        programme="logistics_warehouse",
+        items=basket,
+        subsidy="25.00",
+        warehouse_id="PS-WH-03",
+        qualification=None,
+    )
+    capped = paid(
+        "p2",
+        programme="logistics_warehouse",
+        items=[item("S", "tv", "2500.00")],
+        subsidy="100.00",
+        warehouse_id="PS-WH-12",
+        qualification=None,
+    )
+    small = paid(
+        "p3",
+        programme="logistics_warehouse",
+        items=[item("S", "x", "98.99")],
+        subsidy="9.90",
+        warehouse_id="PS-WH-01",
+        qualification=None,
+    )
+    elsewhere = paid(
+        "p4",
+        programme="logistics_warehouse",
+        items=basket,
+        subsidy="25.00",
+        warehouse_id="SZ-WH-99",
+        qualification=None,
+    )
     run = Run().feed(good, capped, small, elsewhere)
     assert run.decision(good) == ("approve", Decimal("25.00"))
     assert run.decision(capped) == ("approve", Decimal("100.00"))

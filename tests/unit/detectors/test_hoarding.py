@@ -11,8 +11,12 @@ TABLET = ("SKU-TB-1", "tablet", "3000.00")
 
 def test_second_phone_breaches_the_quota() -> None:
     first = paid("p1")
-    second = paid("p1", at=48, items=[item("SKU-PH-1", "mobile_phone", "4999.00")],
-                  qualification={"code": "GDQ-p1-second", "verified": True})
+    second = paid(
+        "p1",
+        at=48,
+        items=[item("SKU-PH-1", "mobile_phone", "4999.00")],
+        qualification={"code": "GDQ-p1-second", "verified": True},
+    )
     run = Run().feed(first, second)
     assert run.decision(first) == ("approve", Decimal("500.00"))
     assert run.decision(second) == ("reject", Decimal("0.00"))
@@ -44,9 +48,16 @@ def test_buying_two_but_claiming_one_is_honest() -> None:
 
 
 def test_air_conditioners_allow_three() -> None:
-    orders = [paid("p1", at=i * 24, items=[item("SKU-AC-2", "air_conditioner", "4000.00", grade=2)],
-                   subsidy="600.00", qualification={"code": f"Q{i}", "verified": True})
-              for i in range(4)]
+    orders = [
+        paid(
+            "p1",
+            at=i * 24,
+            items=[item("SKU-AC-2", "air_conditioner", "4000.00", grade=2)],
+            subsidy="600.00",
+            qualification={"code": f"Q{i}", "verified": True},
+        )
+        for i in range(4)
+    ]
     run = Run().feed(*orders)
     assert [run.decision(o)[0] for o in orders] == ["approve"] * 3 + ["reject"]
 
@@ -67,22 +78,41 @@ def test_partial_refund_keeps_the_quota() -> None:
 
 
 def test_local_specialty_five_orders_a_week() -> None:
-    orders = [paid("p1", at=i * 20, items=[item("SKU-LS-1", "local_specialty", "300.00", qty=2)],
-                   subsidy="60.00", qualification={"code": f"Q{i}", "verified": True})
-              for i in range(7)]  # i=0..6 spans Mon 10:00 .. Fri 10:00 of one week
+    orders = [
+        paid(
+            "p1",
+            at=i * 20,
+            items=[item("SKU-LS-1", "local_specialty", "300.00", qty=2)],
+            subsidy="60.00",
+            qualification={"code": f"Q{i}", "verified": True},
+        )
+        for i in range(7)
+    ]  # i=0..6 spans Mon 10:00 .. Fri 10:00 of one week
     run = Run().feed(*orders)
     kinds = [run.decision(o)[0] for o in orders]
     assert kinds == ["approve"] * 5 + ["reject"] * 2
     # the next Monday opens a new week
-    monday = paid("p1", at=7 * 24 - 9.5, items=[item("SKU-LS-1", "local_specialty", "300.00")],
-                  subsidy="30.00", qualification={"code": "Q9", "verified": True})
+    monday = paid(
+        "p1",
+        at=7 * 24 - 9.5,
+        items=[item("SKU-LS-1", "local_specialty", "300.00")],
+        subsidy="30.00",
+        qualification={"code": "Q9", "verified": True},
+    )
     assert run.feed(monday).decision(monday) == ("approve", Decimal("30.00"))
 
 
 def test_logistics_three_a_day_and_split_orders() -> None:
     def small(i: int, at: float) -> dict:
-        return paid("p1", at=at, programme="logistics_warehouse", items=[item("S", "food", "105.00")],
-                    subsidy="10.50", warehouse_id="PS-WH-02", qualification=None)
+        return paid(
+            "p1",
+            at=at,
+            programme="logistics_warehouse",
+            items=[item("S", "food", "105.00")],
+            subsidy="10.50",
+            warehouse_id="PS-WH-02",
+            qualification=None,
+        )
 
     orders = [small(i, i) for i in range(4)]
     run = Run().feed(*orders)
@@ -93,8 +123,18 @@ def test_logistics_three_a_day_and_split_orders() -> None:
 
 
 def test_logistics_normal_orders_are_not_split() -> None:
-    orders = [paid("p1", at=i * 3, programme="logistics_warehouse", items=[item("S", "x", "480.00")],
-                   subsidy="48.00", warehouse_id="PS-WH-02", qualification=None) for i in range(3)]
+    orders = [
+        paid(
+            "p1",
+            at=i * 3,
+            programme="logistics_warehouse",
+            items=[item("S", "x", "480.00")],
+            subsidy="48.00",
+            warehouse_id="PS-WH-02",
+            qualification=None,
+        )
+        for i in range(3)
+    ]
     run = Run().feed(*orders)
     assert run.alerts == []
 
@@ -114,8 +154,12 @@ def _ring_member(n: int, at: float, shared: str) -> dict:
 
 
 def test_identity_rings_through_each_attribute() -> None:
-    for shared, detector in [("address", "address_ring"), ("device", "device_ring"),
-                             ("phone", "phone_ring"), ("payment", "payment_ring")]:
+    for shared, detector in [
+        ("address", "address_ring"),
+        ("device", "device_ring"),
+        ("phone", "phone_ring"),
+        ("payment", "payment_ring"),
+    ]:
         members = [_ring_member(n, at=n * 10, shared=shared) for n in range(4)]
         run = Run().feed(*members)
         assert run.detectors() == {detector}, shared
@@ -127,15 +171,28 @@ def test_identity_rings_through_each_attribute() -> None:
 
 
 def test_family_sharing_a_flat_is_not_a_ring() -> None:
-    shared = {"delivery__address_hash": h("addr:fam"), "device_id": "dv-fam",
-              "payment__account_hash": h("pay:fam")}
+    shared = {
+        "delivery__address_hash": h("addr:fam"),
+        "device_id": "dv-fam",
+        "payment__account_hash": h("pay:fam"),
+    }
     orders = [
         paid("f1", at=0, **shared),
         paid("f2", at=24 * 9, items=[item(*TABLET)], subsidy="450.00", **shared),
-        paid("f3", at=24 * 20, items=[item("SKU-FR-1", "refrigerator", "5000.00", grade=1)],
-             subsidy="1000.00", **shared),
-        paid("f4", at=24 * 30, items=[item("SKU-LS-1", "local_specialty", "300.00")],
-             subsidy="30.00", **shared),
+        paid(
+            "f3",
+            at=24 * 20,
+            items=[item("SKU-FR-1", "refrigerator", "5000.00", grade=1)],
+            subsidy="1000.00",
+            **shared,
+        ),
+        paid(
+            "f4",
+            at=24 * 30,
+            items=[item("SKU-LS-1", "local_specialty", "300.00")],
+            subsidy="30.00",
+            **shared,
+        ),
     ]
     run = Run().feed(*orders)
     assert run.alerts == []
@@ -144,13 +201,17 @@ def test_family_sharing_a_flat_is_not_a_ring() -> None:
 
 def test_office_reception_over_a_month_is_not_a_ring() -> None:
     reception = {"delivery__address_hash": h("addr:office")}
-    cats = [("SKU-PH-1", "mobile_phone", "4999.00", "500.00"), ("SKU-TB-1", "tablet", "3000.00", "450.00"),
-            ("SKU-LS-1", "local_specialty", "300.00", "30.00")]
+    cats = [
+        ("SKU-PH-1", "mobile_phone", "4999.00", "500.00"),
+        ("SKU-TB-1", "tablet", "3000.00", "450.00"),
+        ("SKU-LS-1", "local_specialty", "300.00", "30.00"),
+    ]
     orders = []
     for n in range(24):
         sku, cat, price, claim = cats[n % 3]
-        orders.append(paid(f"staff{n}", at=n * 30, items=[item(sku, cat, price)], subsidy=claim,
-                           **reception))
+        orders.append(
+            paid(f"staff{n}", at=n * 30, items=[item(sku, cat, price)], subsidy=claim, **reception)
+        )
     run = Run().feed(*orders)
     assert run.flagged() == set()
 
@@ -170,21 +231,38 @@ def test_pickup_point_neighbourhood_versus_resale_pipeline() -> None:
 
 
 def test_account_farm_on_one_device() -> None:
-    farm = [paid(f"farm{n}", at=n * 2, device_id="dv-farm",
-                 consumer__account_created_at="2026-07-04T08:00:00+08:00") for n in range(5)]
+    farm = [
+        paid(
+            f"farm{n}",
+            at=n * 2,
+            device_id="dv-farm",
+            consumer__account_created_at="2026-07-04T08:00:00+08:00",
+        )
+        for n in range(5)
+    ]
     run = Run().feed(*farm)
     assert "account_farm" in run.detectors()
     assert {o["order_id"] for o in farm} <= run.flagged()
 
 
 def test_new_accounts_of_a_family_on_one_tablet_are_not_a_farm() -> None:
-    family = [paid(f"fam{n}", at=n * 30, device_id="dv-home",
-                   consumer__account_created_at="2026-07-04T08:00:00+08:00",
-                   items=[item(*spec)], subsidy=claim)
-              for n, (spec, claim) in enumerate([
-                  (("SKU-PH-1", "mobile_phone", "4999.00"), "500.00"),
-                  (TABLET, "450.00"),
-                  (("SKU-LS-1", "local_specialty", "300.00"), "30.00"),
-                  (("SKU-FR-1", "refrigerator", "5000.00", 1, 1), "1000.00")])]
+    family = [
+        paid(
+            f"fam{n}",
+            at=n * 30,
+            device_id="dv-home",
+            consumer__account_created_at="2026-07-04T08:00:00+08:00",
+            items=[item(*spec)],
+            subsidy=claim,
+        )
+        for n, (spec, claim) in enumerate(
+            [
+                (("SKU-PH-1", "mobile_phone", "4999.00"), "500.00"),
+                (TABLET, "450.00"),
+                (("SKU-LS-1", "local_specialty", "300.00"), "30.00"),
+                (("SKU-FR-1", "refrigerator", "5000.00", 1, 1), "1000.00"),
+            ]
+        )
+    ]
     run = Run().feed(*family)
     assert run.alerts == []

@@ -65,14 +65,26 @@ def test_budget_thresholds_and_exhaustion() -> None:
     small = digital.model_copy(update={"budget": Decimal("1200.00")})
     featured = rules.programmes["featured_goods"]
     lines = {**featured.budget_lines, "digital": small}
-    rules = rules.model_copy(update={"programmes": {**rules.programmes, "featured_goods":
-                                     featured.model_copy(update={"budget_lines": lines})}})
+    rules = rules.model_copy(
+        update={
+            "programmes": {
+                **rules.programmes,
+                "featured_goods": featured.model_copy(update={"budget_lines": lines}),
+            }
+        }
+    )
     orders = [paid(f"p{n}", at=n) for n in range(3)]
     run = Run(rules=rules).feed(*orders)
     assert [run.decision(o) for o in orders] == [
-        ("approve", Decimal("500.00")), ("approve", Decimal("500.00")), ("review", Decimal("200.00"))]
-    notes = [a for a in run.alerts if a["detector"] == "budget_threshold"
-             and a["entity"]["key"] == "featured_goods/digital"]
+        ("approve", Decimal("500.00")),
+        ("approve", Decimal("500.00")),
+        ("review", Decimal("200.00")),
+    ]
+    notes = [
+        a
+        for a in run.alerts
+        if a["detector"] == "budget_threshold" and a["entity"]["key"] == "featured_goods/digital"
+    ]
     assert [a["evidence"]["threshold"] for a in notes] == [0.5, 0.8, 0.95, 1.0]
     assert all(a["action"] == "notify" for a in notes)
     assert "budget_exhausted" in run.detectors()
@@ -84,9 +96,17 @@ def test_budget_thresholds_and_exhaustion() -> None:
 def test_alert_ids_are_stable_and_distinct() -> None:
     a = alert_id("address_ring", "address", "k", "e-1")
     assert a == alert_id("address_ring", "address", "k", "e-1")
-    assert len({a, alert_id("device_ring", "address", "k", "e-1"),
+    assert (
+        len(
+            {
+                a,
+                alert_id("device_ring", "address", "k", "e-1"),
                 alert_id("address_ring", "address", "k2", "e-1"),
-                alert_id("address_ring", "address", "k", "e-2")}) == 4
+                alert_id("address_ring", "address", "k", "e-2"),
+            }
+        )
+        == 4
+    )
 
 
 def test_replaying_the_same_events_gives_the_same_alert_ids() -> None:

@@ -1,0 +1,132 @@
+"""Replay throughput against validation alone, on the same simulated events, in one run.
+
+    python benchmarks/replay.py [--events 200000] [--seed 11] [--repeat 3]
+
+Prints: events/s of parsing and validating every line alone (the baseline), events/s of the
+whole replay (validation, every detector, decisions, alerts and dead letters written), their
+ratio, and the cost of each detector in microseconds per event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from detectors.base import Detector
+from replay import Replay
+from schemas.decode import DecodeError, decode_catalog, decode_order
+from schemas.rules import load_rules
+from simulation.generator import generate
+
+EVENTS_PER_DAY = 3400
+
+
+def dataset(folder: Path, events: int, seed: int) -> Path:
+    days = max(1, round(events / EVENTS_PER_DAY))
+    if not (folder / "events.jsonl").exists():
+        generate(seed, days, folder, events_per_day=round(events / days))
+    return folder
+
+
+def validate_only(folder: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    n = 0
+    with (folder / "catalog.jsonl").open("rb") as handle:
+        for raw in handle:
+            decode_catalog(raw.rstrip(b"\n"))
+    with (folder / "events.jsonl").open("rb") as handle:
+        for raw in handle:
+            try:
+                decode_order(raw.rstrip(b"\n"))
+            except DecodeError:
+                pass
+            n += 1
+    return n, time.perf_counter() - started
+
+
+def replay(folder: Path, out: Path) -> tuple[int, float]:
+    engine = Replay(load_rules())
+    started = time.perf_counter()
+    stats = engine.run(
+        folder / "events.jsonl",
+        catalog=folder / "catalog.jsonl",
+        alerts_out=out / "alerts.jsonl",
+        decisions_out=out / "decisions.jsonl",
+        dead_letter_out=out / "dead.jsonl",
+    )
+    return stats.events, time.perf_counter() - started
+
+
+def detector_costs(folder: Path) -> tuple[dict[str, float], int]:
+    """Seconds spent in each detector's hooks over a whole replay."""
+    engine = Replay(load_rules())
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(name: str, hook: Callable[..., None]) -> Callable[..., None]:
+        def run(*args: Any) -> None:
+            t = time.perf_counter()
+            hook(*args)
+            spent[name] += time.perf_counter() - t
+
+        return run
+
+    for detector in engine.pipeline.detectors:
+        name = type(detector).__name__
+        for hook in ("on_paid", "on_decided", "on_later"):
+            if getattr(type(detector), hook) is not getattr(Detector, hook):
+                setattr(detector, hook, timed(name, getattr(detector, hook)))
+    stats = engine.run(folder / "events.jsonl", catalog=folder / "catalog.jsonl")
+    return spent, stats.events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    parser.add_argument("--data", type=Path, help="reuse a simulated folder")
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.data or Path(tmp) / "data"
+        folder.mkdir(parents=True, exist_ok=True)
+        dataset(folder, args.events, args.seed)
+        lines = sum(1 for _ in (folder / "events.jsonl").open("rb"))
+        console.print(f"data: {lines:,} event lines in {folder}")
+        base = min((validate_only(folder) for _ in range(args.repeat)), key=lambda r: r[1])
+        full = min((replay(folder, Path(tmp)) for _ in range(args.repeat)), key=lambda r: r[1])
+        spent, events = detector_costs(folder)
+    table = Table(title="Replay against validation alone (best of %d)" % args.repeat)
+    table.add_column("stage")
+    table.add_column("events", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("events/s", justify="right")
+    table.add_column("µs/event", justify="right")
+    for name, (n, seconds) in (("parse + validate only", base), ("replay (everything)", full)):
+        table.add_row(
+            name, f"{n:,}", f"{seconds:.2f}", f"{n / seconds:,.0f}", f"{seconds / n * 1e6:.1f}"
+        )
+    console.print(table)
+    console.print(
+        f"replay costs {full[1] / base[1]:.2f}x validation alone "
+        f"({full[0] / full[1]:,.0f} vs {base[0] / base[1]:,.0f} events/s)"
+    )
+    costs = Table(title="Cost of each detector (instrumented run)")
+    costs.add_column("detector")
+    costs.add_column("µs/event", justify="right")
+    costs.add_column("share of replay", justify="right")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        costs.add_row(name, f"{seconds / events * 1e6:.2f}", f"{seconds / full[1]:.1%}")
+    console.print(costs)
+
+
+if __name__ == "__main__":
+    main()
