@@ -104,7 +104,7 @@ def main() -> None:
         base = min((validate_only(folder) for _ in range(args.repeat)), key=lambda r: r[1])
         full = min((replay(folder, Path(tmp)) for _ in range(args.repeat)), key=lambda r: r[1])
         spent, events = detector_costs(folder)
-    table = Table(title="Replay against validation alone (best of %d)" % args.repeat)
+    table = Table(title=f"Replay against validation alone (best of {args.repeat})")
     table.add_column("stage")
     table.add_column("events", justify="right")
     table.add_column("seconds", justify="right")

@@ -152,10 +152,9 @@ def ingest(
     rejects: Annotated[Path | None, typer.Option(help="rows that could not be converted")] = None,
 ) -> None:
     """Pseudonymise a raw export into contract events (key: RISKMON_PSEUDONYM_KEY)."""
-    from schemas.pseudonyms import PseudonymError, Pseudonymiser, key_from_env
-
     from riskmon.ingest import IngestError
     from riskmon.ingest import ingest as run
+    from schemas.pseudonyms import PseudonymError, Pseudonymiser, key_from_env
 
     secret = load_settings().pseudonym_key
     try:
@@ -211,13 +210,12 @@ def demo(
     out: Annotated[Path, typer.Option(help="working folder")] = Path("var/demo"),
 ) -> None:
     """Simulate a day of traffic with every pattern, replay it and score the alerts."""
-    from simulation.evaluate import evaluate as score
-    from simulation.evaluate import format_evaluation
-    from simulation.generator import generate
-
     from replay import Replay
     from replay.summary import summary_tables
     from schemas.rules import load_rules
+    from simulation.evaluate import evaluate as score
+    from simulation.evaluate import format_evaluation
+    from simulation.generator import generate
 
     out.mkdir(parents=True, exist_ok=True)
     console.rule("1. simulate")

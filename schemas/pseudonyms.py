@@ -301,8 +301,10 @@ def _is_raw(match: re.Match[str]) -> bool:
 def looks_like_raw_identifier(text: str) -> bool:
     """Whether `text` holds an ID number with a valid checksum or a mainland mobile number.
 
-    >>> looks_like_raw_identifier("id 110105" + "19491231002X"), looks_like_raw_identifier("tel 138")
-    (True, False)
+    >>> looks_like_raw_identifier("id 110105" + "19491231002X")
+    True
+    >>> looks_like_raw_identifier("tel 138")
+    False
     """
     return any(_is_raw(m) for m in _IDENTIFIER.finditer(text))
 
