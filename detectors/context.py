@@ -60,6 +60,8 @@ class PaidContext:
     ts: float
     local: datetime
     claim: Decimal
+    order_id: str
+    consumer: str
     items: list[ItemVerdict] = field(default_factory=list)
     consumer_problems: list[str] = field(default_factory=list)
     # order-basis programmes: the order's own subsidy and budget line
@@ -79,14 +81,6 @@ class PaidContext:
     quota_taking: dict[str, int] = field(default_factory=dict)
     # the record kept in the `orders` table for the order's later events
     order_state: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def order_id(self) -> str:
-        return self.event.order_id
-
-    @property
-    def consumer(self) -> str:
-        return self.event.consumer.id_hash
 
     def rule_amount(self) -> Decimal:
         """What the rules grant now, before the budget and before the claim caps it."""

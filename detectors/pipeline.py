@@ -136,6 +136,8 @@ class Pipeline:
             ts=ts,
             local=event.occurred_at.astimezone(rules.timezone),
             claim=event.subsidy_amount,
+            order_id=event.order_id,
+            consumer=event.consumer.id_hash,
         )
         store = self.store
         for detector in self.deciding:

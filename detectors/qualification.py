@@ -81,6 +81,8 @@ class Qualification(Detector):
         entries = window(table.get(device, []), ctx.ts, rule.device_window_hours * HOUR)
         entries.append([ctx.ts, code, ctx.order_id, ctx.consumer])
         table[device] = entries
+        if len(entries) <= rule.device_max_codes:
+            return
         # codes of distinct people: one person's new code per order is how codes work
         holders = {e[3] for e in entries}
         codes = {e[1] for e in entries}

@@ -56,7 +56,7 @@ def _describe(exc: ValidationError, tags: frozenset[str]) -> DecodeError:
         if loc and loc[0] in tags:
             loc = loc[1:]  # the discriminated union's tag is not a field
         where = ".".join(loc) or "(message)"
-        if where == "schema_version" and reason == "invalid":
+        if where == "schema_version" and error["type"] == "literal_error" and reason == "invalid":
             reason = "unsupported_schema_version"
         message = error["msg"]
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
