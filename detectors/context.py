@@ -20,7 +20,7 @@ LaterEvent = OrderCancelled | OrderRefunded | OrderDelivered
 def period_key(local: datetime, period: str) -> str:
     """The quota period an event falls in, on the programme's calendar (event time only).
 
-    >>> from datetime import timedelta
+    >>> from datetime import timedelta, timezone
     >>> t = datetime(2026, 7, 5, 23, 30, tzinfo=timezone(timedelta(hours=8)))  # a Sunday
     >>> period_key(t, "week"), period_key(t, "day")
     ('2026-W27', '2026-07-05')
