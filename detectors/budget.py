@@ -57,7 +57,7 @@ class Budget(Detector):
             return
         pname = ctx.event.programme
         programme = ctx.programme
-        total = sum(ctx.lines.values(), ZERO)
+        total = ctx.allowed
         for name, amount in ctx.lines.items():
             self._spend(ctx, store, f"{pname}/{name}", programme.budget_lines[name].budget, amount)
         self._spend(ctx, store, pname, programme.budget, total)
@@ -67,7 +67,7 @@ class Budget(Detector):
         self, ctx: PaidContext, store: Store, key: str, budget: Decimal, amount: Decimal
     ) -> None:
         table = store.table("budget")
-        state: dict[str, Any] = dict(table.get(key) or {"used": "0", "sent": []})
+        state: dict[str, Any] = table.get(key) or {"used": "0", "sent": []}
         used = Decimal(state["used"]) + amount
         state["used"] = str(used)
         thresholds = self.rules.budget_alert_thresholds
@@ -104,7 +104,6 @@ def _give_back(table: Any, key: str, amount: Decimal) -> None:
     state = table.get(key)
     if state is None:
         return
-    state = dict(state)
     state["used"] = str(max(Decimal(state["used"]) - amount, ZERO))
     table[key] = state
 

@@ -42,6 +42,10 @@ class Compliance(Detector):
             for pname, programme in rules.programmes.items()
         }
         self._regions = frozenset(rules.eligibility.delivery_regions)
+        # epoch seconds: comparing floats is cheaper than comparing aware datetimes
+        self._periods = {
+            name: (p.start.timestamp(), p.end.timestamp()) for name, p in rules.programmes.items()
+        }
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         event = ctx.event
@@ -50,7 +54,8 @@ class Compliance(Detector):
         if programme is None:
             problems.append("unknown_programme")
         else:
-            if not programme.start <= event.occurred_at <= programme.end:
+            start, end = self._periods[event.programme]
+            if not start <= ctx.ts <= end:
                 problems.append("outside_programme_period")
             if programme.requires_qualification:
                 if event.qualification is None:
@@ -81,9 +86,9 @@ class Compliance(Detector):
             if ctx.order_line is not None:
                 amount = ctx.order_subsidy if ctx.order_granted else ZERO
             else:
-                amount = sum(
-                    (v.unit_subsidy * v.item.quantity for v in ctx.items if v.compliant), ZERO
-                )
+                for v in ctx.items:
+                    if v.compliant:
+                        amount += v.unit_subsidy * v.item.quantity
         ctx.compliant_amount = amount
         for v in ctx.items:
             if v.compliant and not v.inflated:

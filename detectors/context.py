@@ -62,6 +62,7 @@ class PaidContext:
     claim: Decimal
     order_id: str
     consumer: str
+    account_age: float  # seconds from the account's creation to this order
     items: list[ItemVerdict] = field(default_factory=list)
     consumer_problems: list[str] = field(default_factory=list)
     # order-basis programmes: the order's own subsidy and budget line
@@ -84,19 +85,17 @@ class PaidContext:
 
     def rule_amount(self) -> Decimal:
         """What the rules grant now, before the budget and before the claim caps it."""
-        if self.blocked or self.consumer_problems or self.programme is None:
-            return ZERO
-        if self.programme.basis == "order":
-            return self.order_subsidy if self.order_granted else ZERO
-        return sum((v.unit_subsidy * v.granted_units for v in self.items), ZERO)
+        total = ZERO
+        for amount in self.per_line().values():
+            total += amount
+        return total
 
     def per_line(self) -> dict[str, Decimal]:
+        """What the rules grant now, per budget line."""
         if self.blocked or self.consumer_problems or self.programme is None:
             return {}
-        if self.programme.basis == "order":
-            if self.order_granted and self.order_line is not None:
-                return {self.order_line: self.order_subsidy}
-            return {}
+        if self.order_line is not None:
+            return {self.order_line: self.order_subsidy} if self.order_granted else {}
         out: dict[str, Decimal] = {}
         for v in self.items:
             if v.granted_units and v.line_name is not None:
@@ -109,14 +108,17 @@ class PaidContext:
         The platform granted the claim at payment, so nothing above it is ever allowed; below
         it, the lines are charged in the order of the items.
         """
-        remaining = min(self.claim, self.rule_amount())
-        self.lines = {}
+        remaining = self.claim
+        lines = {}
+        allowed = ZERO
         for name, amount in self.per_line().items():
-            take = min(amount, remaining)
+            take = amount if amount < remaining else remaining
             if take > 0:
-                self.lines[name] = take
+                lines[name] = take
                 remaining -= take
-        self.allowed = sum(self.lines.values(), ZERO)
+                allowed += take
+        self.lines = lines
+        self.allowed = allowed
         self.settled = True
 
     def raise_alert(self, alert: Alert) -> None:

@@ -34,9 +34,7 @@ class AccountFarms(Detector):
     entities = ("device", "ip_prefix")
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
-        consumer = ctx.event.consumer
-        age = ctx.ts - consumer.account_created_at.timestamp()
-        if age > self.rules.detectors.new_account_days * DAY:
+        if ctx.account_age > self.rules.detectors.new_account_days * DAY:
             return
         rule = self.rules.detectors.account_farm
         self._track(

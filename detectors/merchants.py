@@ -23,8 +23,7 @@ class MerchantBursts(Detector):
         if ctx.claim <= 0:
             return
         event = ctx.event
-        age = ctx.ts - event.consumer.account_created_at.timestamp()
-        if age > self.rules.detectors.new_account_days * DAY:
+        if ctx.account_age > self.rules.detectors.new_account_days * DAY:
             return
         rule = self.rules.detectors.merchant_burst
         table = store.table("merchant_new")

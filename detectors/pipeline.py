@@ -6,6 +6,7 @@ event with the same state yields the same decision and the same alerts, with the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -100,6 +101,11 @@ class Pipeline:
         self.deciding = deciding if deciding is not None else deciding_detectors(rules)
         self.watching = watching if watching is not None else watching_detectors(rules)
         self.detectors = [*self.deciding, *self.watching]
+        # only the hooks a detector implements: most events need a few of them
+        self._deciding = _hooks(self.deciding, "on_paid")
+        self._watching = _hooks(self.watching, "on_paid")
+        self._on_decided = _hooks(self.detectors, "on_decided")
+        self._on_later = _hooks(self.detectors, "on_later")
         self.watermark = float("-inf")
         self._grace = rules.detectors.pending.grace_hours * HOUR
         self._seen = store.table("seen_events")
@@ -138,14 +144,15 @@ class Pipeline:
             claim=event.subsidy_amount,
             order_id=event.order_id,
             consumer=event.consumer.id_hash,
+            account_age=ts - event.consumer.account_created_at.timestamp(),
         )
         store = self.store
-        for detector in self.deciding:
-            detector.on_paid(ctx, store)
+        for hook in self._deciding:
+            hook(ctx, store)
         if not ctx.settled:
             ctx.settle()
-        for detector in self.watching:
-            detector.on_paid(ctx, store)
+        for hook in self._watching:
+            hook(ctx, store)
         if ctx.claim > 0 and ctx.allowed == 0:
             kind = "reject"
         elif ctx.claim > ctx.allowed or ctx.hold:
@@ -164,12 +171,10 @@ class Pipeline:
             "clawed": "0",
             "released": False,
             "code": event.qualification.code if event.qualification else None,
-            "cats": sorted({v.item.category for v in ctx.items if v.granted_units})
-            if ctx.allowed > 0
-            else [],
+            "cats": _granted_categories(ctx) if ctx.allowed > 0 else [],
         }
-        for detector in self.detectors:
-            detector.on_decided(ctx, store)
+        for hook in self._on_decided:
+            hook(ctx, store)
         self._orders[event.order_id] = ctx.order_state
         outcome = Outcome(
             "processed",
@@ -226,11 +231,11 @@ class Pipeline:
                 "consumer.id_hash differs from the one that paid this order",
             )
         ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
-        allowed = Decimal(order["allowed"])
-        clawed = Decimal(order["clawed"])
         if event.event_type == "order_delivered":
             order["delivered"] = True
         else:
+            allowed = Decimal(order["allowed"])
+            clawed = Decimal(order["clawed"])
             paid = Decimal(order["paid"])
             refund = event.refund_amount
             if refund is not None:
@@ -244,8 +249,8 @@ class Pipeline:
                 elif refund is not None and paid > 0:
                     ctx.clawback = min(to_fen(allowed * refund / paid), allowed - clawed)
                 order["clawed"] = str(clawed + ctx.clawback)
-        for detector in self.detectors:
-            detector.on_later(ctx, self.store)
+        for hook in self._on_later:
+            hook(ctx, self.store)
         self._orders[event.order_id] = order
         return Outcome("processed", alerts=ctx.alerts, clawback=ctx.clawback)
 
@@ -280,6 +285,15 @@ class Pipeline:
             else:
                 del self._pending[order_id]
         return out
+
+
+def _hooks(detectors: list[Detector], name: str) -> list[Callable[[Any, Store], None]]:
+    base = getattr(Detector, name)
+    return [getattr(d, name) for d in detectors if getattr(type(d), name) is not base]
+
+
+def _granted_categories(ctx: PaidContext) -> list[str]:
+    return sorted({v.item.category for v in ctx.items if v.granted_units})
 
 
 def _origin(entry: dict[str, Any]) -> Origin:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from riskmon import tuning
 from riskmon.settings import load_settings
 
 if TYPE_CHECKING:
@@ -239,6 +240,7 @@ def demo(
 
 
 def main() -> None:
+    tuning.for_throughput()
     try:
         app()
     except KeyboardInterrupt:

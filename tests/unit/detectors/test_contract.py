@@ -55,9 +55,13 @@ def test_detector_contract(cls: type[Detector]) -> None:
     from factories import Run
 
     run = Run()
-    run.pipeline.detectors = [d if type(d) is not cls else detector for d in run.pipeline.detectors]
-    run.pipeline.deciding = [d if type(d) is not cls else detector for d in run.pipeline.deciding]
-    run.pipeline.watching = [d if type(d) is not cls else detector for d in run.pipeline.watching]
+    old = run.pipeline
+    run.pipeline = Pipeline(
+        RULES,
+        run.store,
+        deciding=[d if type(d) is not cls else detector for d in old.deciding],
+        watching=[d if type(d) is not cls else detector for d in old.watching],
+    )
     events = _events()
     run.feed(*events)
     assert vars(detector).keys() == before.keys()  # state lives in the store, not the detector
