@@ -35,7 +35,7 @@ class RefundArbitrage(Detector):
             "hold",
             ("consumer", ctx.order["consumer"]),
             [event.order_id],
-            at_risk=min(refunded - paid, Decimal(ctx.order["allowed"]) or refunded - paid),
+            at_risk=refunded - paid,
             evidence={
                 "paid_amount": paid,
                 "refunded_total": refunded,
