@@ -1,0 +1,139 @@
+"""`riskmon simulate`: a labelled synthetic data set with honest traffic, honest look-alikes and
+every risk pattern, deterministic for a seed (event time only; the clock is never read)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schemas.outputs import dumps
+from schemas.rules import ProgrammeRules, load_rules
+from simulation.book import Book
+from simulation.catalog import Catalog
+from simulation.honest import Clock, Honest
+from simulation.patterns import Patterns
+from simulation.population import People
+
+CST = timezone(timedelta(hours=8))
+# share of honest orders per cohort; the rest of the orders are `regular`
+COHORTS = {
+    "logistics": 0.16,
+    "repeat_local": 0.04,
+    "family": 0.03,
+    "office": 0.02,
+    "pickup_station": 0.02,
+    "rebuy_after_cancel": 0.01,
+    "mixed_basket": 0.02,
+    "no_subsidy": 0.01,
+    "late_payment": 0.004,
+}
+EVENTS_PER_ORDER = 1.95  # a payment, a delivery, now and then a cancellation or refund
+BAD_LINES = (
+    b'{"schema_version": 1, "event_id": "bad-',
+    b'{"schema_version": 1, "event_type": "order_paid"}',
+    b"not json at all",
+    b'{"schema_version": 2, "event_id": "e-v2", "event_type": "order_paid"}',
+    b'{"schema_version": 1, "event_id": "e-x", "event_type": "order_shipped", "order_id": "X"}',
+)
+
+
+@dataclass
+class GenerateSummary:
+    out_dir: Path
+    events: int = 0
+    orders: int = 0
+    positives: int = 0
+    catalog: int = 0
+    duplicates: int = 0
+    bad_lines: int = 0
+    patterns: dict[str, int] = field(default_factory=dict)
+    cohorts: dict[str, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return (
+            f"wrote {self.events:,} event lines ({self.orders:,} orders, {self.positives:,} in "
+            f"{len(self.patterns)} risk patterns, {self.duplicates:,} redelivered, "
+            f"{self.bad_lines} malformed) and {self.catalog:,} catalog records to {self.out_dir}"
+        )
+
+
+def generate(
+    seed: int,
+    days: int,
+    out_dir: Path,
+    *,
+    events_per_day: int = 3400,
+    start: date = date(2026, 7, 1),
+    rules_path: Path | None = None,
+    bad_lines: int = 0,
+) -> GenerateSummary:
+    rules: ProgrammeRules = load_rules(rules_path)
+    rng = random.Random(seed)
+    begin = datetime.combine(start, time(0, 0), tzinfo=CST)
+    book = Book(seed, rng, rules)
+    people = People(seed, rng)
+    merchants = [f"M{n:04d}" for n in range(1, 51)]
+    fraud_merchants = [f"M{n:04d}" for n in range(901, 911)]
+    catalog = Catalog(rng, begin, days, merchants)
+    clock = Clock(rng, begin, days)
+    honest = Honest(book, people, catalog, clock, merchants)
+    patterns = Patterns(book, people, catalog, clock, merchants, fraud_merchants)
+
+    summary = GenerateSummary(out_dir)
+    for make, per_month in patterns.all().values():
+        count = max(1, round(per_month * days / 30))
+        for _ in range(count):
+            make()
+    target = round(events_per_day * days / EVENTS_PER_ORDER)
+    made = {name: 0 for name in (*COHORTS, "regular")}
+    makers = {name: getattr(honest, name) for name in COHORTS}
+    for name, share in COHORTS.items():
+        while made[name] < max(1, round(share * target)):
+            made[name] += makers[name]()
+    while len(book.truth) < target:
+        made["regular"] += honest.regular()
+
+    events = book.events
+    redelivered = [e for e in events if rng.random() < 0.005]
+    for emitted, _, event in redelivered:
+        book.emit(emitted, event, emitted + timedelta(seconds=rng.randint(1, 7200)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    lines = [dumps(event) for _, _, event in events]
+    for n in range(bad_lines):
+        lines.insert(rng.randrange(len(lines) + 1), BAD_LINES[n % len(BAD_LINES)])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write(out_dir / "events.jsonl", lines)
+    registered = begin - timedelta(days=10)
+    _write(out_dir / "catalog.jsonl", [dumps(r) for r in catalog.records(registered)])
+    _write(out_dir / "truth.jsonl", [dumps(t) for t in book.truth.values()])
+
+    summary.events = len(lines)
+    summary.orders = len(book.truth)
+    summary.catalog = len(catalog.skus)
+    summary.duplicates = len(redelivered)
+    summary.bad_lines = bad_lines
+    for t in book.truth.values():
+        if t["label"] == "fraud":
+            summary.positives += 1
+            summary.patterns[t["pattern"]] = summary.patterns.get(t["pattern"], 0) + 1
+        summary.cohorts[t["cohort"]] = summary.cohorts.get(t["cohort"], 0) + 1
+    return summary
+
+
+def _write(path: Path, lines: list[bytes]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("wb") as handle:
+        for line in lines:
+            handle.write(line)
+            handle.write(b"\n")
+    tmp.replace(path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
