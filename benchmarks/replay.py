@@ -9,24 +9,30 @@ ratio, and the cost of each detector in microseconds per event.
 
 from __future__ import annotations
 
-import argparse
-import tempfile
-import time
-from collections import defaultdict
-from collections.abc import Callable
+import sys
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+# Run as a script, this file's folder comes first on sys.path and its name would hide the
+# `replay` package it measures.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from detectors.base import Detector
-from detectors.pipeline import Pipeline
-from replay import Replay
-from riskmon import tuning
-from schemas.decode import DecodeError, decode_catalog, decode_order
-from schemas.rules import load_rules
-from simulation.generator import generate
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from detectors.base import Detector  # noqa: E402
+from detectors.pipeline import Pipeline  # noqa: E402
+from replay import Replay  # noqa: E402
+from riskmon import tuning  # noqa: E402
+from schemas.decode import DecodeError, decode_catalog, decode_order  # noqa: E402
+from schemas.rules import load_rules  # noqa: E402
+from simulation.generator import generate  # noqa: E402
 
 EVENTS_PER_DAY = 3400
 

@@ -15,6 +15,7 @@ from detectors.base import Detector
 from detectors.context import LaterContext, PaidContext
 from detectors.store import Store
 from schemas.money import ZERO, to_fen
+from schemas.rules import ProgrammeRules
 
 _SEVERITY = ("low", "medium", "high", "critical")
 
@@ -23,6 +24,18 @@ class Budget(Detector):
     name = "budget"
     risk = "budget"
     entities = ("budget_line",)
+
+    def __init__(self, rules: ProgrammeRules) -> None:
+        super().__init__(rules)
+        # the amount at which each threshold of each budget line and programme is crossed
+        self._marks: dict[str, list[tuple[Decimal, Decimal]]] = {}
+        for pname, programme in rules.programmes.items():
+            budgets = {pname: programme.budget}
+            budgets.update(
+                {f"{pname}/{n}": line.budget for n, line in programme.budget_lines.items()}
+            )
+            for key, budget in budgets.items():
+                self._marks[key] = [(t, t * budget) for t in rules.budget_alert_thresholds]
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         ctx.settle()
@@ -61,23 +74,24 @@ class Budget(Detector):
         for name, amount in ctx.lines.items():
             self._spend(ctx, store, f"{pname}/{name}", programme.budget_lines[name].budget, amount)
         self._spend(ctx, store, pname, programme.budget, total)
-        ctx.order_state["lines"] = {name: str(amount) for name, amount in ctx.lines.items()}
+        ctx.order_state["lines"] = dict(ctx.lines)
 
     def _spend(
         self, ctx: PaidContext, store: Store, key: str, budget: Decimal, amount: Decimal
     ) -> None:
         table = store.table("budget")
-        state: dict[str, Any] = table.get(key) or {"used": "0", "sent": []}
+        state: dict[str, Any] = table.get(key) or {"used": ZERO, "sent": []}
         used = Decimal(state["used"]) + amount
-        state["used"] = str(used)
-        thresholds = self.rules.budget_alert_thresholds
+        state["used"] = used
         sent: list[str] = state["sent"]
+        marks = self._marks[key]
         # thresholds fire in order, once each: only the next one can be crossed now
-        while len(sent) < len(thresholds) and used >= thresholds[len(sent)] * budget:
+        while len(sent) < len(marks) and used >= marks[len(sent)][1]:
             i = len(sent)
-            sent = [*sent, str(thresholds[i])]
+            threshold = marks[i][0]
+            sent = [*sent, str(threshold)]
             ctx.alerts.append(
-                _threshold_alert(ctx, key, thresholds[i], used, budget, _SEVERITY[min(i, 3)])
+                _threshold_alert(ctx, key, threshold, used, budget, _SEVERITY[min(i, 3)])
             )
         state["sent"] = sent
         table[key] = state
@@ -104,7 +118,7 @@ def _give_back(table: Any, key: str, amount: Decimal) -> None:
     state = table.get(key)
     if state is None:
         return
-    state["used"] = str(max(Decimal(state["used"]) - amount, ZERO))
+    state["used"] = max(Decimal(state["used"]) - amount, ZERO)
     table[key] = state
 
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from detectors.base import Detector
 from detectors.context import ItemVerdict, PaidContext
+from detectors.products import Product
 from detectors.store import Store
-from schemas.catalog import CatalogEntry
 from schemas.money import ZERO, to_fen
 from schemas.orders import Item
 from schemas.rules import ANY_CATEGORY, BudgetLine, ProgrammeRules
@@ -42,6 +42,10 @@ class Compliance(Detector):
             for pname, programme in rules.programmes.items()
         }
         self._regions = frozenset(rules.eligibility.delivery_regions)
+        self._markups = {
+            name: None if p.max_markup is None else 1 + p.max_markup
+            for name, p in rules.programmes.items()
+        }
         # epoch seconds: comparing floats is cheaper than comparing aware datetimes
         self._periods = {
             name: (p.start.timestamp(), p.end.timestamp()) for name, p in rules.programmes.items()
@@ -101,7 +105,7 @@ class Compliance(Detector):
         ctx: PaidContext,
         item: Item,
         lines: dict[str, tuple[str, BudgetLine]],
-        catalog: MutableMapping[str, CatalogEntry] | None,
+        catalog: MutableMapping[str, Product] | None,
     ) -> ItemVerdict:
         verdict = ItemVerdict(item)
         found = lines.get(item.category)
@@ -113,24 +117,24 @@ class Compliance(Detector):
         grade = item.energy_grade
         programme = ctx.programme
         if catalog is not None and programme is not None:
-            entry = catalog.get(item.sku)
-            at = ctx.event.occurred_at
-            if entry is None:
+            found_product = catalog.get(item.sku)
+            if found_product is None:
                 verdict.problems.append("sku_not_registered")
             else:
+                entry, registered, withdrawn = found_product
                 if entry.category != item.category:
                     verdict.problems.append("sku_category_mismatch")
                 if ctx.event.programme not in entry.programmes:
                     verdict.problems.append("sku_not_registered_for_programme")
-                if entry.registered_at > at:
+                if registered > ctx.ts:
                     verdict.problems.append("sku_not_yet_registered")
-                if entry.withdrawn_at is not None and entry.withdrawn_at <= at:
+                if withdrawn is not None and withdrawn <= ctx.ts:
                     verdict.problems.append("sku_withdrawn")
                 if entry.energy_grade is not None and grade != entry.energy_grade:
                     verdict.problems.append("energy_grade_mismatch")
-                if programme.max_markup is not None:
-                    ceiling = entry.reference_price * (1 + programme.max_markup)
-                    verdict.inflated = item.unit_price > ceiling
+                markup = self._markups[ctx.event.programme]
+                if markup is not None:
+                    verdict.inflated = item.unit_price > entry.reference_price * markup
         rate = line.rate_for(grade)
         if rate is None:
             verdict.problems.append("energy_grade_not_eligible")
@@ -222,8 +226,8 @@ class PriceInflation(Detector):
         catalog = store.table("catalog")
         skus = []
         for v in inflated:
-            entry = catalog.get(v.item.sku)
-            reference = entry.reference_price if entry is not None else None
+            found = catalog.get(v.item.sku)
+            reference = found.entry.reference_price if found is not None else None
             skus.append(
                 {
                     "sku": v.item.sku,

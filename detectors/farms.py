@@ -19,7 +19,16 @@ def ip_prefix(ip: str, bits: int) -> str | None:
 
     >>> ip_prefix("113.88.10.21", 24)
     '113.88.10.0/24'
+    >>> ip_prefix("2408:8456:3c10::1", 24)
+    '2408:8456:3c10::/48'
     """
+    if bits == 24:
+        # the common case without the ipaddress module (ten times slower than this)
+        head, dot, last = ip.rpartition(".")
+        if dot and last.isdigit() and head.count(".") == 2 and int(last) < 256:
+            octets = head.split(".")
+            if all(o.isdigit() and int(o) < 256 and (o == "0" or o[0] != "0") for o in octets):
+                return f"{head}.0/24"
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -54,7 +63,7 @@ class AccountFarms(Detector):
     ) -> None:
         table = store.table(f"farm_{entity}")
         entries: list[list[Any]] = window(table.get(key, []), ctx.ts, hours * HOUR)
-        entries.append([ctx.ts, ctx.consumer, ctx.order_id, str(ctx.claim)])
+        entries.append([ctx.ts, ctx.consumer, ctx.order_id, ctx.claim])
         table[key] = entries
         if len(entries) < minimum:
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from detectors.alerts import Alert
 from detectors.arbitrage import RefundArbitrage, RefundCycling
@@ -19,6 +19,7 @@ from detectors.compliance import Compliance, PriceInflation
 from detectors.context import HOUR, LaterContext, LaterEvent, PaidContext
 from detectors.farms import AccountFarms
 from detectors.merchants import MerchantBursts
+from detectors.products import product
 from detectors.qualification import Qualification
 from detectors.quotas import Quotas
 from detectors.rings import IdentityRings
@@ -54,9 +55,8 @@ def watching_detectors(rules: ProgrammeRules) -> list[Detector]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where an input message came from, for its dead-letter record."""
+class Origin(NamedTuple):
+    """Where an input message came from, for its dead-letter record (a tuple: one per event)."""
 
     topic: str
     partition: int | None = None
@@ -113,7 +113,7 @@ class Pipeline:
         self._pending = store.table("pending")
 
     def on_catalog(self, entry: CatalogEntry) -> None:
-        self.store.table("catalog")[entry.sku] = entry
+        self.store.table("catalog")[entry.sku] = product(entry)
 
     def on_order(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
         if event.event_id in self._seen:
@@ -164,11 +164,11 @@ class Pipeline:
             "programme": event.programme,
             "merchant": event.merchant_id,
             "ts": ts,
-            "claim": str(ctx.claim),
-            "allowed": str(ctx.allowed),
-            "paid": str(event.payment.paid_amount),
-            "refunded": "0",
-            "clawed": "0",
+            "claim": ctx.claim,
+            "allowed": ctx.allowed,
+            "paid": event.payment.paid_amount,
+            "refunded": ZERO,
+            "clawed": ZERO,
             "released": False,
             "code": event.qualification.code if event.qualification else None,
             "cats": _granted_categories(ctx) if ctx.allowed > 0 else [],
@@ -239,7 +239,7 @@ class Pipeline:
             paid = Decimal(order["paid"])
             refund = event.refund_amount
             if refund is not None:
-                order["refunded"] = str(Decimal(order["refunded"]) + refund)
+                order["refunded"] = Decimal(order["refunded"]) + refund
             full = event.event_type == "order_cancelled" or (Decimal(order["refunded"]) >= paid)
             if not order["released"]:
                 if full:
@@ -248,7 +248,7 @@ class Pipeline:
                     order["released"] = True
                 elif refund is not None and paid > 0:
                     ctx.clawback = min(to_fen(allowed * refund / paid), allowed - clawed)
-                order["clawed"] = str(clawed + ctx.clawback)
+                order["clawed"] = clawed + ctx.clawback
         for hook in self._on_later:
             hook(ctx, self.store)
         self._orders[event.order_id] = order

@@ -96,7 +96,7 @@ class IdentityRings(Detector):
     ) -> None:
         table = store.table(f"ring_{entity}")
         entries: list[list[Any]] = window(table.get(key, []), ctx.ts, rule.window_hours * HOUR)
-        claim = str(ctx.claim)
+        claim = ctx.claim
         for category in sorted(categories):
             entries.append([ctx.ts, ctx.consumer, category, ctx.order_id, claim])
         table[key] = entries

@@ -2,8 +2,9 @@
 
 Detectors read and write state only through a `Store`. The replay engine gives them dicts; the
 streaming runtime gives them tables partitioned by the same keys. Values are plain JSON data
-(dicts, lists, strings, numbers) and are always written back with `table[key] = value` after a
-change, since a changelogged table only records an assignment.
+(dicts, lists, strings, numbers) plus `Decimal` amounts, which a table codec writes as JSON
+strings (readers take `Decimal(x)`, which accepts either). They are always written back with
+`table[key] = value` after a change, since a changelogged table only records an assignment.
 """
 
 from __future__ import annotations

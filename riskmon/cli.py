@@ -127,7 +127,7 @@ def simulate(
     summary = generate(
         seed, days, out, events_per_day=events_per_day, rules_path=rules, bad_lines=bad_lines
     )
-    console.print(summary)
+    console.print(str(summary))
 
 
 @app.command()
@@ -220,7 +220,7 @@ def demo(
 
     out.mkdir(parents=True, exist_ok=True)
     console.rule("1. simulate")
-    console.print(generate(seed, days, out, bad_lines=5))
+    console.print(str(generate(seed, days, out, bad_lines=5)))
     console.rule("2. replay")
     engine = Replay(load_rules(load_settings().rules))
     stats = _run_with_progress(

@@ -70,7 +70,9 @@ Items = Annotated[list[Item], Field(min_length=1, max_length=200)]
 def _check_amount(items: list[Item] | None, order_amount: Decimal | None) -> None:
     if items is None or order_amount is None:
         return
-    total = sum((item.unit_price * item.quantity for item in items), Decimal(0))
+    total = Decimal(0)
+    for item in items:
+        total += item.unit_price * item.quantity
     if total != order_amount:
         raise ValueError(
             f"order_amount {order_amount} does not equal the sum of quantity * unit_price ({total})"

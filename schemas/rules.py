@@ -11,6 +11,7 @@ import re
 import tomllib
 from datetime import timedelta, timezone
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -141,7 +142,7 @@ class Programme(_Rules):
             raise ValueError("an order-basis programme has exactly one budget line")
         return self
 
-    @property
+    @cached_property
     def budget(self) -> Decimal:
         return sum((line.budget for line in self.budget_lines.values()), Decimal(0))
 

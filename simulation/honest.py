@@ -38,18 +38,19 @@ class Clock:
         base = self.start + timedelta(days=int(day))
         return base + timedelta(hours=self.rng.choice(HOURS), seconds=self.rng.randrange(3600))
 
-    def monday(self, *, margin_days: float) -> datetime:
-        """08:00 on a Monday inside the period, leaving `margin_days` after it when it can:
-        a calendar week (the local-specialty quota) must not start before the programme."""
-        first = self.start + timedelta(days=(7 - self.start.weekday()) % 7)
-        last = self.start + timedelta(days=self.days - margin_days)
-        mondays = []
-        day = first
-        while day <= last:
-            mondays.append(day)
+    def week_start(self, *, margin_days: float) -> datetime:
+        """08:00 on the first day of a calendar week inside the period (a Monday, or the
+        period's first day when the week began before it), leaving `margin_days` after it
+        when the period is long enough: the local-specialty quota counts calendar weeks."""
+        starts = [self.start]
+        day = self.start + timedelta(days=(7 - self.start.weekday()) % 7 or 7)
+        while day <= self.start + timedelta(days=self.days - margin_days):
+            starts.append(day)
             day += timedelta(days=7)
-        chosen = self.rng.choice(mondays) if mondays else first
-        return chosen.replace(hour=8, minute=0, second=0)
+        return self.rng.choice(starts).replace(hour=8, minute=0, second=0)
+
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
 
 
 class Honest:
@@ -154,15 +155,17 @@ class Honest:
 
     def repeat_local(self) -> int:
         """Local-specialty regulars: several orders a week, never above the weekly quota."""
-        monday = self.clock.monday(margin_days=6)
-        person = self.people.person(monday)
+        first = self.clock.week_start(margin_days=6)
+        monday = first - timedelta(days=first.weekday())
+        person = self.people.person(first)
         orders = 0
         for week in range(self.rng.randint(1, 3)):
-            count = self.rng.randint(3, 5)
-            days = sorted(self.rng.sample(range(7), count))
-            for d in days:
+            # days of this calendar week inside the period (the first week may start late)
+            days = range(first.weekday() if week == 0 else 0, 7)
+            count = min(self.rng.randint(3, 5), len(days))
+            for d in sorted(self.rng.sample(days, count)):
                 when = monday + timedelta(days=7 * week + d, hours=self.rng.uniform(1, 13))
-                if when >= self.clock.start + timedelta(days=self.clock.days):
+                if when >= self.clock.end():
                     continue
                 self._featured(
                     person,

@@ -233,21 +233,25 @@ class Patterns:
                 risk="hoarding",
             )
             return 1
-        if variant == 2:  # a sixth local-specialty order in one week
-            monday = self.clock.monday(margin_days=6)
-            for d in range(5):
+        if variant == 2:  # a sixth local-specialty order in one calendar week
+            week = self.clock.week_start(margin_days=6)
+            days_left = 7 - week.weekday()
+            times = sorted(
+                week + timedelta(hours=self.rng.uniform(0, 24 * days_left - 10)) for _ in range(6)
+            )
+            for when in times[:5]:
                 sku = self.catalog.pick("local_specialty")
                 order = self.book.paid(
                     person,
-                    monday + timedelta(days=d, hours=d),
+                    when,
                     [item(sku, self.catalog.price(sku))],
                     merchant=self._merchant(),
                     **honest,
                 )
-                self.book.aftermath(order, monday + timedelta(days=d), calm=True)
+                self.book.aftermath(order, when, calm=True)
             self._buy(
                 person,
-                monday + timedelta(days=5, hours=3),
+                times[5],
                 self.catalog.pick("local_specialty"),
                 expected=ZERO,
                 pattern="quota_breach",

@@ -90,7 +90,7 @@ def test_budget_thresholds_and_exhaustion() -> None:
     assert "budget_exhausted" in run.detectors()
     # a cancellation gives the money back to the line
     run.feed(later(orders[0], "order_cancelled", at=5))
-    assert run.store.table("budget")["featured_goods/digital"]["used"] == "700.00"
+    assert run.store.table("budget")["featured_goods/digital"]["used"] == Decimal("700.00")
 
 
 def test_alert_ids_are_stable_and_distinct() -> None:

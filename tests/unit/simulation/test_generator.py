@@ -1,0 +1,154 @@
+"""The simulator: deterministic, complete, honest where it says so, and free of raw identifiers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas.decode import decode_catalog, decode_order
+from schemas.orders import OrderPaid
+from schemas.pseudonyms import looks_like_raw_identifier
+from simulation.generator import generate
+from simulation.patterns import Patterns
+
+ALL_PATTERNS = {
+    "ineligible_consumer",
+    "ineligible_product",
+    "wrong_subsidy",
+    "quota_breach",
+    "split_orders",
+    "identity_ring_address",
+    "identity_ring_device",
+    "identity_ring_phone",
+    "identity_ring_payment",
+    "account_farm",
+    "refund_arbitrage",
+    "refund_cycling",
+    "qualification_reuse",
+    "qualification_trading",
+    "pickup_pipeline",
+    "merchant_fake_orders",
+    "price_inflation",
+}
+COHORTS = {
+    "regular",
+    "logistics",
+    "repeat_local",
+    "family",
+    "office",
+    "pickup_station",
+    "rebuy_after_cancel",
+    "mixed_basket",
+    "no_subsidy",
+    "late_payment",
+}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    generate(3, 3, out, events_per_day=1500, bad_lines=4)
+    return out
+
+
+def test_same_seed_same_bytes(small: Path, tmp_path: Path) -> None:
+    generate(3, 3, tmp_path, events_per_day=1500, bad_lines=4)
+    for name in ("events.jsonl", "catalog.jsonl", "truth.jsonl"):
+        assert (tmp_path / name).read_bytes() == (small / name).read_bytes()
+
+
+def test_every_pattern_and_cohort_is_present(small: Path) -> None:
+    truth = [orjson.loads(line) for line in (small / "truth.jsonl").read_bytes().splitlines()]
+    assert {t["pattern"] for t in truth if t["label"] == "fraud"} == ALL_PATTERNS
+    assert {t["cohort"] for t in truth if t["label"] == "legit"} == COHORTS
+    assert set(Patterns.all.__code__.co_consts) >= ALL_PATTERNS  # the registry names them all
+
+
+def test_every_line_is_valid_but_the_planted_bad_ones(small: Path) -> None:
+    bad = 0
+    for raw in (small / "events.jsonl").read_bytes().splitlines():
+        try:
+            decode_order(raw)
+        except ValueError:
+            bad += 1
+    assert bad == 4
+    for raw in (small / "catalog.jsonl").read_bytes().splitlines():
+        decode_catalog(raw)
+
+
+def test_money_adds_up(small: Path) -> None:
+    for raw in (small / "events.jsonl").read_bytes().splitlines():
+        try:
+            event = decode_order(raw)
+        except ValueError:
+            continue
+        if isinstance(event, OrderPaid):
+            assert event.payment.paid_amount == event.order_amount - event.subsidy_amount
+            assert event.payment.paid_amount >= 0
+
+
+def test_honest_people_stay_within_their_quotas(small: Path) -> None:
+    truth = {
+        t["order_id"]: t
+        for t in map(orjson.loads, (small / "truth.jsonl").read_bytes().splitlines())
+    }
+    units: dict[tuple[str, str], int] = defaultdict(int)
+    weekly: dict[tuple[str, str], int] = defaultdict(int)
+    daily: dict[tuple[str, str], int] = defaultdict(int)
+    released: set[str] = set()
+    lines = (small / "events.jsonl").read_bytes().splitlines()
+    for raw in lines:
+        try:
+            event = decode_order(raw)
+        except ValueError:
+            continue
+        if event.event_type in ("order_cancelled", "order_refunded"):
+            released.add(event.order_id)
+    seen: set[str] = set()
+    for raw in lines:
+        try:
+            event = decode_order(raw)
+        except ValueError:
+            continue
+        if not isinstance(event, OrderPaid) or event.order_id in seen:
+            continue
+        seen.add(event.order_id)
+        t = truth[event.order_id]
+        if (
+            t["label"] != "legit"
+            or event.subsidy_amount == 0
+            or t["cohort"] == "rebuy_after_cancel"
+        ):
+            continue
+        who = event.consumer.id_hash
+        local = event.occurred_at
+        if event.programme == "logistics_warehouse":
+            daily[(who, local.date().isoformat())] += 1
+            continue
+        # a mixed basket's second line is one the rules do not subsidise: it takes no quota
+        lines = event.items[:1] if t["cohort"] == "mixed_basket" else event.items
+        for item in lines:
+            if item.category == "local_specialty":
+                weekly[(who, "{}-{}".format(*local.isocalendar()[:2]))] += 1
+            elif event.order_id not in released:
+                units[(who, item.category)] += item.quantity
+    assert max(daily.values()) <= 3
+    assert max(weekly.values()) <= 5
+    over = {k: n for k, n in units.items() if n > (3 if k[1] == "air_conditioner" else 1)}
+    assert over == {}
+
+
+def test_no_raw_identifier_anywhere(small: Path) -> None:
+    for name in ("events.jsonl", "catalog.jsonl", "truth.jsonl"):
+        text = (small / name).read_text(encoding="utf-8", errors="replace")
+        assert not looks_like_raw_identifier(text), name
+
+
+def test_expected_subsidy_is_two_decimals(small: Path) -> None:
+    for raw in (small / "truth.jsonl").read_bytes().splitlines():
+        value = Decimal(str(orjson.loads(raw)["expected_subsidy"]))
+        assert value == value.quantize(Decimal("0.01"))
