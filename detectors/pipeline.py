@@ -80,6 +80,12 @@ class Outcome:
     allowed: Decimal = ZERO
 
 
+# Outcomes that carry nothing, shared (read-only) rather than built for every event.
+DUPLICATE = Outcome("duplicate")
+PENDING = Outcome("pending")
+DELIVERED = Outcome("processed")
+
+
 class Pipeline:
     """Runs the detectors over order and catalog events, with state in `store`.
 
@@ -108,6 +114,8 @@ class Pipeline:
         self._on_later = _hooks(self.detectors, "on_later")
         self.watermark = float("-inf")
         self._grace = rules.detectors.pending.grace_hours * HOUR
+        # events written in the programme's own offset need no conversion to its calendar
+        self._offset = rules.timezone.utcoffset(None)
         self._seen = store.table("seen_events")
         self._orders = store.table("orders")
         self._pending = store.table("pending")
@@ -117,7 +125,7 @@ class Pipeline:
 
     def on_order(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
         if event.event_id in self._seen:
-            return Outcome("duplicate")
+            return DUPLICATE
         self._seen[event.event_id] = 1
         ts = event.occurred_at.timestamp()
         if ts > self.watermark:
@@ -135,12 +143,13 @@ class Pipeline:
                 f"order_id {event.order_id!r} was already paid under another event_id",
             )
         rules = self.rules
+        at = event.occurred_at
         ctx = PaidContext(
             event=event,
             rules=rules,
             programme=rules.programmes.get(event.programme),
             ts=ts,
-            local=event.occurred_at.astimezone(rules.timezone),
+            local=at if at.utcoffset() == self._offset else at.astimezone(rules.timezone),
             claim=event.subsidy_amount,
             order_id=event.order_id,
             consumer=event.consumer.id_hash,
@@ -218,11 +227,11 @@ class Pipeline:
                 }
             )
             self._pending[event.order_id] = waiting
-            return Outcome("pending")
+            return PENDING
         return self._apply(event, ts, raw, origin)
 
     def _apply(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
-        order = dict(self._orders[event.order_id])
+        order = self._orders[event.order_id]
         if order["consumer"] != event.consumer.id_hash:
             return _rejected(
                 raw,
@@ -230,25 +239,27 @@ class Pipeline:
                 "consumer_mismatch",
                 "consumer.id_hash differs from the one that paid this order",
             )
-        ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
         if event.event_type == "order_delivered":
+            # half of all events: nothing weighs a delivery yet, so no detector is called
             order["delivered"] = True
-        else:
-            allowed = Decimal(order["allowed"])
-            clawed = Decimal(order["clawed"])
-            paid = Decimal(order["paid"])
-            refund = event.refund_amount
-            if refund is not None:
-                order["refunded"] = Decimal(order["refunded"]) + refund
-            full = event.event_type == "order_cancelled" or (Decimal(order["refunded"]) >= paid)
-            if not order["released"]:
-                if full:
-                    ctx.released = True
-                    ctx.clawback = allowed - clawed
-                    order["released"] = True
-                elif refund is not None and paid > 0:
-                    ctx.clawback = min(to_fen(allowed * refund / paid), allowed - clawed)
-                order["clawed"] = clawed + ctx.clawback
+            self._orders[event.order_id] = order
+            return DELIVERED
+        ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
+        allowed = Decimal(order["allowed"])
+        clawed = Decimal(order["clawed"])
+        paid = Decimal(order["paid"])
+        refund = event.refund_amount
+        if refund is not None:
+            order["refunded"] = Decimal(order["refunded"]) + refund
+        full = event.event_type == "order_cancelled" or (Decimal(order["refunded"]) >= paid)
+        if not order["released"]:
+            if full:
+                ctx.released = True
+                ctx.clawback = allowed - clawed
+                order["released"] = True
+            elif refund is not None and paid > 0:
+                ctx.clawback = min(to_fen(allowed * refund / paid), allowed - clawed)
+            order["clawed"] = clawed + ctx.clawback
         for hook in self._on_later:
             hook(ctx, self.store)
         self._orders[event.order_id] = order

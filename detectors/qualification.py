@@ -24,7 +24,12 @@ class Qualification(Detector):
         if qualification is None:
             return
         code = qualification.code
-        uses: list[list[Any]] = store.table("codes").get(code, [])
+        uses: list[list[Any]] | None = store.table("codes").get(code)
+        if uses:
+            self._reuse(ctx, code, uses)
+        self._device(ctx, store, code)
+
+    def _reuse(self, ctx: PaidContext, code: str, uses: list[list[Any]]) -> None:
         order_id = ctx.order_id
         others = [u for u in uses if u[0] != order_id]
         live = [u for u in others if u[2]]
@@ -72,14 +77,18 @@ class Qualification(Detector):
                 at_risk=ctx.claim,
                 evidence={"identities": len({u[1] for u in others} | {ctx.consumer})},
             )
-        self._device(ctx, store, code)
 
     def _device(self, ctx: PaidContext, store: Store, code: str) -> None:
         rule = self.rules.detectors.qualification
         table = store.table("device_codes")
         device = ctx.event.device_id
-        entries = window(table.get(device, []), ctx.ts, rule.device_window_hours * HOUR)
-        entries.append([ctx.ts, code, ctx.order_id, ctx.consumer])
+        entry = [ctx.ts, code, ctx.order_id, ctx.consumer]
+        seen = table.get(device)
+        if seen is None:  # most devices are seen once
+            table[device] = [entry]
+            return
+        entries = window(seen, ctx.ts, rule.device_window_hours * HOUR)
+        entries.append(entry)
         table[device] = entries
         if len(entries) <= rule.device_max_codes:
             return
@@ -107,9 +116,11 @@ class Qualification(Detector):
         if qualification is None:
             return
         table = store.table("codes")
-        uses = [u for u in table.get(qualification.code, []) if u[0] != ctx.order_id]
-        uses.append([ctx.order_id, ctx.consumer, ctx.allowed > 0])
-        table[qualification.code] = uses
+        use = [ctx.order_id, ctx.consumer, ctx.allowed > 0]
+        uses = table.get(qualification.code)
+        table[qualification.code] = (
+            [*(u for u in uses if u[0] != ctx.order_id), use] if uses else [use]
+        )
 
     def on_later(self, ctx: LaterContext, store: Store) -> None:
         code = ctx.order.get("code")

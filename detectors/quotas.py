@@ -80,9 +80,12 @@ class Quotas(Detector):
         if not taking or ctx.allowed <= 0:
             return
         table = store.table("quota")
-        used = dict(table.get(ctx.consumer, {}))
-        for key, n in taking.items():
-            used[key] = used.get(key, 0) + n
+        used = table.get(ctx.consumer)
+        if used is None:
+            used = dict(taking)
+        else:
+            for key, n in taking.items():
+                used[key] = used.get(key, 0) + n
         table[ctx.consumer] = used
         ctx.order_state["quota"] = [[k, n] for k, n in taking.items()]
 

@@ -95,10 +95,13 @@ class IdentityRings(Detector):
         risk: str,
     ) -> None:
         table = store.table(f"ring_{entity}")
-        entries: list[list[Any]] = window(table.get(key, []), ctx.ts, rule.window_hours * HOUR)
-        claim = ctx.claim
-        for category in sorted(categories):
-            entries.append([ctx.ts, ctx.consumer, category, ctx.order_id, claim])
+        fresh = [[ctx.ts, ctx.consumer, c, ctx.order_id, ctx.claim] for c in sorted(categories)]
+        seen = table.get(key)
+        if seen is None:  # most addresses, devices, phones and accounts are seen once
+            table[key] = fresh
+            return
+        entries: list[list[Any]] = window(seen, ctx.ts, rule.window_hours * HOUR)
+        entries.extend(fresh)
         table[key] = entries
         if len(entries) < rule.min_identities:
             return

@@ -15,7 +15,7 @@ from detectors.store import MemoryStore, Store
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
 from schemas.money import ZERO
 from schemas.orders import extra_fields
-from schemas.outputs import dead_letter_record, dumps
+from schemas.outputs import dead_letter_record, dumps_line
 from schemas.rules import ProgrammeRules
 
 # How often (in events) waiting later events are checked against the grace period.
@@ -69,8 +69,7 @@ class _Sink:
 
     def write(self, record: dict[str, Any]) -> None:
         if self.handle is not None:
-            self.handle.write(dumps(record))
-            self.handle.write(b"\n")
+            self.handle.write(dumps_line(record))
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes, int]]:
@@ -153,7 +152,7 @@ class Replay:
                 if not line or line.isspace():
                     stats.blank_lines += 1
                     continue
-                origin = Origin("orders", file=name, line=number)
+                origin = Origin("orders", None, None, name, number)  # positional: it is per line
                 try:
                     event = decode_order(line, max_bytes)
                 except DecodeError as exc:

@@ -107,6 +107,11 @@ def dumps(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record, default=_default)
 
 
+def dumps_line(record: dict[str, Any]) -> bytes:
+    """The same, as one line of JSON Lines."""
+    return orjson.dumps(record, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+
+
 def decision_record(
     *,
     order_id: str,
