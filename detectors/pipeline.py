@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from detectors.alerts import Alert
 from detectors.arbitrage import RefundArbitrage, RefundCycling
@@ -28,7 +28,7 @@ from detectors.store import Store
 from schemas.catalog import CatalogEntry
 from schemas.money import ZERO, to_fen
 from schemas.orders import ORDER_ADAPTER, OrderPaid
-from schemas.outputs import dead_letter_record, decision_record
+from schemas.outputs import Origin, dead_letter_record, decision_record
 from schemas.rules import ProgrammeRules
 
 
@@ -53,16 +53,6 @@ def watching_detectors(rules: ProgrammeRules) -> list[Detector]:
         MerchantBursts(rules),
         RefundArbitrage(rules),
     ]
-
-
-class Origin(NamedTuple):
-    """Where an input message came from, for its dead-letter record (a tuple: one per event)."""
-
-    topic: str
-    partition: int | None = None
-    offset: int | None = None
-    file: str | None = None
-    line: int | None = None
 
 
 @dataclass(slots=True)
@@ -206,7 +196,9 @@ class Pipeline:
             for entry in waiting:
                 later = ORDER_ADAPTER.validate_json(entry["raw"])
                 assert not isinstance(later, OrderPaid)
-                applied = self._apply(later, entry["ts"], entry["raw"].encode(), _origin(entry))
+                applied = self._apply(
+                    later, entry["ts"], entry["raw"].encode(), Origin(*entry["origin"])
+                )
                 outcome.alerts.extend(applied.alerts)
                 outcome.dead_letters.extend(applied.dead_letters)
                 outcome.clawback += applied.clawback
@@ -215,17 +207,7 @@ class Pipeline:
     def _later(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
         if event.order_id not in self._orders:
             waiting = list(self._pending.get(event.order_id, []))
-            waiting.append(
-                {
-                    "raw": raw.decode("utf-8"),
-                    "ts": ts,
-                    "topic": origin.topic,
-                    "partition": origin.partition,
-                    "offset": origin.offset,
-                    "file": origin.file,
-                    "line": origin.line,
-                }
-            )
+            waiting.append({"raw": raw.decode("utf-8"), "ts": ts, "origin": list(origin)})
             self._pending[event.order_id] = waiting
             return PENDING
         return self._apply(event, ts, raw, origin)
@@ -275,18 +257,13 @@ class Pipeline:
             keep = []
             for entry in waiting:
                 if everything or self.watermark - entry["ts"] > self._grace:
-                    reason = "unmatched_order"
+                    hours = self.rules.detectors.pending.grace_hours
+                    error = f"no order_paid for order {order_id!r} within {hours:g} h of event time"
+                    raw = entry["raw"].encode()
+                    origin = Origin(*entry["origin"])
                     out.append(
                         dead_letter_record(
-                            reason=reason,
-                            error=f"no order_paid for order {order_id!r} within "
-                            f"{self.rules.detectors.pending.grace_hours:g} h of event time",
-                            raw=entry["raw"].encode(),
-                            topic=entry["topic"],
-                            partition=entry["partition"],
-                            offset=entry["offset"],
-                            file=entry["file"],
-                            line=entry["line"],
+                            reason="unmatched_order", error=error, raw=raw, origin=origin
                         )
                     )
                 else:
@@ -307,26 +284,9 @@ def _granted_categories(ctx: PaidContext) -> list[str]:
     return sorted({v.item.category for v in ctx.items if v.granted_units})
 
 
-def _origin(entry: dict[str, Any]) -> Origin:
-    return Origin(entry["topic"], entry["partition"], entry["offset"], entry["file"], entry["line"])
-
-
 def _rejected(raw: bytes, origin: Origin, reason: str, error: str) -> Outcome:
-    return Outcome(
-        "rejected",
-        dead_letters=[
-            dead_letter_record(
-                reason=reason,
-                error=error,
-                raw=raw,
-                topic=origin.topic,
-                partition=origin.partition,
-                offset=origin.offset,
-                file=origin.file,
-                line=origin.line,
-            )
-        ],
-    )
+    record = dead_letter_record(reason=reason, error=error, raw=raw, origin=origin)
+    return Outcome("rejected", dead_letters=[record])
 
 
 __all__ = ["Origin", "Outcome", "Pipeline", "deciding_detectors", "watching_detectors"]

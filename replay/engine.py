@@ -10,12 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from detectors.pipeline import Origin, Outcome, Pipeline
+from detectors.pipeline import Outcome, Pipeline
 from detectors.store import MemoryStore, Store
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
 from schemas.money import ZERO
 from schemas.orders import extra_fields
-from schemas.outputs import dead_letter_record, dumps_line
+from schemas.outputs import Origin, dead_letter_record, dumps_line
 from schemas.rules import ProgrammeRules
 
 # How often (in events) waiting later events are checked against the grace period.
@@ -204,19 +204,8 @@ class Replay:
     def _dead(
         self, sink: _Sink | None, reason: str, error: str, raw: bytes, origin: Origin
     ) -> None:
-        self._dead_record(
-            sink,
-            dead_letter_record(
-                reason=reason,
-                error=error,
-                raw=raw,
-                topic=origin.topic,
-                partition=origin.partition,
-                offset=origin.offset,
-                file=origin.file,
-                line=origin.line,
-            ),
-        )
+        record = dead_letter_record(reason=reason, error=error, raw=raw, origin=origin)
+        self._dead_record(sink, record)
 
     def _dead_record(self, sink: _Sink | None, record: dict[str, Any]) -> None:
         self.stats.dead_letters[record["reason"]] += 1

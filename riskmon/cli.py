@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,14 +85,16 @@ def _run_with_progress(
 ) -> ReplayStats:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    run = partial(
+        engine.run,
+        events,
+        catalog=catalog,
+        alerts_out=alerts_out,
+        decisions_out=decisions_out,
+        dead_letter_out=dead_out,
+    )
     if not console.is_terminal:
-        return engine.run(
-            events,
-            catalog=catalog,
-            alerts_out=alerts_out,
-            decisions_out=decisions_out,
-            dead_letter_out=dead_out,
-        )
+        return run()
     with Progress(
         TextColumn("replaying"),
         BarColumn(),
@@ -101,14 +104,7 @@ def _run_with_progress(
         transient=True,
     ) as progress:
         task = progress.add_task("replay", total=events.stat().st_size)
-        return engine.run(
-            events,
-            catalog=catalog,
-            alerts_out=alerts_out,
-            decisions_out=decisions_out,
-            dead_letter_out=dead_out,
-            progress=lambda done: progress.update(task, completed=done),
-        )
+        return run(progress=lambda done: progress.update(task, completed=done))
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import orjson
 from pydantic import Field, TypeAdapter
@@ -132,17 +132,17 @@ def decision_record(
     }
 
 
-def dead_letter_record(
-    *,
-    reason: str,
-    error: str,
-    raw: bytes,
-    topic: str,
-    partition: int | None = None,
-    offset: int | None = None,
-    file: str | None = None,
-    line: int | None = None,
-) -> dict[str, Any]:
+class Origin(NamedTuple):
+    """Where an input message came from, for its dead-letter record (a tuple: one per event)."""
+
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+def dead_letter_record(*, reason: str, error: str, raw: bytes, origin: Origin) -> dict[str, Any]:
     """A dead letter keeps the raw bytes, to be replayed once fixed, but never a raw ID number or
     phone number in clear: a malformed message is where one would slip through."""
     text = raw.decode("utf-8", errors="surrogateescape")
@@ -154,11 +154,11 @@ def dead_letter_record(
         "schema_version": 1,
         "reason": reason,
         "error": error[:4000],
-        "topic": topic,
-        "partition": partition,
-        "offset": offset,
-        "file": file,
-        "line": line,
+        "topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "file": origin.file,
+        "line": origin.line,
         "size": len(raw),
         "raw_base64": base64.b64encode(raw).decode("ascii"),
         "redacted": redacted,

@@ -187,8 +187,8 @@ class Run:
         self.dead: list[dict[str, Any]] = []
 
     def feed(self, *events: dict[str, Any]) -> Run:
-        from detectors.pipeline import Origin
         from schemas.decode import decode_order
+        from schemas.outputs import Origin
 
         for event in events:
             raw = line(event)
