@@ -73,7 +73,9 @@ class Budget(Detector):
         total = ctx.allowed
         for name, amount in ctx.lines.items():
             self._spend(ctx, store, f"{pname}/{name}", programme.budget_lines[name].budget, amount)
-        self._spend(ctx, store, pname, programme.budget, total)
+        if len(programme.budget_lines) > 1:
+            # a programme of one line would notify the bureau twice of the same threshold
+            self._spend(ctx, store, pname, programme.budget, total)
         ctx.order_state["lines"] = dict(ctx.lines)
 
     def _spend(
@@ -97,7 +99,7 @@ class Budget(Detector):
         table[key] = state
 
     def on_later(self, ctx: LaterContext, store: Store) -> None:
-        lines: dict[str, str] = ctx.order.get("lines") or {}
+        lines: dict[str, Decimal] = ctx.order.get("lines") or {}
         if not lines or ctx.clawback <= 0:
             return
         table = store.table("budget")
@@ -111,7 +113,7 @@ class Budget(Detector):
             )
             back_total += back
             _give_back(table, f"{pname}/{name}", back)
-        _give_back(table, pname, back_total)
+        _give_back(table, pname, back_total)  # no-op for a one-line programme (not tracked)
 
 
 def _give_back(table: Any, key: str, amount: Decimal) -> None:

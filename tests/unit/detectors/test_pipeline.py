@@ -115,3 +115,27 @@ def test_replaying_the_same_events_gives_the_same_alert_ids() -> None:
     second = Run().feed(*events)
     assert [a["alert_id"] for a in first.alerts] == [a["alert_id"] for a in second.alerts]
     assert first.alerts
+
+
+def test_a_one_line_programme_notifies_each_threshold_once() -> None:
+    from factories import item
+
+    from schemas.rules import load_rules
+
+    rules = load_rules()
+    logistics = rules.programmes["logistics_warehouse"]
+    line = logistics.budget_lines["warehouse_orders"].model_copy(update={"budget": Decimal("40")})
+    programme = logistics.model_copy(update={"budget_lines": {"warehouse_orders": line}})
+    rules = rules.model_copy(
+        update={"programmes": {**rules.programmes, "logistics_warehouse": programme}}
+    )
+    order = paid(
+        programme="logistics_warehouse",
+        items=[item("S", "food", "250.00")],
+        subsidy="25.00",
+        warehouse_id="PS-WH-01",
+        qualification=None,
+    )
+    run = Run(rules=rules).feed(order)
+    notes = [a["entity"]["key"] for a in run.alerts if a["detector"] == "budget_threshold"]
+    assert notes == ["logistics_warehouse/warehouse_orders"]
