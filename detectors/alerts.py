@@ -46,7 +46,7 @@ class Alert:
         return {
             "schema_version": 1,
             "alert_id": self.alert_id,
-            "raised_at": self.raised_at.isoformat(),
+            "raised_at": self.raised_at,
             "detector": self.detector,
             "risk": self.risk,
             "severity": self.severity,
