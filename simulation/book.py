@@ -56,6 +56,44 @@ class Book:
                 return min(unit, cap) if cap is not None else unit
         return ZERO
 
+    def line_of(self, event: Event) -> str | None:
+        """The budget line an order's subsidy is charged to (its first subsidised line)."""
+        programme = self.rules.programmes[event["programme"]]
+        if programme.basis == "order":
+            return f"{event['programme']}/{next(iter(programme.budget_lines))}"
+        for i in event["items"]:
+            for name, line in programme.budget_lines.items():
+                if i["category"] in line.categories:
+                    return f"{event['programme']}/{name}"
+        return None
+
+    def respect_budgets(self) -> int:
+        """Honest orders stop claiming once their budget line is spent, as the platform stops
+        offering the discount then; returns how many orders were turned into full-price ones."""
+        budgets = {
+            f"{p}/{n}": line.budget
+            for p, prog in self.rules.programmes.items()
+            for n, line in prog.budget_lines.items()
+        }
+        spent: dict[str, Decimal] = {}
+        turned = 0
+        paid = [e for _, _, e in self.events if e["event_type"] == "order_paid"]
+        for event in sorted(paid, key=lambda e: (e["occurred_at"], e["event_id"])):
+            truth = self.truth[event["order_id"]]
+            line = self.line_of(event)
+            amount = truth["expected_subsidy"]
+            if line is None or not amount:
+                continue
+            used = spent.get(line, ZERO)
+            if truth["label"] == "legit" and used + amount > budgets[line]:
+                event["subsidy_amount"] = ZERO
+                event["payment"]["paid_amount"] = event["order_amount"]
+                truth["expected_subsidy"] = ZERO
+                turned += 1
+                continue
+            spent[line] = used + amount
+        return turned
+
     def featured_subsidy(self, items: list[dict[str, Any]]) -> Decimal:
         return sum(
             (

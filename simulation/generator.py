@@ -51,6 +51,7 @@ class GenerateSummary:
     catalog: int = 0
     duplicates: int = 0
     bad_lines: int = 0
+    full_price: int = 0
     patterns: dict[str, int] = field(default_factory=dict)
     cohorts: dict[str, int] = field(default_factory=dict)
 
@@ -58,7 +59,8 @@ class GenerateSummary:
         return (
             f"wrote {self.events:,} event lines ({self.orders:,} orders, {self.positives:,} in "
             f"{len(self.patterns)} risk patterns, {self.duplicates:,} redelivered, "
-            f"{self.bad_lines} malformed) and {self.catalog:,} catalog records to {self.out_dir}"
+            f"{self.bad_lines} malformed, {self.full_price:,} at full price once their budget "
+            f"line was spent) and {self.catalog:,} catalog records to {self.out_dir}"
         )
 
 
@@ -99,6 +101,7 @@ def generate(
     while len(book.truth) < target:
         made["regular"] += honest.regular()
 
+    summary.full_price = book.respect_budgets()
     events = book.events
     redelivered = [e for e in events if rng.random() < 0.005]
     for emitted, _, event in redelivered:

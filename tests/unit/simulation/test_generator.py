@@ -152,3 +152,26 @@ def test_expected_subsidy_is_two_decimals(small: Path) -> None:
     for raw in (small / "truth.jsonl").read_bytes().splitlines():
         value = Decimal(str(orjson.loads(raw)["expected_subsidy"]))
         assert value == value.quantize(Decimal("0.01"))
+
+
+def test_honest_orders_stop_claiming_once_the_budget_line_is_spent(tmp_path: Path) -> None:
+    from replay import Replay
+    from schemas.rules import DEFAULT_RULES_PATH, load_rules
+    from simulation.evaluate import evaluate
+
+    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+    small = text.replace("budget = 10000000", "budget = 20000", 1)
+    assert small != text
+    rules_path = tmp_path / "rules.toml"
+    rules_path.write_text(small, encoding="utf-8")
+    summary = generate(5, 2, tmp_path, events_per_day=1500, rules_path=rules_path)
+    assert summary.full_price > 0
+    engine = Replay(load_rules(rules_path))
+    engine.run(
+        tmp_path / "events.jsonl",
+        catalog=tmp_path / "catalog.jsonl",
+        alerts_out=tmp_path / "a.jsonl",
+        decisions_out=tmp_path / "d.jsonl",
+    )
+    ev = evaluate(tmp_path / "truth.jsonl", tmp_path / "a.jsonl", tmp_path / "d.jsonl")
+    assert ev.subsidy_mismatches == [] and sum(ev.false_positives.values()) == 0
