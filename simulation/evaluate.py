@@ -53,6 +53,7 @@ class Evaluation:
     overall: Score
     by_risk: dict[str, Score]
     by_pattern: dict[str, Score]
+    by_detector: dict[str, Score] = field(default_factory=dict)
     false_positives: Counter[str] = field(default_factory=Counter)
     honest_by_cohort: Counter[str] = field(default_factory=Counter)
     subsidy_mismatches: list[str] = field(default_factory=list)
@@ -68,8 +69,10 @@ def evaluate(truth_path: Path, alerts_path: Path, decisions_path: Path) -> Evalu
     alerts = [a for a in _read(alerts_path) if a["risk"] != "budget"]
     decisions = {d["order_id"]: d for d in _read(decisions_path)}
     named_by: dict[str, set[str]] = defaultdict(set)
+    by_detector_named: dict[str, set[str]] = defaultdict(set)
     for alert in alerts:
         named_by[alert["risk"]].update(alert["order_ids"])
+        by_detector_named[alert["detector"]].update(alert["order_ids"])
     flagged = set().union(*named_by.values()) if named_by else set()
     flagged |= {o for o, d in decisions.items() if d["decision"] != "approve"}
     flagged &= truth.keys()
@@ -87,7 +90,12 @@ def evaluate(truth_path: Path, alerts_path: Path, decisions_path: Path) -> Evalu
         actual = {o for o in positive if truth[o]["pattern"] == pattern}
         found = len(actual & flagged)
         by_pattern[pattern] = Score(found, len(actual), found, found)
-    evaluation = Evaluation(len(truth), len(positive), overall, by_risk, by_pattern)
+    by_detector = {}
+    for detector, named_orders in sorted(by_detector_named.items()):
+        named = named_orders & truth.keys()
+        right = len(named & positive)
+        by_detector[detector] = Score(right, right, right, len(named))
+    evaluation = Evaluation(len(truth), len(positive), overall, by_risk, by_pattern, by_detector)
     for order_id, t in truth.items():
         if t["label"] != "legit":
             continue
@@ -118,6 +126,14 @@ def format_evaluation(ev: Evaluation) -> Group:
     patterns.add_column("recall", justify="right")
     for name, score in ev.by_pattern.items():
         patterns.add_row(name, f"{score.found}/{score.actual}", f"{score.recall:.3f}")
+    detectors = Table(
+        title="Per detector (precision: orders named that are bad)", title_justify="left"
+    )
+    detectors.add_column("detector")
+    detectors.add_column("bad / named", justify="right")
+    detectors.add_column("precision", justify="right")
+    for name, score in ev.by_detector.items():
+        detectors.add_row(name, f"{score.right}/{score.flagged}", f"{score.precision:.3f}")
     honest = Table(title="Honest orders flagged, by cohort", title_justify="left")
     honest.add_column("cohort")
     honest.add_column("flagged", justify="right")
@@ -125,7 +141,7 @@ def format_evaluation(ev: Evaluation) -> Group:
         honest.add_row(cohort, f"{ev.false_positives.get(cohort, 0)}/{n:,}")
     honest.add_row("allowed_subsidy wrong", f"{len(ev.subsidy_mismatches)}")
     honest.add_row("orders without a decision", f"{len(ev.undecided)}")
-    return Group(head, patterns, honest)
+    return Group(head, patterns, detectors, honest)
 
 
 def _fmt(score: Score) -> tuple[str, str, str]:

@@ -77,6 +77,7 @@ def test_known_figures(tmp_path: Path) -> None:
     assert ev.by_risk["compliance"].recall == 1.0
     assert ev.by_risk["compliance"].precision == 1.0  # no compliance alert: nothing named wrongly
     assert ev.by_pattern["identity_ring_device"].recall == 0.5
+    assert ev.by_detector["x"].precision == 0.5  # it named a and e; e is honest
     assert ev.false_positives == {"family": 1}
     assert ev.subsidy_mismatches == ["d"]
     assert ev.undecided == []
