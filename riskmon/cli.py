@@ -172,6 +172,97 @@ def ingest(
     )
 
 
+KafkaOption = Annotated[
+    str | None, typer.Option("--kafka", help="broker host:port (default: RISKMON_KAFKA)")
+]
+
+
+def _kafka(value: str | None) -> str:
+    bootstrap = value or load_settings().kafka
+    if not bootstrap:
+        errors.print(
+            "error: no broker: give --kafka HOST:PORT or set RISKMON_KAFKA "
+            "(`riskmon broker` starts one)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    return bootstrap
+
+
+@app.command()
+def broker(
+    port: Annotated[
+        int | None, typer.Option(help="port on 127.0.0.1 (default: a free one)")
+    ] = None,
+) -> None:
+    """Run the embedded Kafka-compatible broker (tansu) in the foreground, topics created."""
+    import signal
+    import threading
+
+    from streams.broker import BrokerError, EmbeddedBroker
+
+    embedded = EmbeddedBroker(port)
+    try:
+        bootstrap = embedded.start()
+    except BrokerError as exc:
+        errors.print(f"error: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    print(f"kafka {bootstrap}", flush=True)  # the first line: scripts read the address here
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if embedded.process is None or embedded.process.poll() is not None:
+                errors.print(f"error: the broker stopped: {embedded.log_tail()}", highlight=False)
+                raise typer.Exit(1)
+    finally:
+        embedded.stop()
+
+
+@app.command()
+def produce(
+    file: Annotated[Path, typer.Argument(help="JSON Lines", exists=True, dir_okay=False)],
+    topic: Annotated[str, typer.Option(help="orders, catalog, labels...")],
+    kafka: KafkaOption = None,
+) -> None:
+    """Send a file's lines to a topic, keyed as the contract says."""
+    from streams.clients import produce as send
+
+    count = send(file, topic, _kafka(kafka))
+    console.print(f"sent {count:,} messages to {topic}")
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="topic to read")],
+    out: Annotated[Path | None, typer.Option(help="write JSON Lines here, not stdout")] = None,
+    until_idle: Annotated[
+        float | None, typer.Option(help="stop after this many seconds without a message")
+    ] = None,
+    from_beginning: Annotated[bool, typer.Option(help="read from the oldest message")] = False,
+    kafka: KafkaOption = None,
+) -> None:
+    """Print (or write) a topic's messages as JSON Lines."""
+    from streams.clients import tail as read
+
+    bootstrap = _kafka(kafka)
+    if out is None:
+        read(
+            topic,
+            bootstrap,
+            out=sys.stdout.buffer,
+            until_idle=until_idle,
+            from_beginning=from_beginning,
+        )
+        return
+    with out.open("wb") as handle:
+        count = read(
+            topic, bootstrap, out=handle, until_idle=until_idle, from_beginning=from_beginning
+        )
+    errors.print(f"wrote {count:,} messages to {out}", highlight=False)
+
+
 @schema_app.command("export")
 def schema_export(directory: Annotated[Path, typer.Argument(help="folder to write into")]) -> None:
     """Write the JSON Schema of each topic (orders.json, catalog.json, ...)."""

@@ -13,6 +13,7 @@ class Settings(BaseSettings):
 
     rules: Path | None = Field(default=None, description="programme rules TOML (default: shipped)")
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
+    kafka: str | None = Field(default=None, description="broker host:port (RISKMON_KAFKA)")
     # Never a default and never logged: the key that turns identifiers into pseudonyms.
     pseudonym_key: SecretStr | None = None
 
