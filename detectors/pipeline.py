@@ -193,7 +193,7 @@ class Pipeline:
         )
         waiting = self._pending.pop(event.order_id, None)
         if waiting:
-            for entry in waiting:
+            for entry in sorted(waiting, key=lambda e: e["ts"]):  # in event-time order
                 later = ORDER_ADAPTER.validate_json(entry["raw"])
                 assert not isinstance(later, OrderPaid)
                 applied = self._apply(

@@ -139,3 +139,15 @@ def test_a_one_line_programme_notifies_each_threshold_once() -> None:
     run = Run(rules=rules).feed(order)
     notes = [a["entity"]["key"] for a in run.alerts if a["detector"] == "budget_threshold"]
     assert notes == ["logistics_warehouse/warehouse_orders"]
+
+
+def test_waiting_events_are_applied_in_event_time_order() -> None:
+    order = paid()  # paid 4499.00
+    refund = later(order, "order_refunded", at=5, refund="1000.00")
+    rest = later(order, "order_refunded", at=9, refund="3499.00")
+    run = Run().feed(rest, refund)  # arrive in the wrong order, both before the payment
+    run.feed(order)
+    state = run.store.table("orders")[order["order_id"]]
+    assert state["refunded"] == Decimal("4499.00") and state["released"] is True
+    assert state["clawed"] == Decimal("500.00")  # 111.14 for the first share, the rest on release
+    assert run.alerts == []
