@@ -142,19 +142,17 @@ class PaidContext:
         evidence: dict[str, Any] | None = None,
     ) -> None:
         self.raise_alert(
-            Alert(
-                detector=detector,
-                risk=risk,
-                severity=severity,
-                action=action,
-                entity_type=entity[0],
-                entity_key=entity[1],
-                order_ids=order_ids,
-                raised_at=self.event.occurred_at,
-                event_id=self.event.event_id,
-                subsidy_at_risk=at_risk,
-                score=score,
-                evidence=evidence or {},
+            _alert(
+                self.event,
+                detector,
+                risk,
+                severity,
+                action,
+                entity,
+                order_ids,
+                at_risk,
+                score,
+                evidence,
             )
         )
 
@@ -181,23 +179,52 @@ class LaterContext:
         order_ids: list[str],
         *,
         at_risk: Decimal = ZERO,
+        score: float = 1.0,
         evidence: dict[str, Any] | None = None,
     ) -> None:
         self.alerts.append(
-            Alert(
-                detector=detector,
-                risk=risk,
-                severity=severity,
-                action=action,
-                entity_type=entity[0],
-                entity_key=entity[1],
-                order_ids=order_ids,
-                raised_at=self.event.occurred_at,
-                event_id=self.event.event_id,
-                subsidy_at_risk=at_risk,
-                evidence=evidence or {},
+            _alert(
+                self.event,
+                detector,
+                risk,
+                severity,
+                action,
+                entity,
+                order_ids,
+                at_risk,
+                score,
+                evidence,
             )
         )
+
+
+def _alert(
+    event: OrderPaid | LaterEvent,
+    detector: str,
+    risk: str,
+    severity: str,
+    action: str,
+    entity: tuple[str, str],
+    order_ids: list[str],
+    at_risk: Decimal,
+    score: float,
+    evidence: dict[str, Any] | None,
+) -> Alert:
+    """An alert raised by `event`: its time is the alert's time, its id part of the alert id."""
+    return Alert(
+        detector=detector,
+        risk=risk,
+        severity=severity,
+        action=action,
+        entity_type=entity[0],
+        entity_key=entity[1],
+        order_ids=order_ids,
+        raised_at=event.occurred_at,
+        event_id=event.event_id,
+        subsidy_at_risk=at_risk,
+        score=score,
+        evidence=evidence or {},
+    )
 
 
 def window(entries: list[list[Any]], now: float, span: float) -> list[list[Any]]:
