@@ -10,12 +10,31 @@ from detectors.base import Detector
 from detectors.context import LaterContext, PaidContext, period_key
 from detectors.store import Store
 from schemas.money import ZERO
+from schemas.rules import ProgrammeRules
 
 
 class Quotas(Detector):
     name = "quota_breach"
     risk = "hoarding"
     entities = ("consumer",)
+
+    def __init__(self, rules: ProgrammeRules) -> None:
+        super().__init__(rules)
+        # programme -> category -> (quota key prefix, period, limit, counted per item)
+        self._plans: dict[str, dict[str, tuple[str, str, int, bool]]] = {}
+        for pname, programme in rules.programmes.items():
+            plans = self._plans[pname] = {}
+            for lname, line in programme.budget_lines.items():
+                if line.quota is None:
+                    continue
+                for category in line.categories:
+                    scope = category if line.quota.per == "category" else lname
+                    plans[category] = (
+                        f"{pname}|{scope}|",
+                        line.quota.period,
+                        line.quota_count(category) or 0,
+                        line.quota.unit == "item",
+                    )
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         programme = ctx.programme
@@ -37,19 +56,15 @@ class Quotas(Detector):
                 else:
                     taking[key] = 1
         else:
+            plans = self._plans[pname]
             for v in ctx.items:
-                line = v.line
-                if not v.granted_units or line is None or line.quota is None:
+                plan = plans.get(v.item.category) if v.granted_units else None
+                if plan is None:
                     continue
-                quota = line.quota
-                period = period_key(ctx.local, quota.period)
-                if quota.per == "category":
-                    key = f"{pname}|{v.item.category}|{period}"
-                else:
-                    key = f"{pname}|{v.line_name}|{period}"
-                limit = line.quota_count(v.item.category) or 0
+                prefix, period, limit, per_item = plan
+                key = prefix + period_key(ctx.local, period)
                 had = used.get(key, 0)
-                if quota.unit == "item":
+                if per_item:
                     room = max(limit - had - taking.get(key, 0), 0)
                     grant = min(v.granted_units, room)
                     if grant:
