@@ -72,3 +72,63 @@ def test_ingest_without_a_key_is_a_clear_error(tmp_path: Path, monkeypatch) -> N
     result = runner.invoke(app, ["ingest", str(raw), "--out", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 2
     assert "RISKMON_PSEUDONYM_KEY" in result.output
+
+
+def test_simulate_replay_evaluate_chain(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    made = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--seed",
+            "3",
+            "--days",
+            "1",
+            "--events-per-day",
+            "600",
+            "--bad-lines",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    assert {p.name for p in out.iterdir()} == {"catalog.jsonl", "events.jsonl", "truth.jsonl"}
+    replayed = runner.invoke(
+        app,
+        [
+            "replay",
+            "--events",
+            str(out / "events.jsonl"),
+            "--catalog",
+            str(out / "catalog.jsonl"),
+            "--alerts-out",
+            str(out / "a.jsonl"),
+            "--decisions-out",
+            str(out / "d.jsonl"),
+            "--dead-letter-out",
+            str(out / "x.jsonl"),
+        ],
+    )
+    assert replayed.exit_code == 0, replayed.output
+    scored = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--truth",
+            str(out / "truth.jsonl"),
+            "--alerts",
+            str(out / "a.jsonl"),
+            "--decisions",
+            str(out / "d.jsonl"),
+        ],
+    )
+    assert scored.exit_code == 0, scored.output
+    assert "precision" in scored.output and "family" in scored.output
+
+
+def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    for heading in ("1. simulate", "2. replay", "3. evaluate", "Alerts by risk", "Per pattern"):
+        assert heading in result.output
