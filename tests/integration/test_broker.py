@@ -60,7 +60,7 @@ def test_produce_then_tail_gives_back_every_line_keyed(
             "orders",
             "--from-beginning",
             "--until-idle",
-            "3",
+            "6",  # generous: a slow first fetch must not end the tail early
             "--out",
             str(out),
             "--kafka",
@@ -75,7 +75,7 @@ def test_produce_then_tail_gives_back_every_line_keyed(
         bootstrap_servers=broker.bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
+        consumer_timeout_ms=6000,
     )
     try:
         keyed = unkeyed = 0
