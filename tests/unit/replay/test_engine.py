@@ -134,3 +134,18 @@ def test_same_file_twice_gives_identical_outputs(tmp_path: Path) -> None:
     first = replay(a, events)
     second = replay(b, events)
     assert first[1:] == second[1:]
+
+
+def test_bad_catalog_lines_are_dead_letters_too(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(line(paid()) + b"\n")
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_bytes(jsonl(CATALOG) + b'{"sku": "half a record"}\n' + b"\n")
+    engine = Replay(RULES)
+    engine.run(events, catalog=catalog, dead_letter_out=tmp_path / "x.jsonl")
+    dead = [orjson.loads(x) for x in (tmp_path / "x.jsonl").read_bytes().splitlines()]
+    assert [(d["topic"], d["line"], d["reason"]) for d in dead] == [
+        ("catalog", len(CATALOG) + 1, "invalid")
+    ]
+    assert engine.stats.catalog_entries == len(CATALOG)
+    assert engine.stats.decisions["approve"] == 1
