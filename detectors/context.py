@@ -50,8 +50,48 @@ class ItemVerdict:
         return self.line is not None and not self.problems
 
 
+class _RaisesAlerts:
+    """`ctx.alert(...)`: an alert raised by the context's event, with the event's time and id."""
+
+    __slots__ = ()
+    event: OrderPaid | LaterEvent
+
+    def raise_alert(self, alert: Alert) -> None:
+        raise NotImplementedError
+
+    def alert(
+        self,
+        detector: str,
+        risk: str,
+        severity: str,
+        action: str,
+        entity: tuple[str, str],
+        order_ids: list[str],
+        *,
+        at_risk: Decimal = ZERO,
+        score: float = 1.0,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        self.raise_alert(
+            Alert(
+                detector=detector,
+                risk=risk,
+                severity=severity,
+                action=action,
+                entity_type=entity[0],
+                entity_key=entity[1],
+                order_ids=order_ids,
+                raised_at=self.event.occurred_at,
+                event_id=self.event.event_id,
+                subsidy_at_risk=at_risk,
+                score=score,
+                evidence=evidence or {},
+            )
+        )
+
+
 @dataclass(slots=True)
-class PaidContext:
+class PaidContext(_RaisesAlerts):
     """An `order_paid` event on its way through the detectors."""
 
     event: OrderPaid
@@ -128,37 +168,9 @@ class PaidContext:
         if alert.action in ("hold", "review") and self.order_id in alert.order_ids:
             self.hold = True
 
-    def alert(
-        self,
-        detector: str,
-        risk: str,
-        severity: str,
-        action: str,
-        entity: tuple[str, str],
-        order_ids: list[str],
-        *,
-        at_risk: Decimal = ZERO,
-        score: float = 1.0,
-        evidence: dict[str, Any] | None = None,
-    ) -> None:
-        self.raise_alert(
-            _alert(
-                self.event,
-                detector,
-                risk,
-                severity,
-                action,
-                entity,
-                order_ids,
-                at_risk,
-                score,
-                evidence,
-            )
-        )
-
 
 @dataclass(slots=True)
-class LaterContext:
+class LaterContext(_RaisesAlerts):
     """A cancellation, refund or delivery applied to an order already decided."""
 
     event: LaterEvent
@@ -169,62 +181,8 @@ class LaterContext:
     clawback: Decimal = ZERO
     alerts: list[Alert] = field(default_factory=list)
 
-    def alert(
-        self,
-        detector: str,
-        risk: str,
-        severity: str,
-        action: str,
-        entity: tuple[str, str],
-        order_ids: list[str],
-        *,
-        at_risk: Decimal = ZERO,
-        score: float = 1.0,
-        evidence: dict[str, Any] | None = None,
-    ) -> None:
-        self.alerts.append(
-            _alert(
-                self.event,
-                detector,
-                risk,
-                severity,
-                action,
-                entity,
-                order_ids,
-                at_risk,
-                score,
-                evidence,
-            )
-        )
-
-
-def _alert(
-    event: OrderPaid | LaterEvent,
-    detector: str,
-    risk: str,
-    severity: str,
-    action: str,
-    entity: tuple[str, str],
-    order_ids: list[str],
-    at_risk: Decimal,
-    score: float,
-    evidence: dict[str, Any] | None,
-) -> Alert:
-    """An alert raised by `event`: its time is the alert's time, its id part of the alert id."""
-    return Alert(
-        detector=detector,
-        risk=risk,
-        severity=severity,
-        action=action,
-        entity_type=entity[0],
-        entity_key=entity[1],
-        order_ids=order_ids,
-        raised_at=event.occurred_at,
-        event_id=event.event_id,
-        subsidy_at_risk=at_risk,
-        score=score,
-        evidence=evidence or {},
-    )
+    def raise_alert(self, alert: Alert) -> None:
+        self.alerts.append(alert)
 
 
 def window(entries: list[list[Any]], now: float, span: float) -> list[list[Any]]:
