@@ -300,16 +300,17 @@ def demo(
     """Simulate a day of traffic with every pattern, replay it and score the alerts."""
     from replay import Replay
     from replay.summary import summary_tables
-    from schemas.rules import load_rules
     from simulation.evaluate import evaluate as score
     from simulation.evaluate import format_evaluation
     from simulation.generator import generate
 
+    settings = load_settings()
+    rules = _rules(None)  # RISKMON_RULES or the shipped rules, for both steps
     out.mkdir(parents=True, exist_ok=True)
     console.rule("1. simulate")
-    console.print(str(generate(seed, days, out, bad_lines=5)))
+    console.print(str(generate(seed, days, out, bad_lines=5, rules_path=settings.rules)))
     console.rule("2. replay")
-    engine = Replay(load_rules(load_settings().rules))
+    engine = Replay(rules, max_bytes=settings.max_message_bytes)
     stats = _run_with_progress(
         engine,
         out / "events.jsonl",
