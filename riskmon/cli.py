@@ -121,7 +121,12 @@ def simulate(
 
     out.mkdir(parents=True, exist_ok=True)
     summary = generate(
-        seed, days, out, events_per_day=events_per_day, rules_path=rules, bad_lines=bad_lines
+        seed,
+        days,
+        out,
+        events_per_day=events_per_day,
+        rules_path=rules or load_settings().rules,
+        bad_lines=bad_lines,
     )
     console.print(str(summary))
 
