@@ -16,6 +16,14 @@ from detectors.store import Store
 
 
 class RefundArbitrage(Detector):
+    """Refunds, added up, above what the consumer paid.
+
+    >>> from detectors.examples import order, refund, run
+    >>> paid = order("alice", number=1)  # paid 4,499 after the 500 discount
+    >>> run(paid, refund(paid, 4999.0, hours=3))
+    ['refund_arbitrage: O-alice-1']
+    """
+
     name = "refund_arbitrage"
     risk = "arbitrage"
     entities = ("consumer",)
@@ -46,6 +54,14 @@ class RefundArbitrage(Detector):
 
 
 class RefundCycling(Detector):
+    """Released purchases of one category by one person, inside a window.
+
+    >>> from detectors.examples import cancel, order, run
+    >>> a, b, c = (order("alice", number=n, hours=10 * n, code="Q") for n in range(3))
+    >>> run(a, cancel(a, hours=1), b, cancel(b, hours=11), c)
+    ['refund_cycling: O-alice-0 O-alice-1 O-alice-2']
+    """
+
     name = "refund_cycling"
     risk = "arbitrage"
     entities = ("consumer",)

@@ -21,6 +21,9 @@ _SEVERITY = ("low", "medium", "high", "critical")
 
 
 class Budget(Detector):
+    """Spend per budget line and programme; cuts past the budget; notifies at each threshold
+    (tested with small budgets in tests/unit/detectors/test_pipeline.py)."""
+
     name = "budget"
     risk = "budget"
     entities = ("budget_line",)

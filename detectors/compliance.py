@@ -22,9 +22,9 @@ from schemas.rules import ANY_CATEGORY, BudgetLine, ProgrammeRules
 class Compliance(Detector):
     """Eligibility of the consumer and of each product, and the claimed amount.
 
-    >>> from schemas.rules import load_rules
-    >>> Compliance(load_rules()).name
-    'compliance'
+    >>> from detectors.examples import order, run
+    >>> run(order("alice", number=1, subsidy=650.0))  # 15 % of 4,999 is capped at 500
+    ['subsidy_amount: O-alice-1']
     """
 
     name = "compliance"
@@ -208,6 +208,10 @@ class PriceInflation(Detector):
 
     The compliance pass marks such units; they earn nothing, and when the claim counted on them
     the merchant is flagged.
+
+    >>> from detectors.examples import order, run
+    >>> run(order("alice", number=1, price=5999.0))  # registered at 4,999
+    ['price_inflation: O-alice-1']
     """
 
     name = "price_inflation"

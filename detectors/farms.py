@@ -38,6 +38,15 @@ def ip_prefix(ip: str, bits: int) -> str | None:
 
 
 class AccountFarms(Detector):
+    """Young accounts per device and per IP range, inside a window.
+
+    >>> from detectors.examples import order, run
+    >>> young = "2026-07-05T08:00:00+08:00"  # a day before the orders
+    >>> run(*[order(p, number=n, hours=n, device="dv-farm", created=young, subsidy=0.0)
+    ...       for n, p in enumerate("abcde")])
+    ['account_farm: O-a-0 O-b-1 O-c-2 O-d-3 O-e-4']
+    """
+
     name = "account_farm"
     risk = "hoarding"
     entities = ("device", "ip_prefix")

@@ -15,6 +15,16 @@ from detectors.store import Store
 
 
 class MerchantBursts(Detector):
+    """New-account orders at one merchant that share devices or payment accounts.
+
+    >>> from detectors.examples import order, run
+    >>> fake = [order(p, number=n, hours=n / 4, merchant="M0666", device=f"dv-{n % 2}",
+    ...               payment=f"pay-{n % 2}", created="2026-07-05T08:00:00+08:00",
+    ...               price=300.0, subsidy=30.0) for n, p in enumerate("abcde")]
+    >>> run(*fake)[-1]
+    'merchant_fake_orders: O-a-0 O-b-1 O-c-2 O-d-3 O-e-4'
+    """
+
     name = "merchant_fake_orders"
     risk = "fraud"
     entities = ("merchant",)

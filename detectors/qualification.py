@@ -15,6 +15,13 @@ from detectors.store import Store
 
 
 class Qualification(Detector):
+    """Codes held by live orders, codes passed between identities, devices holding many codes.
+
+    >>> from detectors.examples import order, run
+    >>> run(order("alice", number=1, code="Q-1"), order("bob", number=2, hours=2, code="Q-1"))
+    ['qualification_reuse: O-alice-1 O-bob-2']
+    """
+
     name = "qualification"
     risk = "arbitrage"
     entities = ("qualification", "device")

@@ -14,6 +14,13 @@ from schemas.rules import ProgrammeRules
 
 
 class Quotas(Detector):
+    """The per-person quotas of each budget line; the over-quota part of a claim earns nothing.
+
+    >>> from detectors.examples import order, run
+    >>> run(order("alice", number=1), order("alice", number=2, hours=30))  # a second phone
+    ['quota_breach: O-alice-2']
+    """
+
     name = "quota_breach"
     risk = "hoarding"
     entities = ("consumer",)

@@ -21,6 +21,13 @@ from schemas.rules import ProgrammeRules, WindowRule
 
 
 class IdentityRings(Detector):
+    """Distinct identities per shared attribute and resale category, inside a window.
+
+    >>> from detectors.examples import order, run
+    >>> run(*[order(p, number=n, hours=n, device="dv-shared") for n, p in enumerate("abc")])
+    ['device_ring: O-a-0 O-b-1 O-c-2']
+    """
+
     name = "identity_rings"
     risk = "hoarding"
     entities = ("address", "device", "phone", "payment_account", "pickup_point")

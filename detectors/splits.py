@@ -11,6 +11,9 @@ from detectors.store import Store
 
 
 class SplitOrders(Detector):
+    """Orders of one person just above the logistics minimum, inside a window (tested in
+    tests/unit/detectors/test_hoarding.py; the examples module makes featured-goods orders)."""
+
     name = "split_orders"
     risk = "hoarding"
     entities = ("consumer",)
