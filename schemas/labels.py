@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import TypeAdapter
 
 from schemas.common import Ident, SchemaVersion, Timestamp, WireModel
 
 Risk = Literal["hoarding", "arbitrage", "fraud", "compliance", "budget"]
-RISKS: tuple[str, ...] = Risk.__args__  # type: ignore[attr-defined]
+RISKS: tuple[str, ...] = get_args(Risk)
 
 
 class Label(WireModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, TypeAdapter, model_validator
 
@@ -12,7 +12,7 @@ from schemas.money import Money, PositiveMoney
 
 PaymentMethod = Literal["wechat", "alipay", "unionpay", "card", "other"]
 EventType = Literal["order_paid", "order_cancelled", "order_refunded", "order_delivered"]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 
 class Consumer(WireModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import orjson
 from pydantic import Field, TypeAdapter
@@ -21,7 +21,7 @@ from schemas.money import Money, money_text
 from schemas.pseudonyms import redact_raw_identifiers
 
 Severity = Literal["low", "medium", "high", "critical"]
-SEVERITIES: tuple[str, ...] = Severity.__args__  # type: ignore[attr-defined]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 Action = Literal["review", "hold", "block", "notify"]
 DecisionKind = Literal["approve", "review", "reject"]
 EntityType = Literal[
