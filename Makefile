@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup demo test lint format typecheck unit bench clean
+.PHONY: setup system demo test lint format typecheck unit bench clean
 
 setup: $(STAMP)  ## create .venv with riskmon and its dev tools (idempotent)
 
@@ -14,10 +14,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# Debian packages the integration tests drive: a real Prometheus and promtool, headless Chromium.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system:  ## install what is missing of prometheus, promtool and chromium (apt-get, idempotent)
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$(echo $$missing | tr ' ' '\n' | sort -u); \
+	fi
+
 demo: setup  ## simulate a day of traffic with every pattern, replay it, score it
 	$(BIN)/riskmon demo
 
-test: setup lint typecheck  ## lint, type check, then every test
+test: setup system lint typecheck  ## lint, type check, then every test
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -68,6 +68,8 @@ class Outcome:
     kind: str | None = None
     claim: Decimal = ZERO
     allowed: Decimal = ZERO
+    # later events that were waiting for this payment, applied after it, with what each did
+    applied: list[tuple[LaterEvent, Outcome]] = field(default_factory=list)
 
 
 # Outcomes that carry nothing, shared (read-only) rather than built for every event.
@@ -199,6 +201,7 @@ class Pipeline:
                 applied = self._apply(
                     later, entry["ts"], entry["raw"].encode(), Origin(*entry["origin"])
                 )
+                outcome.applied.append((later, applied))
                 outcome.alerts.extend(applied.alerts)
                 outcome.dead_letters.extend(applied.dead_letters)
                 outcome.clawback += applied.clawback

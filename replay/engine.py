@@ -10,11 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from detectors.context import LaterEvent
 from detectors.pipeline import Outcome, Pipeline
 from detectors.store import MemoryStore, Store
+from replay.observers import Observer
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
 from schemas.money import ZERO
-from schemas.orders import extra_fields
+from schemas.orders import OrderPaid, extra_fields
 from schemas.outputs import Origin, dead_letter_record, dumps_line
 from schemas.rules import ProgrammeRules
 
@@ -98,8 +100,10 @@ class Replay:
         store: Store | None = None,
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        observers: list[Observer] | None = None,
     ) -> None:
         self.rules = rules
+        self.observers = list(observers or [])
         self.store = store if store is not None else MemoryStore()
         self.pipeline = Pipeline(rules, self.store)
         self.max_bytes = max_bytes
@@ -112,6 +116,8 @@ class Replay:
             try:
                 entry = decode_catalog(line, self.max_bytes)
             except DecodeError as exc:
+                for observer in self.observers:
+                    observer.on_consumed("catalog", "invalid")
                 self._dead(
                     dead,
                     exc.reason,
@@ -122,6 +128,9 @@ class Replay:
                 continue
             self.pipeline.on_catalog(entry)
             self.stats.catalog_entries += 1
+            for observer in self.observers:
+                observer.on_consumed("catalog", "catalog")
+                observer.on_catalog(entry)
 
     def run(
         self,
@@ -148,6 +157,7 @@ class Replay:
             pipeline = self.pipeline
             stats = self.stats
             max_bytes = self.max_bytes
+            observers = self.observers
             for number, line, done in _lines(events):
                 if not line or line.isspace():
                     stats.blank_lines += 1
@@ -156,8 +166,12 @@ class Replay:
                 try:
                     event = decode_order(line, max_bytes)
                 except DecodeError as exc:
+                    for observer in observers:
+                        observer.on_consumed("orders", "invalid")
                     self._dead(dead, exc.reason, exc.message, line, origin)
                     continue
+                for observer in observers:
+                    observer.on_consumed("orders", event.event_type)
                 stats.events += 1
                 stats.by_type[event.event_type] += 1
                 n_extra = extra_fields(event)
@@ -165,6 +179,8 @@ class Replay:
                     stats.extra_fields += n_extra
                 outcome = pipeline.on_order(event, line, origin)
                 self._record(outcome, alerts, decisions, dead)
+                if observers and outcome.status == "processed":
+                    self._observe(event, outcome)
                 if number % EXPIRE_EVERY == 0:
                     for record in pipeline.expire():
                         self._dead_record(dead, record)
@@ -172,8 +188,23 @@ class Replay:
                         progress(done)
             for record in pipeline.expire(everything=True):
                 self._dead_record(dead, record)
+            for observer in self.observers:
+                observer.close()
         self.stats.seconds = time.perf_counter() - started
         return self.stats
+
+    def _observe(self, event: OrderPaid | LaterEvent, outcome: Outcome) -> None:
+        for observer in self.observers:
+            if isinstance(event, OrderPaid):
+                if outcome.decision is not None:
+                    observer.on_decided(event, outcome)
+                for later, applied in outcome.applied:
+                    if applied.status == "processed":
+                        observer.on_later(later, applied)
+            else:
+                observer.on_later(event, outcome)
+            for alert in outcome.alerts:
+                observer.on_alert(alert)
 
     def _record(self, outcome: Outcome, alerts: _Sink, decisions: _Sink, dead: _Sink) -> None:
         stats = self.stats
@@ -209,5 +240,7 @@ class Replay:
 
     def _dead_record(self, sink: _Sink | None, record: dict[str, Any]) -> None:
         self.stats.dead_letters[record["reason"]] += 1
+        for observer in self.observers:
+            observer.on_dead_letter(record)
         if sink is not None:
             sink.write(record)

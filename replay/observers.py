@@ -1,0 +1,66 @@
+"""What a runtime tells the rest of the product as it goes: metrics, the store, the console.
+
+The replay engine and the streaming workers call the same hooks with the same objects, so a
+metrics exporter or a ledger writer is written once and works behind either runtime.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from detectors.alerts import Alert
+    from detectors.context import LaterEvent
+    from detectors.pipeline import Outcome
+    from schemas.catalog import CatalogEntry
+    from schemas.orders import OrderPaid
+
+
+class Observer(Protocol):
+    def on_consumed(self, topic: str, event_type: str) -> None:
+        """A message was read from `topic` (`event_type` is "invalid" when it did not decode)."""
+
+    def on_catalog(self, entry: CatalogEntry) -> None:
+        """A catalog record was accepted."""
+
+    def on_decided(self, event: OrderPaid, outcome: Outcome) -> None:
+        """An `order_paid` was decided: `outcome.decision`, `.kind`, `.claim`, `.allowed`, and
+        `.lines` (what it charged to each budget line of `event.programme`)."""
+
+    def on_later(self, event: LaterEvent, outcome: Outcome) -> None:
+        """A cancellation, refund or delivery was applied: `outcome.clawback` is what it gave
+        back to the budget (the order's own lines, in proportion to what each granted)."""
+
+    def on_alert(self, alert: Alert) -> None:
+        """An alert was raised (by a deciding or a watching detector)."""
+
+    def on_dead_letter(self, record: dict[str, Any]) -> None:
+        """A message went to the dead letters (`record["reason"]`)."""
+
+    def close(self) -> None:
+        """The run is over: flush what is buffered."""
+
+
+class NullObserver:
+    """Every hook, doing nothing: subclass it and override what you need."""
+
+    def on_consumed(self, topic: str, event_type: str) -> None:
+        pass
+
+    def on_catalog(self, entry: CatalogEntry) -> None:
+        pass
+
+    def on_decided(self, event: OrderPaid, outcome: Outcome) -> None:
+        pass
+
+    def on_later(self, event: LaterEvent, outcome: Outcome) -> None:
+        pass
+
+    def on_alert(self, alert: Alert) -> None:
+        pass
+
+    def on_dead_letter(self, record: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
