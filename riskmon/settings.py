@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     rules: Path | None = Field(default=None, description="programme rules TOML (default: shipped)")
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
     kafka: str | None = Field(default=None, description="broker host:port (RISKMON_KAFKA)")
+    metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
+    # SQLAlchemy URL of the store; credentials in it are never logged
+    database_url: SecretStr = Field(default=SecretStr("sqlite:///var/riskmon.db"))
     # Never a default and never logged: the key that turns identifiers into pseudonyms.
     pseudonym_key: SecretStr | None = None
 
