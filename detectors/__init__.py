@@ -6,17 +6,19 @@ from detectors.budget import Budget
 from detectors.compliance import Compliance, PriceInflation
 from detectors.farms import AccountFarms
 from detectors.merchants import MerchantBursts
-from detectors.qualification import Qualification
+from detectors.qualification import DeviceCodes, Qualification
 from detectors.quotas import Quotas
 from detectors.rings import IdentityRings
 from detectors.splits import SplitOrders
 from detectors.store import MemoryStore, Store
+from detectors.watch import Watch, Watchers
 
 __all__ = [
     "AccountFarms",
     "Budget",
     "Compliance",
     "Detector",
+    "DeviceCodes",
     "IdentityRings",
     "MemoryStore",
     "MerchantBursts",
@@ -27,4 +29,6 @@ __all__ = [
     "RefundCycling",
     "SplitOrders",
     "Store",
+    "Watch",
+    "Watchers",
 ]

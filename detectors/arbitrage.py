@@ -30,7 +30,7 @@ class RefundArbitrage(Detector):
 
     def on_later(self, ctx: LaterContext, store: Store) -> None:
         event = ctx.event
-        if event.refund_amount is None:
+        if event.refund_amount is None or not ctx.owns("consumer"):
             return
         paid = Decimal(ctx.order["paid"])
         refunded = Decimal(ctx.order["refunded"])
@@ -67,7 +67,7 @@ class RefundCycling(Detector):
     entities = ("consumer",)
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
-        if ctx.claim <= 0:
+        if ctx.claim <= 0 or not ctx.owns("consumer"):
             return
         history: dict[str, list[list[Any]]] = store.table("released").get(ctx.consumer, {})
         if not history:
@@ -93,7 +93,7 @@ class RefundCycling(Detector):
 
     def on_later(self, ctx: LaterContext, store: Store) -> None:
         categories: list[str] = ctx.order.get("cats") or []
-        if not ctx.released or not categories:
+        if not ctx.released or not categories or not ctx.owns("consumer"):
             return
         rule = self.rules.detectors.refund_cycling
         table = store.table("released")

@@ -51,10 +51,18 @@ class ItemVerdict:
 
 
 class _RaisesAlerts:
-    """`ctx.alert(...)`: an alert raised by the context's event, with the event's time and id."""
+    """`ctx.alert(...)`: an alert raised by the context's event, with the event's time and id.
+
+    `owned` is the entity kinds whose state the runtime holds here (None: all); a watching
+    detector tracks an entity only where `owns(kind)`.
+    """
 
     __slots__ = ()
     event: OrderPaid | LaterEvent
+    owned: frozenset[str] | None
+
+    def owns(self, kind: str) -> bool:
+        return self.owned is None or kind in self.owned
 
     def raise_alert(self, alert: Alert) -> None:
         raise NotImplementedError
@@ -122,6 +130,7 @@ class PaidContext(_RaisesAlerts):
     quota_taking: dict[str, int] = field(default_factory=dict)
     # the record kept in the `orders` table for the order's later events
     order_state: dict[str, Any] = field(default_factory=dict)
+    owned: frozenset[str] | None = None
 
     def rule_amount(self) -> Decimal:
         """What the rules grant now, before the budget and before the claim caps it."""
@@ -180,6 +189,7 @@ class LaterContext(_RaisesAlerts):
     released: bool = False
     clawback: Decimal = ZERO
     alerts: list[Alert] = field(default_factory=list)
+    owned: frozenset[str] | None = None
 
     def raise_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)

@@ -70,6 +70,8 @@ class AccountFarms(Detector):
     def _track(
         self, ctx: PaidContext, store: Store, entity: str, key: str, hours: float, minimum: int
     ) -> None:
+        if not ctx.owns(entity):
+            return
         table = store.table(f"farm_{entity}")
         entries: list[list[Any]] = window(table.get(key, []), ctx.ts, hours * HOUR)
         entries.append([ctx.ts, ctx.consumer, ctx.order_id, ctx.claim])

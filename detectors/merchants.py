@@ -30,7 +30,7 @@ class MerchantBursts(Detector):
     entities = ("merchant",)
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
-        if ctx.claim <= 0:
+        if ctx.claim <= 0 or not ctx.owns("merchant"):
             return
         event = ctx.event
         if ctx.account_age > self.rules.detectors.new_account_days * DAY:

@@ -2,6 +2,12 @@
 
 The replay feeds it a file; the streaming agents feed it Kafka messages. Either way the same
 event with the same state yields the same decision and the same alerts, with the same ids.
+
+It has two halves. `decide` runs the deciding detectors, whose state (quotas, codes, the
+budget, the orders) fixes an order's allowed subsidy and so must see every order in one
+sequence; it returns the decision and a `Watch` per event. `Watchers.watch` runs the watching
+detectors over those, each under the entity its state is keyed by, so a runtime can spread
+them over partitions. `on_order` runs both, in-process.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ from detectors.context import HOUR, LaterContext, LaterEvent, PaidContext
 from detectors.farms import AccountFarms
 from detectors.merchants import MerchantBursts
 from detectors.products import product
-from detectors.qualification import Qualification
+from detectors.qualification import DeviceCodes, Qualification
 from detectors.quotas import Quotas
 from detectors.rings import IdentityRings
 from detectors.splits import SplitOrders
 from detectors.store import Store
+from detectors.watch import Watch, Watchers, paid_context
 from schemas.catalog import CatalogEntry
 from schemas.money import ZERO, to_fen
 from schemas.orders import ORDER_ADAPTER, OrderPaid
@@ -46,6 +53,7 @@ def deciding_detectors(rules: ProgrammeRules) -> list[Detector]:
 def watching_detectors(rules: ProgrammeRules) -> list[Detector]:
     """Behavioural detectors: they raise alerts and may ask for a hold, never change amounts."""
     return [
+        DeviceCodes(rules),
         IdentityRings(rules),
         AccountFarms(rules),
         SplitOrders(rules),
@@ -70,6 +78,8 @@ class Outcome:
     allowed: Decimal = ZERO
     # later events that were waiting for this payment, applied after it, with what each did
     applied: list[tuple[LaterEvent, Outcome]] = field(default_factory=list)
+    # what the watching detectors are to see of it, in order (the payment, then those events)
+    watch: list[Watch] = field(default_factory=list)
 
 
 # Outcomes that carry nothing, shared (read-only) rather than built for every event.
@@ -99,11 +109,11 @@ class Pipeline:
         self.deciding = deciding if deciding is not None else deciding_detectors(rules)
         self.watching = watching if watching is not None else watching_detectors(rules)
         self.detectors = [*self.deciding, *self.watching]
+        self.watchers = Watchers(rules, store, self.watching)
         # only the hooks a detector implements: most events need a few of them
         self._deciding = _hooks(self.deciding, "on_paid")
-        self._watching = _hooks(self.watching, "on_paid")
-        self._on_decided = _hooks(self.detectors, "on_decided")
-        self._on_later = _hooks(self.detectors, "on_later")
+        self._on_decided = _hooks(self.deciding, "on_decided")
+        self._on_later = _hooks(self.deciding, "on_later")
         self.watermark = float("-inf")
         self._grace = rules.detectors.pending.grace_hours * HOUR
         # events written in the programme's own offset need no conversion to its calendar
@@ -116,6 +126,16 @@ class Pipeline:
         self.store.table("catalog")[entry.sku] = product(entry)
 
     def on_order(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
+        """Both halves for one event: its decision, and every alert it raises."""
+        outcome = self.decide(event, raw, origin)
+        if outcome.watch:
+            watch = self.watchers.watch
+            for ticket in outcome.watch:
+                outcome.alerts.extend(watch(ticket))
+        return outcome
+
+    def decide(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
+        """The deciding half: the decision, the deciding detectors' alerts, what to watch."""
         if event.event_id in self._seen:
             return DUPLICATE
         self._seen[event.event_id] = 1
@@ -134,26 +154,13 @@ class Pipeline:
                 "duplicate_order",
                 f"order_id {event.order_id!r} was already paid under another event_id",
             )
-        rules = self.rules
-        at = event.occurred_at
-        ctx = PaidContext(
-            event=event,
-            rules=rules,
-            programme=rules.programmes.get(event.programme),
-            ts=ts,
-            local=at if at.utcoffset() == self._offset else at.astimezone(rules.timezone),
-            claim=event.subsidy_amount,
-            order_id=event.order_id,
-            consumer=event.consumer.id_hash,
-            account_age=ts - event.consumer.account_created_at.timestamp(),
-        )
+        ctx = paid_context(event, self.rules, self._offset, ts)
         store = self.store
         for hook in self._deciding:
             hook(ctx, store)
         if not ctx.settled:
             ctx.settle()
-        for hook in self._watching:
-            hook(ctx, store)
+        # behavioural holds come on the alerts topic, a moment later, naming the orders
         if ctx.claim > 0 and ctx.allowed == 0:
             kind = "reject"
         elif ctx.claim > ctx.allowed or ctx.hold:
@@ -192,6 +199,7 @@ class Pipeline:
             kind=kind,
             claim=ctx.claim,
             allowed=ctx.allowed,
+            watch=[Watch(event)],
         )
         waiting = self._pending.pop(event.order_id, None)
         if waiting:
@@ -202,6 +210,7 @@ class Pipeline:
                     later, entry["ts"], entry["raw"].encode(), Origin(*entry["origin"])
                 )
                 outcome.applied.append((later, applied))
+                outcome.watch.extend(applied.watch)
                 outcome.alerts.extend(applied.alerts)
                 outcome.dead_letters.extend(applied.dead_letters)
                 outcome.clawback += applied.clawback
@@ -228,7 +237,7 @@ class Pipeline:
             # half of all events: nothing weighs a delivery yet, so no detector is called
             order["delivered"] = True
             self._orders[event.order_id] = order
-            return DELIVERED
+            return DELIVERED  # nothing watches a delivery either
         ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
         allowed = Decimal(order["allowed"])
         clawed = Decimal(order["clawed"])
@@ -248,7 +257,12 @@ class Pipeline:
         for hook in self._on_later:
             hook(ctx, self.store)
         self._orders[event.order_id] = order
-        return Outcome("processed", alerts=ctx.alerts, clawback=ctx.clawback)
+        return Outcome(
+            "processed",
+            alerts=ctx.alerts,
+            clawback=ctx.clawback,
+            watch=[Watch(event, order, ctx.released)],
+        )
 
     def expire(self, *, everything: bool = False) -> list[dict[str, Any]]:
         """Dead letters for later events whose payment has not come within the grace period.
@@ -292,4 +306,12 @@ def _rejected(raw: bytes, origin: Origin, reason: str, error: str) -> Outcome:
     return Outcome("rejected", dead_letters=[record])
 
 
-__all__ = ["Origin", "Outcome", "Pipeline", "deciding_detectors", "watching_detectors"]
+__all__ = [
+    "Origin",
+    "Outcome",
+    "Pipeline",
+    "Watch",
+    "Watchers",
+    "deciding_detectors",
+    "watching_detectors",
+]

@@ -15,7 +15,7 @@ from detectors.store import Store
 
 
 class Qualification(Detector):
-    """Codes held by live orders, codes passed between identities, devices holding many codes.
+    """Codes held by live orders, codes passed between identities (the one-order rule).
 
     >>> from detectors.examples import order, run
     >>> run(order("alice", number=1, code="Q-1"), order("bob", number=2, hours=2, code="Q-1"))
@@ -24,7 +24,7 @@ class Qualification(Detector):
 
     name = "qualification"
     risk = "arbitrage"
-    entities = ("qualification", "device")
+    entities = ("qualification",)
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         qualification = ctx.event.qualification
@@ -34,7 +34,6 @@ class Qualification(Detector):
         uses: list[list[Any]] | None = store.table("codes").get(code)
         if uses:
             self._reuse(ctx, code, uses)
-        self._device(ctx, store, code)
 
     def _reuse(self, ctx: PaidContext, code: str, uses: list[list[Any]]) -> None:
         order_id = ctx.order_id
@@ -85,7 +84,45 @@ class Qualification(Detector):
                 evidence={"identities": len({u[1] for u in others} | {ctx.consumer})},
             )
 
-    def _device(self, ctx: PaidContext, store: Store, code: str) -> None:
+    def on_decided(self, ctx: PaidContext, store: Store) -> None:
+        qualification = ctx.event.qualification
+        if qualification is None:
+            return
+        table = store.table("codes")
+        use = [ctx.order_id, ctx.consumer, ctx.allowed > 0]
+        uses = table.get(qualification.code)
+        table[qualification.code] = (
+            [*(u for u in uses if u[0] != ctx.order_id), use] if uses else [use]
+        )
+
+    def on_later(self, ctx: LaterContext, store: Store) -> None:
+        code = ctx.order.get("code")
+        if not ctx.released or code is None:
+            return
+        table = store.table("codes")
+        uses = table.get(code, [])
+        table[code] = [[u[0], u[1], False] if u[0] == ctx.event.order_id else u for u in uses]
+
+
+class DeviceCodes(Detector):
+    """A device claiming the codes of many people: qualification trading, watched per device.
+
+    >>> from detectors.examples import order, run
+    >>> found = run(*[order(p, number=n, hours=n, device="dv-desk", code=f"Q-{p}")
+    ...               for n, p in enumerate("abcde")])
+    >>> [a for a in found if a.startswith("device_many_codes")]  # a device ring, besides
+    ['device_many_codes: O-a-0 O-b-1 O-c-2 O-d-3 O-e-4']
+    """
+
+    name = "device_codes"
+    risk = "arbitrage"
+    entities = ("device",)
+
+    def on_paid(self, ctx: PaidContext, store: Store) -> None:
+        qualification = ctx.event.qualification
+        if qualification is None or not ctx.owns("device"):
+            return
+        code = qualification.code
         rule = self.rules.detectors.qualification
         table = store.table("device_codes")
         device = ctx.event.device_id
@@ -117,22 +154,3 @@ class Qualification(Detector):
                     "window_hours": rule.device_window_hours,
                 },
             )
-
-    def on_decided(self, ctx: PaidContext, store: Store) -> None:
-        qualification = ctx.event.qualification
-        if qualification is None:
-            return
-        table = store.table("codes")
-        use = [ctx.order_id, ctx.consumer, ctx.allowed > 0]
-        uses = table.get(qualification.code)
-        table[qualification.code] = (
-            [*(u for u in uses if u[0] != ctx.order_id), use] if uses else [use]
-        )
-
-    def on_later(self, ctx: LaterContext, store: Store) -> None:
-        code = ctx.order.get("code")
-        if not ctx.released or code is None:
-            return
-        table = store.table("codes")
-        uses = table.get(code, [])
-        table[code] = [[u[0], u[1], False] if u[0] == ctx.event.order_id else u for u in uses]

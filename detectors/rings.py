@@ -30,7 +30,7 @@ class IdentityRings(Detector):
 
     name = "identity_rings"
     risk = "hoarding"
-    entities = ("address", "device", "phone", "payment_account", "pickup_point")
+    entities = ("address", "device", "phone", "payment_account")
 
     def __init__(self, rules: ProgrammeRules) -> None:
         super().__init__(rules)
@@ -101,6 +101,8 @@ class IdentityRings(Detector):
         detector: str,
         risk: str,
     ) -> None:
+        if not ctx.owns("address" if entity == "pickup_point" else entity):
+            return
         table = store.table(f"ring_{entity}")
         fresh = [[ctx.ts, ctx.consumer, c, ctx.order_id, ctx.claim] for c in sorted(categories)]
         seen = table.get(key)

@@ -22,6 +22,8 @@ class SplitOrders(Detector):
         programme = ctx.programme
         if programme is None or programme.basis != "order" or ctx.claim <= 0:
             return
+        if not ctx.owns("consumer"):
+            return
         line = next(iter(programme.budget_lines.values()))
         if line.min_order_amount is None:
             return
