@@ -63,16 +63,29 @@ def replay(
     summary_json: Annotated[
         Path | None, typer.Option(help="also write the summary as JSON")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="serve /metrics here (0: a free port)")
+    ] = None,
+    metrics_linger: Annotated[
+        float, typer.Option(min=0, help="keep /metrics up this many seconds after the replay")
+    ] = 0.0,
 ) -> None:
     """Run every detector over a file of events, in-process; exit 0 even on bad lines."""
     from replay import Replay
     from replay.summary import summary_tables
+    from riskmon.exporter import replay_metrics
 
-    engine = Replay(_rules(rules), max_bytes=load_settings().max_message_bytes)
-    stats = _run_with_progress(engine, events, catalog, alerts_out, decisions_out, dead_letter_out)
-    console.print(summary_tables(stats))
-    if summary_json is not None:
-        summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
+    programme_rules = _rules(rules)
+    with replay_metrics(programme_rules, metrics_port, metrics_linger) as observers:
+        engine = Replay(
+            programme_rules, max_bytes=load_settings().max_message_bytes, observers=observers
+        )
+        stats = _run_with_progress(
+            engine, events, catalog, alerts_out, decisions_out, dead_letter_out
+        )
+        console.print(summary_tables(stats))
+        if summary_json is not None:
+            summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
 
 
 def _run_with_progress(

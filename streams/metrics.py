@@ -37,6 +37,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 
 from replay.observers import NullObserver
@@ -143,16 +144,16 @@ class Metrics:
             ["risk", "severity", "detector"],
             registry=r,
         )
-        self.subsidy = Counter(
+        self.subsidy = MoneyCounter(
             "riskmon_subsidy_yuan",
             "Subsidy claimed by decided orders, by outcome (approved, held, rejected), in yuan",
-            ["programme", "budget_line", "outcome"],
+            ("programme", "budget_line", "outcome"),
             registry=r,
         )
-        self.returned = Counter(
+        self.returned = MoneyCounter(
             "riskmon_subsidy_returned_yuan",
             "Subsidy given back to the budget by cancellations and refunds, in yuan",
-            ["programme", "budget_line"],
+            ("programme", "budget_line"),
             registry=r,
         )
         self.budget = Gauge(
@@ -193,8 +194,14 @@ class Metrics:
         )
 
     def names(self) -> set[str]:
-        """The sample names this registry exposes (`_total`, `_bucket`... included)."""
-        return {s.name for family in self.registry.collect() for s in family.samples}
+        """Every series name this registry can expose (`_total`, `_bucket`... included),
+        whether or not it has a sample yet."""
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+        return {
+            family.name + suffix
+            for family in self.registry.collect()
+            for suffix in suffixes.get(family.type, ("",))
+        }
 
     def exposition(self) -> bytes:
         """The text format, as GET /metrics returns it."""
@@ -203,6 +210,45 @@ class Metrics:
     def serve(self, port: int, addr: str = "0.0.0.0") -> MetricsServer:  # noqa: S104
         """Serve GET /metrics on `port` (0: any free port) from a daemon thread."""
         return MetricsServer(*start_http_server(port, addr, registry=self.registry))
+
+
+class MoneyCounter:
+    """A counter of yuan kept as exact `Decimal` totals, a float only when scraped: a month of
+    float additions drifts off the fen that the replay summary and the ledgers show."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: tuple[str, ...],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self._totals: dict[tuple[str, ...], Decimal] = {}
+        self._lock = threading.Lock()  # the hooks add while the /metrics thread reads
+        registry.register(self)
+
+    def inc(self, labels: tuple[str, ...], amount: Decimal) -> None:
+        with self._lock:
+            self._totals[labels] = self._totals.get(labels, ZERO) + amount
+
+    def totals(self) -> dict[tuple[str, ...], Decimal]:
+        """label values -> the exact total so far."""
+        with self._lock:
+            return dict(self._totals)
+
+    def describe(self) -> list[Metric]:
+        return [CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+
+    def collect(self) -> list[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        with self._lock:
+            totals = list(self._totals.items())
+        for labels, total in totals:
+            family.add_metric(labels, float(total))
+        return [family]
 
 
 class MetricsServer:
@@ -239,8 +285,6 @@ class MetricsObserver(NullObserver):
         self._dead = _Children(m.dead_letters)
         self._decisions = _Children(m.decisions)
         self._alerts = _Children(m.alerts)
-        self._subsidy = _Children(m.subsidy)
-        self._returned = _Children(m.returned)
         self._lag = _Children(m.lag)
         self._line_of: dict[str, Callable[[str], str | None]] = {}
         self._budgets: dict[tuple[str, str], Decimal] = {}
@@ -267,6 +311,7 @@ class MetricsObserver(NullObserver):
         self._alerts(alert.risk, alert.severity, alert.detector).inc()
 
     def on_decided(self, event: OrderPaid, outcome: Outcome) -> None:
+        m = self.metrics
         kind = outcome.kind or "approve"
         self._decisions(kind).inc()
         pname = event.programme if event.programme in self._line_of else OTHER_PROGRAMME
@@ -274,15 +319,15 @@ class MetricsObserver(NullObserver):
         charged = ZERO
         for lname, amount in outcome.lines.items():
             if amount:
-                self._subsidy(pname, lname, spent).inc(float(amount))
+                m.subsidy.inc((pname, lname, spent), amount)
                 self._spend(pname, lname, amount)
                 charged += amount
         if outcome.allowed != charged:  # not expected: every allowed fen is on some line
-            self._subsidy(pname, NO_LINE, spent).inc(float(outcome.allowed - charged))
+            m.subsidy.inc((pname, NO_LINE, spent), outcome.allowed - charged)
         rejected = outcome.claim - outcome.allowed
         if rejected > 0:
             for lname, amount in self._rejected_by_line(event, pname, rejected).items():
-                self._subsidy(pname, lname, "rejected").inc(float(amount))
+                m.subsidy.inc((pname, lname, "rejected"), amount)
         if outcome.allowed > 0 and outcome.lines:
             self._granted[event.order_id] = (pname, dict(outcome.lines), outcome.allowed)
 
@@ -300,7 +345,7 @@ class MetricsObserver(NullObserver):
                 self._give_back(pname, known[0], clawback)
             else:
                 label = pname if pname in self._line_of else OTHER_PROGRAMME
-                self._returned(label, NO_LINE).inc(float(clawback))
+                self.metrics.returned.inc((label, NO_LINE), clawback)
             return
         pname, lines, left = held
         granted = sum(lines.values(), ZERO)
@@ -351,7 +396,7 @@ class MetricsObserver(NullObserver):
             self.set_budget_used(pname, lname, self._used[(pname, lname)] + amount)
 
     def _give_back(self, pname: str, lname: str, amount: Decimal) -> None:
-        self._returned(pname, lname).inc(float(amount))
+        self.metrics.returned.inc((pname, lname), amount)
         if (pname, lname) in self._budgets:
             self.set_budget_used(pname, lname, max(self._used[(pname, lname)] - amount, ZERO))
 
@@ -392,4 +437,4 @@ def _category_lines(lines: dict[str, Any]) -> Callable[[str], str | None]:
     return lambda category: exact.get(category, wildcard)
 
 
-__all__ = ["Metrics", "MetricsObserver", "MetricsServer", "split"]
+__all__ = ["Metrics", "MetricsObserver", "MetricsServer", "MoneyCounter", "split"]

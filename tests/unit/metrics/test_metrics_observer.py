@@ -102,6 +102,8 @@ def test_counts_agree_with_the_replay_summary(
         ("held", stats.held),
         ("rejected", stats.rejected),
     ):
+        exact = observer.metrics.subsidy.totals()
+        assert sum(v for k, v in exact.items() if k[2] == outcome) == amount, outcome
         got = total(observer, "riskmon_subsidy_yuan_total", outcome=outcome)
         assert got == pytest.approx(float(amount), abs=0.005), outcome
     returned = total(observer, "riskmon_subsidy_returned_yuan_total")
