@@ -199,7 +199,7 @@ class Pipeline:
             kind=kind,
             claim=ctx.claim,
             allowed=ctx.allowed,
-            watch=[Watch(event)],
+            watch=[Watch(event, raw=raw)],
         )
         waiting = self._pending.pop(event.order_id, None)
         if waiting:
@@ -261,7 +261,7 @@ class Pipeline:
             "processed",
             alerts=ctx.alerts,
             clawback=ctx.clawback,
-            watch=[Watch(event, order, ctx.released)],
+            watch=[Watch(event, order, ctx.released, raw)],
         )
 
     def expire(self, *, everything: bool = False) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ class Watch:
     event: OrderPaid | LaterEvent
     order: dict[str, Any] | None = None
     released: bool = False
+    raw: bytes = b""  # the event as it came, for a runtime that passes it on
 
 
 def paid_context(

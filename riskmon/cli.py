@@ -239,6 +239,30 @@ def broker(
 
 
 @app.command()
+def worker(
+    kafka: KafkaOption = None,
+    rules: RulesOption = None,
+    watch_partitions: Annotated[
+        int, typer.Option(min=1, help="partitions of the behavioural stage (same on all workers)")
+    ] = 8,
+    batch: Annotated[int, typer.Option(min=1, help="messages taken at once")] = 1000,
+    loglevel: Annotated[str, typer.Option(help="faust log level")] = "warning",
+) -> None:
+    """Run a streaming worker (Faust): several may run side by side and share the partitions."""
+    from streams.app import StreamConfig
+    from streams.runner import run_worker
+
+    settings = load_settings()
+    config = StreamConfig(
+        broker=_kafka(kafka),
+        watch_partitions=watch_partitions,
+        batch=batch,
+        max_bytes=settings.max_message_bytes,
+    )
+    run_worker(config, _rules(rules), loglevel=loglevel)
+
+
+@app.command()
 def produce(
     file: Annotated[Path, typer.Argument(help="JSON Lines", exists=True, dir_okay=False)],
     topic: Annotated[str, typer.Option(help="orders, catalog, labels...")],

@@ -59,6 +59,7 @@ cast(Callable[[], None], disable_created_metrics)()
 OTHER_PROGRAMME = "other"
 NO_LINE = "none"
 OUTCOMES = ("approved", "held", "rejected")
+DECISIONS = ("approve", "review", "reject")
 # Per-event work is tens of microseconds in-process and milliseconds with Kafka round trips.
 PROCESSING_BUCKETS = (
     0.0001,
@@ -295,6 +296,13 @@ class MetricsObserver(NullObserver):
                 self._budgets[(pname, lname)] = line.budget
                 m.budget.labels(pname, lname).set(float(line.budget))
                 self.set_budget_used(pname, lname, ZERO)
+                # known series start at 0, so rate() sees their first increment and every line
+                # has a row on the dashboards before it has spent anything
+                for outcome in OUTCOMES:
+                    m.subsidy.inc((pname, lname, outcome), ZERO)
+                m.returned.inc((pname, lname), ZERO)
+        for kind in DECISIONS:
+            self._decisions(kind)
         # what each subsidised order still holds per line, to share its claw-backs; an order
         # leaves once it has given everything back
         self._granted: dict[str, tuple[str, dict[str, Decimal], Decimal]] = {}

@@ -1,0 +1,434 @@
+"""The Faust app: the detectors' pipeline spread over three stages and their topics.
+
+```
+orders (by consumer) --intake--> riskmon-decide (1 partition) --decide--> decisions, alerts
+                                                               \\--> riskmon-watch (by entity)
+                                                                     --watch--> alerts
+catalog --catalog--> catalog table (global: every worker reads it)
+labels  --labels--> validated (the online models of a later stage learn from them)
+bad input of any stage --> dead-letter
+```
+
+- **intake** validates each message against the contract, so the costly parsing and the dead
+  letters scale with the `orders` partitions.
+- **decide** runs the deciding detectors. Quotas, qualification codes and the budget are
+  first-come first-served over every consumer, so decisions are made in one sequence: one
+  partition, a few microseconds of detector work per order.
+- **watch** runs the behavioural detectors. Each message is addressed to the partition that
+  holds its entities' state and says which kinds of entity it owns there (one message per
+  distinct partition, so with one partition an order makes one message, with eight about five).
+
+An order makes two topic hops to its decision (orders -> decide -> decisions) and three to a
+behavioural alert. No detector logic lives here: this module moves bytes and state.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import faust
+import orjson
+from faust.types import TP, EventT
+
+from detectors.alerts import Alert
+from detectors.pipeline import Outcome, Pipeline, watching_detectors
+from detectors.products import product
+from detectors.watch import Watch, Watchers
+from replay.observers import Observer
+from schemas.catalog import CatalogEntry
+from schemas.decode import (
+    DEFAULT_MAX_BYTES,
+    DecodeError,
+    decode_catalog,
+    decode_label,
+    decode_order,
+)
+from schemas.orders import OrderPaid
+from schemas.outputs import Origin, dead_letter_record, dumps
+from schemas.rules import ProgrammeRules
+from streams.state import DurableState, PartitionStore
+from streams.topics import TOPICS
+
+DECIDE_TOPIC = "riskmon-decide"
+WATCH_TOPIC = "riskmon-watch"
+PARTITIONS = {t.name: t.partitions for t in TOPICS}
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """How a worker runs: the broker, its partitions and its batching (settings, not code)."""
+
+    broker: str  # host:port
+    app_id: str = "riskmon"
+    watch_partitions: int = 8
+    batch: int = 1000  # messages taken at once from a topic
+    within: float = 0.01  # seconds a partial batch waits
+    max_bytes: int = DEFAULT_MAX_BYTES
+    expire_every: int = 4096  # decided events between checks of waiting later events
+    # kafka-notes: Faust's defaults keep a joining worker ~30 s in "(Re-)joining group"
+    rebalance_timeout: float = 5.0
+    session_timeout: float = 10.0
+    heartbeat: float = 1.0
+    commit_interval: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
+
+
+class CatalogView(MutableMapping[str, Any]):
+    """The catalog table as the detectors read it: SKU -> compiled product (cached)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._cache: dict[str, tuple[bytes, Any]] = {}
+
+    def get(self, sku: str, default: Any = None) -> Any:
+        raw = self.table.get(sku)
+        if raw is None:
+            return default
+        cached = self._cache.get(sku)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        compiled = product(decode_catalog(raw))  # accepted by the catalog agent already
+        self._cache[sku] = (raw, compiled)
+        return compiled
+
+    def __getitem__(self, sku: str) -> Any:
+        found = self.get(sku)
+        if found is None:
+            raise KeyError(sku)
+        return found
+
+    def __contains__(self, sku: object) -> bool:
+        return isinstance(sku, str) and self.table.get(sku) is not None
+
+    def __setitem__(self, sku: str, value: Any) -> None:
+        raise TypeError("the catalog is written by the catalog agent only")
+
+    def __delitem__(self, sku: str) -> None:
+        raise TypeError("the catalog is written by the catalog agent only")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.table.keys()))
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+class TableBacking:
+    """A Faust table as the `Backing` of `DurableState`: raw bytes, explicit partitions."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str) -> bytes | None:
+        value: bytes | None = self.table.data.get(key)
+        return value
+
+    def items(self) -> Iterable[tuple[str, bytes]]:
+        return list(self.table.data.items())
+
+    def put(self, partition: int, key: str, value: bytes) -> None:
+        # the batch spans partitions, so the changelog partition is named, not taken from
+        # the event Faust happens to be on
+        self.table.data[key] = value
+        self.table.send_changelog(partition, key, value)
+
+
+def watch_partition(kind: str, key: str, partitions: int) -> int:
+    """The watch partition that holds an entity's state: stable across processes.
+
+    >>> watch_partition("device", "dv-1", 8) == watch_partition("device", "dv-1", 8)
+    True
+    """
+    return zlib.crc32(f"{kind}|{key}".encode()) % partitions
+
+
+def watch_message(watch: Watch, owned: Sequence[str], raw: bytes) -> bytes:
+    """`meta-json \\n event-json`: the meta never holds a newline, the event may."""
+    meta = {"owned": list(owned), "order": watch.order, "released": watch.released}
+    return dumps(meta) + b"\n" + raw
+
+
+class Worker:
+    """One worker's app, its stages' state and what it reports to its observers."""
+
+    def __init__(
+        self,
+        config: StreamConfig,
+        rules: ProgrammeRules,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self.config = config
+        self.rules = rules
+        self.observers = list(observers)
+        self.app = app = faust.App(
+            config.app_id,
+            broker=f"kafka://{config.broker}",
+            store="memory://",
+            autodiscover=False,
+            web_enabled=False,
+            key_serializer="raw",
+            value_serializer="raw",
+            topic_partitions=config.watch_partitions,
+            topic_replication_factor=1,
+            broker_rebalance_timeout=config.rebalance_timeout,
+            broker_session_timeout=config.session_timeout,
+            broker_heartbeat_interval=config.heartbeat,
+            broker_commit_interval=config.commit_interval,
+            broker_max_poll_records=config.batch,
+            stream_buffer_maxsize=4 * config.batch,
+            consumer_max_fetch_size=32 << 20,  # a 10 MB message is read, then dead-lettered
+            producer_max_request_size=32 << 20,
+            producer_linger=0.002,
+            consumer_auto_offset_reset="earliest",
+            table_standby_replicas=0,
+            **config.extra,
+        )
+
+        def topic(name: str, partitions: int, internal: bool = False) -> Any:
+            return app.topic(
+                name,
+                partitions=partitions,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                internal=internal,
+            )
+
+        self.orders = topic("orders", PARTITIONS["orders"])
+        self.catalog_in = topic("catalog", PARTITIONS["catalog"])
+        self.labels = topic("labels", PARTITIONS["labels"])
+        self.decisions = topic("decisions", PARTITIONS["decisions"])
+        self.alerts = topic("alerts", PARTITIONS["alerts"])
+        self.dead = topic("dead-letter", PARTITIONS["dead-letter"])
+        self.decide_topic = topic(DECIDE_TOPIC, 1, internal=True)
+        self.watch_topic = topic(WATCH_TOPIC, config.watch_partitions, internal=True)
+
+        def table(name: str, partitions: int) -> Any:
+            return app.Table(
+                name,
+                partitions=partitions,
+                key_type=str,
+                value_type=bytes,
+                default=None,
+            )
+
+        # faust's advice for a global table read by several workers: one partition, and a
+        # recovery buffer of one
+        self.catalog_table = app.GlobalTable(
+            "catalog-entries",
+            partitions=1,
+            key_type=str,
+            value_type=bytes,
+            default=None,
+            recovery_buffer_size=1,
+        )
+        self.catalog = CatalogView(self.catalog_table)
+        shared: dict[str, MutableMapping[str, Any]] = {"catalog": self.catalog}
+        self.decide_state = DurableState(
+            TableBacking(table("decide-state", 1)), shared, on_restore=self._restored
+        )
+        self.watch_state = DurableState(
+            TableBacking(table("watch-state", config.watch_partitions)),
+            shared,
+            on_restore=self._restored,
+        )
+        self.pipelines: dict[int, Pipeline] = {}
+        self.watchers: dict[int, Watchers] = {}
+        self.restores: list[tuple[int, int]] = []  # (partition, keys rolled back)
+        self._decided = 0
+        # routes are pure: any Watchers computes them
+        self._router = Watchers(rules, PartitionStore(-1, shared), [])
+
+        app.agent(self.orders, name="intake")(self._intake)
+        app.agent(self.decide_topic, name="decide")(self._decide)
+        app.agent(self.watch_topic, name="watch")(self._watch)
+        app.agent(self.catalog_in, name="catalog")(self._catalog)
+        app.agent(self.labels, name="labels")(self._labels)
+        app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
+
+    # -- stages ---------------------------------------------------------------------------
+
+    async def _intake(self, stream: Any) -> None:
+        max_bytes = self.config.max_bytes
+        send = self.decide_topic.send_soon
+        async for events in stream.take_events(self.config.batch, self.config.within):
+            for event in events:
+                message = event.message
+                raw = message.value or b""
+                try:
+                    order = decode_order(raw, max_bytes)
+                except DecodeError as exc:
+                    self._consumed("orders", "invalid")
+                    self._dead(exc.reason, exc.message, raw, _origin(event))
+                    continue
+                self._consumed("orders", order.event_type)
+                send(
+                    key=message.key,
+                    value=raw,
+                    headers=[("origin", b"%d:%d" % (message.partition, message.offset))],
+                )
+
+    async def _decide(self, stream: Any) -> None:
+        config = self.config
+        async for events in stream.take_events(config.batch, config.within):
+            touched: dict[int, tuple[PartitionStore, int]] = {}
+            for event in events:
+                message = event.message
+                store, fresh = self.decide_state.partition(message.partition)
+                if fresh or message.partition not in self.pipelines:
+                    self.pipelines[message.partition] = Pipeline(self.rules, store)
+                if message.offset <= store.applied:
+                    continue  # decided before a crash: its outputs went out then
+                self._decide_one(self.pipelines[message.partition], event)
+                touched[message.partition] = (store, message.offset)
+            await self.app.producer.flush()  # outputs before the state that says they went
+            for store, offset in touched.values():
+                self.decide_state.save(store, offset)
+
+    def _decide_one(self, pipeline: Pipeline, event: EventT[Any]) -> None:
+        message = event.message
+        raw = message.value or b""
+        origin = _header_origin(message.headers)
+        try:
+            order = decode_order(raw, self.config.max_bytes)
+        except DecodeError as exc:  # not from intake: say so rather than lose it
+            self._dead(exc.reason, exc.message, raw, origin)
+            return
+        outcome = pipeline.decide(order, raw, origin)
+        self._emit(order, outcome)
+        self._decided += 1
+        if self._decided % self.config.expire_every == 0:
+            for record in pipeline.expire():
+                self._dead_record(record)
+
+    def _emit(self, order: Any, outcome: Outcome) -> None:
+        if outcome.decision is not None:
+            self.decisions.send_soon(
+                key=outcome.decision["order_id"].encode(), value=dumps(outcome.decision)
+            )
+        for alert in outcome.alerts:
+            self._alert(alert)
+        for record in outcome.dead_letters:
+            self._dead_record(record)
+        for watch in outcome.watch:
+            self._route(watch, watch.raw)
+        if outcome.status == "processed" and self.observers:
+            for observer in self.observers:
+                if isinstance(order, OrderPaid):
+                    if outcome.decision is not None:
+                        observer.on_decided(order, outcome)
+                    for later, applied in outcome.applied:
+                        if applied.status == "processed":
+                            observer.on_later(later, applied)
+                else:
+                    observer.on_later(order, outcome)
+
+    def _route(self, watch: Watch, raw: bytes) -> None:
+        partitions = self.config.watch_partitions
+        owned: dict[int, list[str]] = {}
+        for kind, key in self._router.routes(watch.event).items():
+            owned.setdefault(watch_partition(kind, key, partitions), []).append(kind)
+        for partition, kinds in sorted(owned.items()):
+            self.watch_topic.send_soon(
+                key=watch.event.order_id.encode(),
+                value=watch_message(watch, kinds, raw),
+                partition=partition,
+            )
+
+    async def _watch(self, stream: Any) -> None:
+        config = self.config
+        async for events in stream.take_events(config.batch, config.within):
+            touched: dict[int, tuple[PartitionStore, int]] = {}
+            for event in events:
+                message = event.message
+                store, fresh = self.watch_state.partition(message.partition)
+                if fresh or message.partition not in self.watchers:
+                    self.watchers[message.partition] = Watchers(
+                        self.rules, store, watching_detectors(self.rules)
+                    )
+                if message.offset <= store.applied:
+                    continue
+                self._watch_one(self.watchers[message.partition], message.value or b"")
+                touched[message.partition] = (store, message.offset)
+            await self.app.producer.flush()
+            for store, offset in touched.values():
+                self.watch_state.save(store, offset)
+
+    def _watch_one(self, watchers: Watchers, value: bytes) -> None:
+        head, _, raw = value.partition(b"\n")
+        meta = orjson.loads(head)
+        event = decode_order(raw, max(self.config.max_bytes, len(raw)))
+        watch = Watch(event, meta["order"], meta["released"])
+        for alert in watchers.watch(watch, frozenset(meta["owned"])):
+            self._alert(alert)
+
+    async def _catalog(self, stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            raw = message.value or b""
+            try:
+                entry: CatalogEntry = decode_catalog(raw, self.config.max_bytes)
+            except DecodeError as exc:
+                self._consumed("catalog", "invalid")
+                self._dead(exc.reason, exc.message, raw, _origin(event))
+                continue
+            self._consumed("catalog", "catalog")
+            self.catalog_table[entry.sku] = raw
+            for observer in self.observers:
+                observer.on_catalog(entry)
+
+    async def _labels(self, stream: Any) -> None:
+        async for events in stream.take_events(self.config.batch, self.config.within):
+            for event in events:
+                raw = event.message.value or b""
+                try:
+                    decode_label(raw, self.config.max_bytes)
+                except DecodeError as exc:
+                    self._consumed("labels", "invalid")
+                    self._dead(exc.reason, exc.message, raw, _origin(event))
+                    continue
+                self._consumed("labels", "label")
+
+    # -- outputs and bookkeeping ----------------------------------------------------------
+
+    def _alert(self, alert: Alert) -> None:
+        self.alerts.send_soon(key=alert.entity_key.encode(), value=dumps(alert.record()))
+        for observer in self.observers:
+            observer.on_alert(alert)
+
+    def _dead(self, reason: str, error: str, raw: bytes, origin: Origin) -> None:
+        self._dead_record(dead_letter_record(reason=reason, error=error, raw=raw, origin=origin))
+
+    def _dead_record(self, record: dict[str, Any]) -> None:
+        self.dead.send_soon(key=None, value=dumps(record))
+        for observer in self.observers:
+            observer.on_dead_letter(record)
+
+    def _consumed(self, topic: str, event_type: str) -> None:
+        for observer in self.observers:
+            observer.on_consumed(topic, event_type)
+
+    def _restored(self, partition: int, rolled_back: int) -> None:
+        self.restores.append((partition, rolled_back))
+
+    async def _revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
+        for state, name in ((self.decide_state, DECIDE_TOPIC), (self.watch_state, WATCH_TOPIC)):
+            state.revoke({tp.partition for tp in revoked if tp.topic == name})
+
+
+def _origin(event: EventT[Any]) -> Origin:
+    message = event.message
+    return Origin(message.topic, message.partition, message.offset)
+
+
+def _header_origin(headers: Any) -> Origin:
+    for name, value in headers or ():
+        if name == "origin":
+            partition, _, offset = value.partition(b":")
+            return Origin("orders", int(partition), int(offset))
+    return Origin("orders")
