@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from riskmon import tuning
+from riskmon.panels import panels as panels_command
 from riskmon.settings import load_settings
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ schema_app = typer.Typer(no_args_is_help=True, help="The wire contract.")
 rules_app = typer.Typer(no_args_is_help=True, help="Programme rules files.")
 app.add_typer(schema_app, name="schema")
 app.add_typer(rules_app, name="rules")
+app.command("panels")(panels_command)
 
 console = Console()
 errors = Console(stderr=True)
