@@ -23,7 +23,7 @@ Money stays `Decimal` up to here; it becomes a float only as it enters a metric.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -37,7 +37,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 
 from replay.observers import NullObserver
@@ -157,24 +157,7 @@ class Metrics:
             ("programme", "budget_line"),
             registry=r,
         )
-        self.budget = Gauge(
-            "riskmon_budget_yuan",
-            "Budget of each line, in yuan",
-            ["programme", "budget_line"],
-            registry=r,
-        )
-        self.budget_used = Gauge(
-            "riskmon_budget_used_yuan",
-            "Budget used (approved and held, less what was given back), in yuan",
-            ["programme", "budget_line"],
-            registry=r,
-        )
-        self.budget_ratio = Gauge(
-            "riskmon_budget_used_ratio",
-            "Budget used as a fraction of the line's budget",
-            ["programme", "budget_line"],
-            registry=r,
-        )
+        self.budget = BudgetGauges(registry=r)
         self.processing = Histogram(
             "riskmon_processing_seconds",
             "Time to process one message",
@@ -252,6 +235,63 @@ class MoneyCounter:
         return [family]
 
 
+class BudgetGauges:
+    """Each budget line's budget, used amount and used ratio, kept as exact `Decimal` and
+    turned into riskmon_budget_yuan, riskmon_budget_used_yuan and riskmon_budget_used_ratio
+    when scraped: a decision only stores a number, however often it changes a line."""
+
+    LABELS = ("programme", "budget_line")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._budget: dict[tuple[str, str], Decimal] = {}
+        self._used: dict[tuple[str, str], Decimal] = {}
+        registry.register(self)
+
+    def set_budget(self, programme: str, budget_line: str, budget: Decimal) -> None:
+        self._budget[(programme, budget_line)] = budget
+        self._used.setdefault((programme, budget_line), ZERO)
+
+    def set_used(self, programme: str, budget_line: str, used: Decimal) -> None:
+        self._used[(programme, budget_line)] = used
+
+    def used_of(self, programme: str, budget_line: str) -> Decimal:
+        return self._used.get((programme, budget_line), ZERO)
+
+    def used(self) -> dict[tuple[str, str], Decimal]:
+        return dict(self._used)
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        # one item assignment per update, read here as a copy: no lock needed under the GIL
+        budgets, used = dict(self._budget), dict(self._used)
+        families = self._families()
+        for key, budget in budgets.items():
+            spent = used.get(key, ZERO)
+            families[0].add_metric(key, float(budget))
+            families[1].add_metric(key, float(spent))
+            families[2].add_metric(key, float(spent / budget))
+        return families
+
+    def _families(self) -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "riskmon_budget_yuan", "Budget of each line, in yuan", labels=self.LABELS
+            ),
+            GaugeMetricFamily(
+                "riskmon_budget_used_yuan",
+                "Budget used (approved and held, less what was given back), in yuan",
+                labels=self.LABELS,
+            ),
+            GaugeMetricFamily(
+                "riskmon_budget_used_ratio",
+                "Budget used as a fraction of the line's budget",
+                labels=self.LABELS,
+            ),
+        ]
+
+
 class MetricsServer:
     """A running /metrics endpoint; `close()` stops it and frees the port."""
 
@@ -289,13 +329,11 @@ class MetricsObserver(NullObserver):
         self._lag = _Children(m.lag)
         self._line_of: dict[str, Callable[[str], str | None]] = {}
         self._budgets: dict[tuple[str, str], Decimal] = {}
-        self._used: dict[tuple[str, str], Decimal] = {}
         for pname, programme in rules.programmes.items():
             self._line_of[pname] = _category_lines(programme.budget_lines)
             for lname, line in programme.budget_lines.items():
                 self._budgets[(pname, lname)] = line.budget
-                m.budget.labels(pname, lname).set(float(line.budget))
-                self.set_budget_used(pname, lname, ZERO)
+                m.budget.set_budget(pname, lname, line.budget)
                 # known series start at 0, so rate() sees their first increment and every line
                 # has a row on the dashboards before it has spent anything
                 for outcome in OUTCOMES:
@@ -304,8 +342,9 @@ class MetricsObserver(NullObserver):
         for kind in DECISIONS:
             self._decisions(kind)
         # what each subsidised order still holds per line, to share its claw-backs; an order
-        # leaves once it has given everything back
-        self._granted: dict[str, tuple[str, dict[str, Decimal], Decimal]] = {}
+        # leaves once it has given everything back. Tuples of strings and decimals only: the
+        # cyclic collector stops tracking those, and there is one per live order.
+        self._granted: dict[str, tuple[str, tuple[tuple[str, Decimal], ...], Decimal]] = {}
 
     # -- the observer hooks ------------------------------------------------------------------
 
@@ -337,7 +376,8 @@ class MetricsObserver(NullObserver):
             for lname, amount in self._rejected_by_line(event, pname, rejected).items():
                 m.subsidy.inc((pname, lname, "rejected"), amount)
         if outcome.allowed > 0 and outcome.lines:
-            self._granted[event.order_id] = (pname, dict(outcome.lines), outcome.allowed)
+            lines = tuple(outcome.lines.items())
+            self._granted[event.order_id] = (pname, lines, outcome.allowed)
 
     def on_later(self, event: LaterEvent, outcome: Outcome) -> None:
         clawback = outcome.clawback
@@ -356,8 +396,8 @@ class MetricsObserver(NullObserver):
                 self.metrics.returned.inc((label, NO_LINE), clawback)
             return
         pname, lines, left = held
-        granted = sum(lines.values(), ZERO)
-        for lname, amount in lines.items():
+        granted = sum((amount for _, amount in lines), ZERO)
+        for lname, amount in lines:
             # the same share, rounded the same way, as detectors/budget.py gives back
             back = clawback if granted == 0 else to_fen(clawback * amount / granted)
             self._give_back(pname, lname, back)
@@ -380,15 +420,13 @@ class MetricsObserver(NullObserver):
 
     def set_budget_used(self, programme: str, budget_line: str, used: Decimal) -> None:
         """Replace a line's used amount, e.g. from the budget state a worker restored."""
-        key = (programme, budget_line)
-        self._used[key] = used
-        budget = self._budgets[key]
-        self.metrics.budget_used.labels(programme, budget_line).set(float(used))
-        self.metrics.budget_ratio.labels(programme, budget_line).set(float(used / budget))
+        if (programme, budget_line) not in self._budgets:
+            raise KeyError(f"no budget line {programme}/{budget_line} in the rules")
+        self.metrics.budget.set_used(programme, budget_line, used)
 
     def budget_used(self) -> dict[tuple[str, str], Decimal]:
         """(programme, budget line) -> what this process counts as used, exact."""
-        return dict(self._used)
+        return self.metrics.budget.used()
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> MetricsServer:  # noqa: S104
         """Serve this observer's metrics on GET /metrics (see `Metrics.serve`)."""
@@ -401,12 +439,14 @@ class MetricsObserver(NullObserver):
 
     def _spend(self, pname: str, lname: str, amount: Decimal) -> None:
         if (pname, lname) in self._budgets:
-            self.set_budget_used(pname, lname, self._used[(pname, lname)] + amount)
+            budget = self.metrics.budget
+            budget.set_used(pname, lname, budget.used_of(pname, lname) + amount)
 
     def _give_back(self, pname: str, lname: str, amount: Decimal) -> None:
         self.metrics.returned.inc((pname, lname), amount)
         if (pname, lname) in self._budgets:
-            self.set_budget_used(pname, lname, max(self._used[(pname, lname)] - amount, ZERO))
+            budget = self.metrics.budget
+            budget.set_used(pname, lname, max(budget.used_of(pname, lname) - amount, ZERO))
 
     def _rejected_by_line(
         self, event: OrderPaid, pname: str, amount: Decimal
