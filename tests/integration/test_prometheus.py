@@ -82,17 +82,26 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
     with err.open("wb") as stderr, (folder / "stdout.txt").open("wb") as stdout:
         process = subprocess.Popen(  # noqa: S603
             [
-                sys.executable, "-m", "riskmon.cli", "replay",
-                "--events", str(folder / "events.jsonl"),
-                "--catalog", str(folder / "catalog.jsonl"),
-                "--rules", str(folder / "rules.toml"),
-                "--summary-json", str(summary),
-                "--metrics-port", "0",
-                "--metrics-linger", "120",
+                sys.executable,
+                "-m",
+                "riskmon.cli",
+                "replay",
+                "--events",
+                str(folder / "events.jsonl"),
+                "--catalog",
+                str(folder / "catalog.jsonl"),
+                "--rules",
+                str(folder / "rules.toml"),
+                "--summary-json",
+                str(summary),
+                "--metrics-port",
+                "0",
+                "--metrics-linger",
+                "120",
             ],
             stdout=stdout,
             stderr=stderr,
-        )  # fmt: skip
+        )
     try:
         address = wait_for(
             "the replay's metrics address",
@@ -181,8 +190,9 @@ def test_promql_gives_the_replays_own_counts(replayed: Replayed, prometheus: str
     def observed() -> dict[str, Any]:
         s = prometheus
         return {
-            "events": by(s, 'sum(riskmon_events_total{topic="orders",event_type!="invalid"})', "")
-            .get("", 0.0),
+            "events": by(
+                s, 'sum(riskmon_events_total{topic="orders",event_type!="invalid"})', ""
+            ).get("", 0.0),
             "dead letters": by(s, "sum(riskmon_dead_letters_total)", "").get("", 0.0),
             "alerts": by(s, "sum(riskmon_alerts_total)", "").get("", 0.0),
             "decisions": {
@@ -196,7 +206,7 @@ def test_promql_gives_the_replays_own_counts(replayed: Replayed, prometheus: str
                     s, "sum by (outcome) (riskmon_subsidy_yuan_total)", "outcome"
                 ).items()
             },
-        }  # fmt: skip
+        }
 
     # Prometheus applies new scrape targets in 5 s steps: the first samples take that long
     last = wait_for("PromQL to agree", lambda: observed() == expected or None, fail=False)

@@ -24,10 +24,24 @@ from streams.metrics import Metrics, MetricsObserver, split
 RULES = load_rules()
 # label names a riskmon series may carry (python_info's are the platform collector's)
 ALLOWED_LABELS = {
-    "topic", "event_type", "reason", "decision", "risk", "severity", "detector", "programme",
-    "budget_line", "outcome", "partition", "le",
-    "implementation", "major", "minor", "patchlevel", "version",
-}  # fmt: skip
+    "topic",
+    "event_type",
+    "reason",
+    "decision",
+    "risk",
+    "severity",
+    "detector",
+    "programme",
+    "budget_line",
+    "outcome",
+    "partition",
+    "le",
+    "implementation",
+    "major",
+    "minor",
+    "patchlevel",
+    "version",
+}
 
 
 def small_budgets(rules: ProgrammeRules, budgets: dict[str, str]) -> ProgrammeRules:
@@ -71,9 +85,13 @@ def tight(day: Path) -> tuple[Replay, MetricsObserver, ReplayStats]:
     """A simulated day against budgets it exhausts: cuts, holds, claw-backs, thresholds."""
     rules = small_budgets(
         RULES,
-        {"appliances": "300000", "digital": "90000", "local_specialty": "15000",
-         "warehouse_orders": "12000"},
-    )  # fmt: skip
+        {
+            "appliances": "300000",
+            "digital": "90000",
+            "local_specialty": "15000",
+            "warehouse_orders": "12000",
+        },
+    )
     observer = MetricsObserver(rules)
     engine = Replay(rules, observers=[observer])
     stats = engine.run(day / "events.jsonl", catalog=day / "catalog.jsonl")
