@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml
 
 # Debian packages the integration tests drive: a real Prometheus and promtool, headless Chromium.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-system:  ## install what is missing of prometheus, promtool and chromium (apt-get, idempotent)
+system:  ## install what is missing of prometheus, promtool, chromium and a Chinese font (apt-get, idempotent)
 	@missing=""; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$(echo $$missing | tr ' ' '\n' | sort -u); \
@@ -41,7 +42,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 typecheck: setup
-	$(BIN)/mypy schemas detectors streams replay riskmon simulation
+	$(BIN)/mypy schemas detectors streams replay riskmon simulation reports
 
 unit: setup  ## the fast tests only
 	$(BIN)/python -m pytest tests/unit -q

@@ -1,0 +1,151 @@
+"""The store's tables: decisions, alerts, the sales ledger and the subsidy-fund ledger.
+
+Every table is keyed by an id the events fix (order id, alert id, a hash of the event id), so
+that writing the same event twice inserts nothing the second time. Money is `Numeric(14, 2)`
+(the wire contract's 14 digits); identities are pseudonyms, never raw identifiers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names fixed here, not by each dialect, so migrations can name what they alter.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+
+MONEY = Numeric(14, 2, asdecimal=True)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware timestamp, kept in UTC: SQLite has no time zones, PostgreSQL a `timestamptz`.
+
+    Both give back an aware UTC datetime, so a backup taken from one restores into the other.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a stored time needs its offset (got a naive datetime)")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = 128  # schemas.common.Ident
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("order_id", String(ID), primary_key=True),
+    Column("event_id", String(ID), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
+    Column("day", Date(), nullable=False, comment="the programme's calendar day"),
+    Column("programme", String(64), nullable=False),
+    Column("merchant_id", String(ID), nullable=False),
+    Column("consumer", String(64), nullable=False, comment="consumer.id_hash (a pseudonym)"),
+    Column("decision", String(8), nullable=False),
+    Column("order_amount", MONEY, nullable=False),
+    Column("paid_amount", MONEY, nullable=False),
+    Column("claimed_subsidy", MONEY, nullable=False),
+    Column("allowed_subsidy", MONEY, nullable=False),
+    Column("reasons", Text(), nullable=False, comment="space-separated rule and detector names"),
+)
+Index(None, decisions.c.day)
+
+sales_ledger = Table(
+    "sales_ledger",
+    metadata,
+    Column("order_id", String(ID), primary_key=True),
+    Column("line_no", SmallInteger(), primary_key=True),
+    Column("event_id", String(ID), nullable=False),
+    Column("sold_at", UtcDateTime(), nullable=False),
+    Column("day", Date(), nullable=False),
+    Column("programme", String(64), nullable=False),
+    Column("budget_line", String(64), nullable=True, comment="null: in no line of the programme"),
+    Column("merchant_id", String(ID), nullable=False),
+    Column("consumer", String(64), nullable=False),
+    Column("sku", String(ID), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("energy_grade", SmallInteger(), nullable=True),
+    Column("unit_price", MONEY, nullable=False),
+    Column("quantity", SmallInteger(), nullable=False),
+    Column("amount", MONEY, nullable=False),
+)
+Index(None, sales_ledger.c.day)
+
+fund_ledger = Table(
+    "fund_ledger",
+    metadata,
+    Column("entry_id", String(32), primary_key=True, comment="blake2b of event, kind, line"),
+    Column("event_id", String(ID), nullable=False),
+    Column("order_id", String(ID), nullable=False),
+    Column("booked_at", UtcDateTime(), nullable=False),
+    Column("day", Date(), nullable=False),
+    Column("programme", String(64), nullable=False),
+    Column("budget_line", String(64), nullable=True, comment="null: a rejection of the order"),
+    Column("kind", String(8), nullable=False, comment="grant | hold | reject | clawback"),
+    Column("amount", MONEY, nullable=False, comment="positive; the kind says which way"),
+)
+Index(None, fund_ledger.c.day)
+Index(None, fund_ledger.c.order_id)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(32), primary_key=True),
+    Column("event_id", String(ID), nullable=False),
+    Column("raised_at", UtcDateTime(), nullable=False),
+    Column("day", Date(), nullable=False),
+    Column("detector", String(64), nullable=False),
+    Column("risk", String(16), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_key", String(ID), nullable=False),
+    Column("subsidy_at_risk", MONEY, nullable=False),
+    Column("score", Float(), nullable=False),
+    Column("evidence", Text(), nullable=False, comment="JSON"),
+)
+Index(None, alerts.c.day)
+
+alert_orders = Table(
+    "alert_orders",
+    metadata,
+    Column("alert_id", String(32), ForeignKey(alerts.c.alert_id), primary_key=True),
+    Column("order_id", String(ID), primary_key=True),
+)
+Index(None, alert_orders.c.order_id)
+
+# In the order a restore fills them (a referenced table first).
+TABLES: tuple[Table, ...] = (decisions, sales_ledger, fund_ledger, alerts, alert_orders)
