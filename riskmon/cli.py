@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from riskmon import tuning
+from riskmon import store_cli, tuning
 from riskmon.panels import panels as panels_command
 from riskmon.settings import load_settings
 
@@ -25,6 +25,7 @@ rules_app = typer.Typer(no_args_is_help=True, help="Programme rules files.")
 app.add_typer(schema_app, name="schema")
 app.add_typer(rules_app, name="rules")
 app.command("panels")(panels_command)
+store_cli.register(app)
 
 console = Console()
 errors = Console(stderr=True)
@@ -71,6 +72,9 @@ def replay(
     metrics_linger: Annotated[
         float, typer.Option(min=0, help="keep /metrics up this many seconds after the replay")
     ] = 0.0,
+    store: Annotated[
+        bool, typer.Option(help="also fill the store (RISKMON_DATABASE_URL): ledgers, alerts")
+    ] = False,
 ) -> None:
     """Run every detector over a file of events, in-process; exit 0 even on bad lines."""
     from replay import Replay
@@ -78,9 +82,14 @@ def replay(
     from riskmon.exporter import replay_metrics
 
     programme_rules = _rules(rules)
-    with replay_metrics(programme_rules, metrics_port, metrics_linger) as observers:
+    with (
+        replay_metrics(programme_rules, metrics_port, metrics_linger) as observers,
+        store_cli.store_observers(programme_rules, store) as stored,
+    ):
         engine = Replay(
-            programme_rules, max_bytes=load_settings().max_message_bytes, observers=observers
+            programme_rules,
+            max_bytes=load_settings().max_message_bytes,
+            observers=[*observers, *stored],
         )
         stats = _run_with_progress(
             engine, events, catalog, alerts_out, decisions_out, dead_letter_out

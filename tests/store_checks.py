@@ -112,9 +112,12 @@ def injected_bill(
     }
     unknown = {f"PS-NOT-IN-STORE-{n}": Decimal("88.88") + n for n in range(3)}
     with engine.connect() as connection:
-        allowed = dict(
-            connection.execute(select(decisions.c.order_id, decisions.c.allowed_subsidy))
-        )
+        allowed = {
+            order_id: amount
+            for order_id, amount in connection.execute(
+                select(decisions.c.order_id, decisions.c.allowed_subsidy)
+            )
+        }
     refunded = {}
     for order_id in sorted(clawed)[:4]:
         refunded[order_id] = allowed[order_id] - honest.get(order_id, Decimal("0.00"))

@@ -1,0 +1,195 @@
+"""Headings and names in the bureau's language (Chinese, the default) or in English.
+
+>>> label("budget_line", "zh"), label("budget_line", "en")
+('预算线', 'budget line')
+>>> name("risk", "hoarding", "zh"), name("risk", "unheard_of", "zh")
+('囤货', 'unheard_of')
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from schemas.rules import ProgrammeRules
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+TOTAL = "\x00total"  # a budget-line key for a programme's total row
+
+_LABELS: dict[str, tuple[str, str]] = {
+    # reports and sheets
+    "daily": ("补贴资金使用进度日报", "Subsidy fund-use progress report"),
+    "incidents": ("风险事件报告", "Incident report"),
+    "ledger": ("台账导出", "Ledger export"),
+    "reconciliation": ("立减账单核对", "Subsidy bill reconciliation"),
+    "sales_ledger": ("销售台账", "Sales ledger"),
+    "fund_ledger": ("补贴资金使用明细台账", "Subsidy-fund ledger"),
+    "progress": ("资金使用进度", "Fund-use progress"),
+    "daily_spend": ("逐日资金使用", "Spend by day"),
+    "decisions_summary": ("订单审核结果", "Order decisions"),
+    "by_pattern": ("按风险与模式汇总", "By risk and pattern"),
+    "incident_list": ("风险事件明细", "Incidents"),
+    "differences": ("差异明细", "Differences"),
+    "summary": ("汇总", "Summary"),
+    "chart_cumulative": ("累计使用占预算比例", "Cumulative spend, share of budget"),
+    "chart_daily": ("逐日净使用金额(元)", "Net spend per day (yuan)"),
+    # facts
+    "period": ("统计期间", "Period"),
+    "generated_at": ("生成时间", "Generated at"),
+    "source": ("数据来源", "Source"),
+    "rules": ("规则版本", "Rules"),
+    "privacy": ("个人信息", "Personal data"),
+    "masking_note": (
+        "个人身份信息仅以脱敏形式出现(假名前8位)。",
+        "Identities appear masked only (first 8 characters of a pseudonym).",
+    ),
+    # columns
+    "programme": ("项目", "programme"),
+    "budget_line": ("预算线", "budget line"),
+    "budget": ("预算(元)", "budget (yuan)"),
+    "granted": ("发放(元)", "granted (yuan)"),
+    "held": ("冻结待审(元)", "held (yuan)"),
+    "clawed_back": ("退回(元)", "clawed back (yuan)"),
+    "rejected": ("拒付(元)", "rejected (yuan)"),
+    "net_in_period": ("期间净使用(元)", "net spend in period (yuan)"),
+    "used": ("累计使用(元)", "used to date (yuan)"),
+    "used_share": ("使用进度", "share used"),
+    "remaining": ("剩余(元)", "remaining (yuan)"),
+    "burn_rate": ("近7日日均使用(元/日)", "burn rate, last 7 days (yuan/day)"),
+    "exhaustion": ("预计用尽日期", "projected exhaustion"),
+    "programme_end": ("项目结束日期", "programme ends"),
+    "day": ("日期", "day"),
+    "time": ("时间", "time"),
+    "order_id": ("订单号", "order"),
+    "line_no": ("行号", "line"),
+    "merchant_id": ("商户", "merchant"),
+    "consumer": ("消费者(脱敏)", "consumer (masked)"),
+    "sku": ("商品编码", "SKU"),
+    "category": ("品类", "category"),
+    "energy_grade": ("能效等级", "energy grade"),
+    "unit_price": ("单价(元)", "unit price (yuan)"),
+    "quantity": ("数量", "quantity"),
+    "amount": ("金额(元)", "amount (yuan)"),
+    "decision": ("审核结果", "decision"),
+    "kind": ("类型", "kind"),
+    "line_total": ("预算线累计(元)", "line running total (yuan)"),
+    "programme_total": ("项目累计(元)", "programme running total (yuan)"),
+    "orders": ("订单数", "orders"),
+    "approve_n": ("通过", "approved"),
+    "review_n": ("待复核", "in review"),
+    "reject_n": ("拒绝", "rejected"),
+    "claimed": ("申领补贴(元)", "claimed (yuan)"),
+    "allowed": ("核定补贴(元)", "allowed (yuan)"),
+    "risk": ("风险类别", "risk"),
+    "detector": ("模式(检测器)", "pattern (detector)"),
+    "alerts": ("事件数", "alerts"),
+    "orders_involved": ("涉及订单", "orders involved"),
+    "subsidy_at_risk": ("涉险补贴(元)", "subsidy at risk (yuan)"),
+    "subsidy_allowed": ("涉及订单核定补贴(元)", "allowed subsidy of those orders (yuan)"),
+    "actions": ("处置", "actions"),
+    "severity": ("严重程度", "severity"),
+    "action": ("处置", "action"),
+    "entity": ("对象(脱敏)", "entity (masked)"),
+    "evidence": ("证据", "evidence"),
+    "order_sample": ("订单(前5)", "orders (first 5)"),
+    "claimed_in_bill": ("账单申报(元)", "billed (yuan)"),
+    "ledger_net": ("台账净额(元)", "ledger net (yuan)"),
+    "difference": ("差额(元)", "difference (yuan)"),
+    "count": ("笔数", "count"),
+    "bill_line": ("账单行", "bill line"),
+}
+
+_NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "kind": {
+        "grant": ("发放", "grant"),
+        "hold": ("冻结待审", "hold"),
+        "reject": ("拒付", "rejection"),
+        "clawback": ("退回", "claw-back"),
+    },
+    "decision": {
+        "approve": ("通过", "approve"),
+        "review": ("待复核", "review"),
+        "reject": ("拒绝", "reject"),
+    },
+    "risk": {
+        "hoarding": ("囤货", "hoarding"),
+        "arbitrage": ("套利", "arbitrage"),
+        "fraud": ("骗补", "fraud"),
+        "compliance": ("违规", "compliance"),
+        "budget": ("预算", "budget"),
+    },
+    "severity": {
+        "low": ("低", "low"),
+        "medium": ("中", "medium"),
+        "high": ("高", "high"),
+        "critical": ("严重", "critical"),
+    },
+    "action": {
+        "review": ("复核", "review"),
+        "hold": ("冻结", "hold"),
+        "block": ("拦截", "block"),
+        "notify": ("通报", "notify"),
+    },
+    "difference": {
+        "over_claimed": ("超额申报", "over-claimed"),
+        "unknown_order": ("未知订单", "unknown order"),
+        "refunded_but_claimed": ("已退款仍申报", "refunded but claimed"),
+        "duplicate_claim": ("重复申报", "claimed twice"),
+        "under_claimed": ("少报", "under-claimed"),
+    },
+    "detector": {
+        "consumer_eligibility": ("消费者资格不符", "consumer_eligibility"),
+        "product_eligibility": ("商品资格不符", "product_eligibility"),
+        "subsidy_amount": ("补贴金额不符", "subsidy_amount"),
+        "budget_exhausted": ("预算用尽", "budget_exhausted"),
+        "budget_threshold": ("预算使用阈值", "budget_threshold"),
+        "quota_breach": ("超限购", "quota_breach"),
+        "split_orders": ("拆单", "split_orders"),
+        "address_ring": ("同地址多人", "address_ring"),
+        "device_ring": ("同设备多人", "device_ring"),
+        "phone_ring": ("同手机多人", "phone_ring"),
+        "payment_ring": ("同支付账户多人", "payment_ring"),
+        "account_farm": ("批量新账户", "account_farm"),
+        "refund_arbitrage": ("退款套利", "refund_arbitrage"),
+        "refund_cycling": ("反复退购", "refund_cycling"),
+        "qualification_reuse": ("资格码冒用", "qualification_reuse"),
+        "qualification_shared": ("资格码转借", "qualification_shared"),
+        "device_many_codes": ("一机多码", "device_many_codes"),
+        "pickup_pipeline": ("自提点囤货", "pickup_pipeline"),
+        "merchant_fake_orders": ("商户虚假交易", "merchant_fake_orders"),
+        "price_inflation": ("先涨价后补贴", "price_inflation"),
+    },
+}
+
+
+def label(key: str, lang: Lang) -> str:
+    """A heading; an unknown key is its own heading (a new column is never lost)."""
+    pair = _LABELS.get(key)
+    return key if pair is None else pair[0 if lang == "zh" else 1]
+
+
+def name(family: str, value: str, lang: Lang) -> str:
+    """A value's name (a risk, a kind, a decision...); an unknown one is shown as it is."""
+    pair = _NAMES.get(family, {}).get(value)
+    return value if pair is None else pair[0 if lang == "zh" else 1]
+
+
+class Names:
+    """Programme and budget-line names in the report's language (titles in Chinese)."""
+
+    def __init__(self, rules: ProgrammeRules, lang: Lang) -> None:
+        self.rules = rules
+        self.lang = lang
+
+    def programme(self, programme: str) -> str:
+        found = self.rules.programmes.get(programme)
+        return found.title if found is not None and self.lang == "zh" else programme
+
+    def line(self, programme: str, line: str | None) -> str:
+        if line is None:
+            return "—"
+        if line == TOTAL:
+            return "合计" if self.lang == "zh" else "total"
+        found = self.rules.programmes.get(programme)
+        budget_line = found.budget_lines.get(line) if found is not None else None
+        return budget_line.title if budget_line is not None and self.lang == "zh" else line

@@ -1,0 +1,297 @@
+"""The store's commands: `db upgrade|status`, `report`, `reconcile`, `backup`, `restore`, and
+the store observer behind `replay --store`.
+
+Every one of them works on `RISKMON_DATABASE_URL` (default `sqlite:///var/riskmon.db`, a file
+under ./var/). Commands that write the store migrate it to the newest schema first; commands
+that only read it refuse a store that is not at that schema, naming `riskmon db upgrade`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riskmon.settings import load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from replay.observers import Observer
+    from reports.document import Report
+    from reports.labels import Lang
+    from reports.render import Format
+    from schemas.rules import ProgrammeRules
+
+console = Console()
+errors = Console(stderr=True)
+db_app = typer.Typer(no_args_is_help=True, help="The store: schema migrations and status.")
+
+FormatOption = Annotated[
+    str | None,
+    typer.Option("--format", help="xlsx, html, md or csv (default: the suffix of --out)"),
+]
+LangOption = Annotated[str, typer.Option("--lang", help="zh (default) or en")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"error: {message}", highlight=False, markup=False)
+    return typer.Exit(code)
+
+
+def database_url() -> str:
+    return load_settings().database_url.get_secret_value()
+
+
+@contextmanager
+def open_store(*, write: bool) -> Iterator[Engine]:
+    """The store of RISKMON_DATABASE_URL, migrated (`write`) or checked to be current."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reports import migrate
+    from reports.db import StoreError, describe, open_engine
+
+    url = database_url()
+    try:
+        engine = open_engine(url)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        if write:
+            migrate.upgrade(engine)
+        else:
+            migrate.require_current(engine)
+        yield engine
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    except SQLAlchemyError as exc:
+        # the driver's own words, without the URL (it may hold a password)
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise _fail(f"the store {describe(url)}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def store_observers(rules: ProgrammeRules, enabled: bool) -> Iterator[list[Observer]]:
+    """`replay --store`: an observer that fills the store (nothing without the flag)."""
+    if not enabled:
+        yield []
+        return
+    from reports.db import describe
+    from reports.observer import StoreObserver
+    from reports.writer import StoreWriter
+
+    with open_store(write=True) as engine:
+        writer = StoreWriter(engine)
+        yield [StoreObserver(writer, rules)]
+        errors.print(
+            f"stored {writer.rows_written:,} rows in {describe(engine.url)}", highlight=False
+        )
+
+
+def _format(fmt: str | None, out: Path) -> Format:
+    from reports.render import FORMATS
+
+    chosen = fmt or out.suffix.lstrip(".").lower()
+    for known in FORMATS:
+        if chosen == known:
+            return known
+    raise _fail(f"--format must be one of {', '.join(FORMATS)} (or --out ending in one)")
+
+
+def _lang(value: str) -> Lang:
+    from reports.labels import LANGS
+
+    for known in LANGS:
+        if value == known:
+            return known
+    raise _fail("--lang must be zh or en")
+
+
+def _write(report: Report, fmt: Format, out: Path) -> None:
+    from reports.render import write
+
+    for path in write(report, fmt, out):
+        console.print(f"wrote {path}", highlight=False)
+
+
+def _rules(path: Path | None) -> ProgrammeRules:
+    from schemas.rules import RulesError, load_rules
+
+    try:
+        return load_rules(path or load_settings().rules)
+    except RulesError as exc:
+        raise _fail(str(exc)) from None
+
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(help="programme rules TOML (default: the shipped rules)", exists=True),
+]
+
+
+def report(
+    kind: Annotated[str, typer.Argument(help="daily, incidents or ledger")],
+    out: Annotated[Path, typer.Option("--out", help="file to write")],
+    fmt: FormatOption = None,
+    date: Annotated[str | None, typer.Option("--date", help="one day, YYYY-MM-DD")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="first day, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="last day, YYYY-MM-DD")] = None,
+    lang: LangOption = "zh",
+    rules: RulesOption = None,
+) -> None:
+    """A report for the bureau from the store: daily (fund-use progress), incidents, ledger."""
+    from reports.bureau import KINDS, EmptyStoreError, default_period, make
+    from reports.db import describe
+    from reports.period import Period, PeriodError
+
+    if kind not in KINDS:
+        raise _fail(f"the report is one of {', '.join(KINDS)}, not {kind!r}")
+    fmt_ = _format(fmt, out)
+    lang_ = _lang(lang)
+    programme_rules = _rules(rules)
+    try:
+        period = Period.parse(date, start, end)
+    except PeriodError as exc:
+        raise _fail(str(exc)) from None
+    with open_store(write=False) as engine:
+        try:
+            period = period or default_period(engine, kind)
+        except EmptyStoreError as exc:
+            raise _fail(str(exc)) from None
+        built = make(
+            kind,
+            engine,
+            programme_rules,
+            period,
+            lang_,
+            source=describe(engine.url),
+        )
+    _write(built, fmt_, out)
+
+
+def reconcile(
+    bill: Annotated[Path, typer.Option(help="the platform's bill: order_id, claimed_subsidy")],
+    out: Annotated[Path | None, typer.Option(help="also write the differences here")] = None,
+    fmt: FormatOption = None,
+    lang: LangOption = "zh",
+) -> None:
+    """Reconcile a subsidy bill (立减账单核对) with the rules' decisions and the ledger."""
+    from reports.frames import yuan
+    from reports.labels import name
+    from reports.reconcile import KINDS, BillError, read_bill
+    from reports.reconcile import reconcile as run
+    from reports.reconcile import report as as_report
+
+    lang_ = _lang(lang)
+    if not bill.is_file():
+        raise _fail(f"{bill}: no such file")
+    try:
+        rows = read_bill(bill)
+    except BillError as exc:
+        raise _fail(str(exc)) from None
+    with open_store(write=False) as engine:
+        result = run(engine, rows)
+    table = Table(title=f"{bill.name}: {result.rows:,} rows, {yuan(result.billed):,} yuan billed")
+    table.add_column("difference")
+    table.add_column("count", justify="right")
+    table.add_column("yuan", justify="right")
+    for kind in KINDS:
+        table.add_row(
+            f"{kind} ({name('difference', kind, 'zh')})",
+            f"{result.count(kind):,}",
+            f"{yuan(result.total(kind)):,}",
+        )
+    console.print(table)
+    console.print(
+        f"allowed by the rules {yuan(result.allowed):,}; in the ledger after claw-backs "
+        f"{yuan(result.ledger_net):,}; payable (the bill less every excess) "
+        f"{yuan(result.payable):,} yuan",
+        highlight=False,
+    )
+    if out is not None:
+        _write(as_report(result, lang_, bill), _format(fmt, out), out)
+
+
+def backup(directory: Annotated[Path, typer.Argument(help="a new or empty folder")]) -> None:
+    """Back up the store into a folder, with a checksum manifest."""
+    from reports.backup import BackupError
+    from reports.backup import backup as run
+
+    with open_store(write=False) as engine:
+        try:
+            manifest = run(engine, directory)
+        except BackupError as exc:
+            raise _fail(str(exc)) from None
+    rows = sum(entry["rows"] for entry in manifest["tables"].values())
+    console.print(
+        f"backed up {rows:,} rows into {directory} (content sha256 "
+        f"{manifest['content_sha256'][:16]}…)",
+        highlight=False,
+    )
+
+
+def restore(
+    directory: Annotated[Path, typer.Argument(help="a folder written by `riskmon backup`")],
+    replace: Annotated[
+        bool, typer.Option(help="empty a store that holds rows before restoring")
+    ] = False,
+) -> None:
+    """Restore the store from a backup; a damaged backup is refused, the store left as it was."""
+    from reports.backup import BackupError, read_manifest
+    from reports.backup import restore as run
+
+    try:
+        read_manifest(directory)  # before anything touches the store
+    except BackupError as exc:
+        raise _fail(str(exc)) from None
+    with open_store(write=True) as engine:
+        try:
+            manifest = run(engine, directory, replace=replace)
+        except BackupError as exc:
+            raise _fail(str(exc)) from None
+    rows = sum(entry["rows"] for entry in manifest["tables"].values())
+    console.print(f"restored {rows:,} rows from {directory}", highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's tables to this riskmon's schema."""
+    from reports import migrate
+    from reports.db import describe
+
+    with open_store(write=True) as engine:
+        console.print(
+            f"{describe(engine.url)} at schema revision {migrate.current(engine)}", highlight=False
+        )
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """The store's URL (password hidden), schema revision and row counts."""
+    from reports import migrate
+    from reports.backup import row_counts
+    from reports.db import describe
+
+    with open_store(write=False) as engine:
+        counts = row_counts(engine)
+        console.print(
+            f"{describe(engine.url)}: schema revision {migrate.current(engine)}", highlight=False
+        )
+        for table, n in counts.items():
+            console.print(f"  {table}: {n:,} rows", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the store's commands to the `riskmon` command line."""
+    app.add_typer(db_app, name="db")
+    app.command("report")(report)
+    app.command("reconcile")(reconcile)
+    app.command("backup")(backup)
+    app.command("restore")(restore)

@@ -1,0 +1,120 @@
+"""The store's commands, on RISKMON_DATABASE_URL: replay --store, db, report, reconcile,
+backup and restore, and their errors in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Filled
+from store_checks import injected_bill
+from typer.testing import CliRunner
+
+from reports.backup import digest
+from reports.db import open_engine
+from riskmon.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path}/var/riskmon.db"
+    monkeypatch.setenv("RISKMON_DATABASE_URL", url)
+    return url
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_replay_fills_the_store_and_the_other_commands_read_it(
+    filled: Filled, store_url: str, tmp_path: Path
+) -> None:
+    folder = filled.folder
+    invoke(
+        "replay",
+        "--events",
+        str(folder / "events.jsonl"),
+        "--catalog",
+        str(folder / "catalog.jsonl"),
+        "--store",
+    )
+    engine = open_engine(store_url)
+    try:
+        assert digest(engine) == digest(filled.engine)
+        over, unknown, refunded = injected_bill(engine, tmp_path / "bill.csv")
+    finally:
+        engine.dispose()
+    status = invoke("db", "status")
+    assert f"decisions: {filled.stats.orders:,} rows" in status
+    out = invoke("report", "daily", "--out", str(tmp_path / "r" / "daily.html"))
+    assert "daily.html" in out and (tmp_path / "r" / "daily.html").exists()
+    invoke("report", "incidents", "--format", "md", "--out", str(tmp_path / "r" / "inc.txt"))
+    invoke("report", "ledger", "--date", "2026-07-01", "--out", str(tmp_path / "r" / "l.csv"))
+    checked = invoke(
+        "reconcile", "--bill", str(tmp_path / "bill.csv"), "--out", str(tmp_path / "d.xlsx")
+    )
+    assert "over_claimed" in checked and (tmp_path / "d.xlsx").exists()
+    over_total = sum(over.values())
+    assert f"{over_total:,}" in checked
+    invoke("backup", str(tmp_path / "bk"))
+    restored = f"sqlite:///{tmp_path}/restored.db"
+    result = runner.invoke(
+        app, ["restore", str(tmp_path / "bk")], env={"RISKMON_DATABASE_URL": restored}
+    )
+    assert result.exit_code == 0, result.output
+    engine = open_engine(restored)
+    try:
+        assert digest(engine) == digest(filled.engine)
+    finally:
+        engine.dispose()
+
+
+def test_reading_an_empty_store_is_refused_in_words(store_url: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "daily", "--out", str(tmp_path / "x.html")])
+    assert result.exit_code == 2
+    assert "no riskmon tables yet" in result.output and "riskmon db upgrade" in result.output
+    invoke("db", "upgrade")
+    result = runner.invoke(app, ["report", "daily", "--out", str(tmp_path / "x.html")])
+    assert result.exit_code == 2 and "holds nothing yet" in result.output
+
+
+def test_a_truncated_backup_is_refused_by_restore(
+    filled: Filled, store_url: str, tmp_path: Path
+) -> None:
+    from reports.backup import backup
+
+    backup(filled.engine, tmp_path / "bk")
+    path = tmp_path / "bk" / "alerts.jsonl.gz"
+    path.write_bytes(path.read_bytes()[:-100])
+    result = runner.invoke(app, ["restore", str(tmp_path / "bk")])
+    assert result.exit_code == 2
+    assert "the backup is damaged: alerts.jsonl.gz" in result.output
+    assert not (tmp_path / "var" / "riskmon.db").exists()  # nothing was touched
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["report", "weekly", "--out", "x.html"], "one of daily, incidents, ledger"),
+        (["report", "daily", "--out", "x.pdf"], "--format must be one of"),
+        (["report", "daily", "--out", "x.html", "--lang", "fr"], "--lang must be zh or en"),
+        (["report", "daily", "--out", "x.html", "--from", "2026-07-02"], "go together"),
+        (["report", "daily", "--out", "x.html", "--date", "July"], "YYYY-MM-DD"),
+    ],
+)
+def test_bad_options_are_refused_in_words(store_url: str, args: list[str], error: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and error in result.output
+
+
+def test_a_database_that_cannot_be_reached_is_named_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RISKMON_DATABASE_URL", "postgresql://app:s3cret@127.0.0.1:1/nowhere")
+    result = runner.invoke(app, ["db", "status"])
+    assert result.exit_code == 2
+    assert "127.0.0.1:1/nowhere" in result.output and "s3cret" not in result.output
