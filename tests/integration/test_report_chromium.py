@@ -1,0 +1,101 @@
+"""The HTML report renders in a real headless Chromium (Debian's, /usr/bin/chromium; nothing
+downloads a browser), and the xlsx opens in pandas with a sheet per table."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine
+
+from replay import Replay
+from reports import migrate
+from reports.bureau import make
+from reports.db import open_engine
+from reports.frames import store_days
+from reports.observer import StoreObserver
+from reports.render import write
+from reports.writer import StoreWriter
+from schemas.rules import load_rules
+from simulation.generator import generate
+
+pytestmark = pytest.mark.integration
+RULES = load_rules()
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    folder = tmp_path_factory.mktemp("chromium")
+    generate(5, 3, folder, events_per_day=1500)
+    engine = open_engine(f"sqlite:///{folder}/store.db")
+    migrate.upgrade(engine)
+    Replay(RULES, observers=[StoreObserver(StoreWriter(engine), RULES)]).run(
+        folder / "events.jsonl", catalog=folder / "catalog.jsonl"
+    )
+    yield engine
+    engine.dispose()
+
+
+def screenshot(page: Path, png: Path, profile: Path) -> subprocess.CompletedProcess[bytes]:
+    """One headless Chromium run, waited for (a profile of its own: runs never share one)."""
+    return subprocess.run(  # noqa: S603 (a fixed program, our own arguments)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1280,1400",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: `make system` installs it")
+@pytest.mark.parametrize("kind", ["daily", "incidents"])
+def test_the_html_report_renders_in_headless_chromium(
+    store: Engine, tmp_path: Path, kind: str
+) -> None:
+    period = store_days(store)
+    assert period is not None
+    report = make(kind, store, RULES, period, "zh", source="test", now=datetime.now(UTC))  # type: ignore[arg-type]
+    page = tmp_path / f"{kind}.html"
+    write(report, "html", page)
+    png = tmp_path / f"{kind}.png"
+    done = screenshot(page, png, tmp_path / "profile")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1280, 1400)
+    assert len(data) > 20_000  # a page with tables and charts, not a blank one
+
+
+def test_the_xlsx_report_has_its_sheets(store: Engine, tmp_path: Path) -> None:
+    period = store_days(store)
+    assert period is not None
+    for kind, sheets in {
+        "daily": ["补贴资金使用进度日报", "资金使用进度", "逐日资金使用", "订单审核结果", "图表"],
+        "incidents": ["风险事件报告", "按风险与模式汇总", "风险事件明细"],
+        "ledger": ["台账导出", "销售台账", "补贴资金使用明细台账"],
+    }.items():
+        report = make(kind, store, RULES, period, "zh", source="test")  # type: ignore[arg-type]
+        write(report, "xlsx", tmp_path / f"{kind}.xlsx")
+        read = pd.read_excel(tmp_path / f"{kind}.xlsx", sheet_name=None)
+        assert list(read) == sheets
+        for name in sheets[1:]:
+            if name != "图表":
+                assert len(read[name]) > 0, name

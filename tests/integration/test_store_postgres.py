@@ -1,0 +1,181 @@
+"""The store on the machine's real PostgreSQL: a database of its own per test session, created
+here and dropped at the end (RISKMON_TEST_POSTGRES names the server's admin database; default
+postgresql://postgres@127.0.0.1:5432/test, trust auth)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
+from store_checks import check_ledger_totals, injected_bill
+
+from detectors.store import MemoryStore
+from replay import Replay, ReplayStats
+from reports import migrate
+from reports.backup import backup, digest, restore
+from reports.db import open_engine
+from reports.observer import StoreObserver
+from reports.reconcile import read_bill, reconcile
+from reports.tables import decisions, metadata
+from reports.writer import StoreWriter
+from schemas.rules import ProgrammeRules, load_rules
+from simulation.generator import generate
+
+pytestmark = pytest.mark.integration
+ADMIN_URL = os.environ.get("RISKMON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+RULES = load_rules()
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    url = make_url(ADMIN_URL)
+    return psycopg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        dbname=url.database,
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A new database, dropped at the end whatever happened."""
+    name = f"riskmon_test_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pg-simulated")
+    generate(11, 2, folder, events_per_day=2500, bad_lines=3)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pg(pg_url: str) -> Iterator[Engine]:
+    engine = open_engine(pg_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _replay(engine: Engine, folder: Path, rules: ProgrammeRules) -> tuple[ReplayStats, MemoryStore]:
+    state = MemoryStore()
+    observer = StoreObserver(StoreWriter(engine), rules, batch_rows=700)
+    stats = Replay(rules, state, observers=[observer]).run(
+        folder / "events.jsonl", catalog=folder / "catalog.jsonl"
+    )
+    return stats, state
+
+
+@pytest.fixture(scope="module")
+def filled(pg: Engine, simulated: Path) -> tuple[ReplayStats, MemoryStore]:
+    return _replay(pg, simulated, RULES)
+
+
+def test_the_migration_builds_exactly_the_tables_the_code_writes(pg: Engine) -> None:
+    with pg.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+def test_ledger_totals_equal_the_allowed_subsidy_less_claw_backs(
+    pg: Engine, filled: tuple[ReplayStats, MemoryStore]
+) -> None:
+    stats, state = filled
+    check_ledger_totals(pg, stats, state)
+
+
+def test_a_second_replay_changes_nothing(
+    pg: Engine, filled: tuple[ReplayStats, MemoryStore], simulated: Path
+) -> None:
+    before = digest(pg)
+    _replay(pg, simulated, RULES)
+    assert digest(pg) == before
+
+
+def test_the_same_events_store_the_same_content_as_in_sqlite(
+    pg: Engine, filled: tuple[ReplayStats, MemoryStore], simulated: Path, tmp_path: Path
+) -> None:
+    lite = open_engine(f"sqlite:///{tmp_path}/store.db")
+    try:
+        migrate.upgrade(lite)
+        _replay(lite, simulated, RULES)
+        assert digest(lite) == digest(pg)
+    finally:
+        lite.dispose()
+
+
+def test_reconciliation_finds_exactly_the_injected_differences(
+    pg: Engine, filled: tuple[ReplayStats, MemoryStore], tmp_path: Path
+) -> None:
+    over, unknown, refunded = injected_bill(pg, tmp_path / "bill.csv")
+    result = reconcile(pg, read_bill(tmp_path / "bill.csv"))
+    found = {(str(d["kind"]), str(d["order_id"])) for d in result.differences}
+    assert found == (
+        {("over_claimed", o) for o in over}
+        | {("unknown_order", o) for o in unknown}
+        | {("refunded_but_claimed", o) for o in refunded}
+    )
+
+
+def test_backup_from_postgresql_restores_into_sqlite_and_back(
+    pg: Engine, filled: tuple[ReplayStats, MemoryStore], pg_url: str, tmp_path: Path
+) -> None:
+    original = digest(pg)
+    backup(pg, tmp_path / "from-pg")
+    lite = open_engine(f"sqlite:///{tmp_path}/restored.db")
+    try:
+        restore(lite, tmp_path / "from-pg")
+        assert digest(lite) == original
+        backup(lite, tmp_path / "from-sqlite")
+    finally:
+        lite.dispose()
+    restore(pg, tmp_path / "from-sqlite", replace=True)
+    assert digest(pg) == original
+
+
+def test_an_async_writer_fills_postgresql(
+    pg: Engine, filled: tuple[ReplayStats, MemoryStore]
+) -> None:
+    from factories import Run, item, line, paid
+
+    from schemas.decode import decode_order
+    from schemas.outputs import Origin
+
+    observer = StoreObserver(StoreWriter(pg), RULES, autoflush=False)
+    run = Run(RULES)
+    event = paid(
+        "pg-async", items=[item("SKU-PH-1", "mobile_phone", "4999.00")], order_id="PG-ASYNC-1"
+    )
+    raw = line(event)
+    parsed = decode_order(raw)
+    outcome = run.pipeline.on_order(parsed, raw, Origin("orders"))
+    observer.on_decided(parsed, outcome)  # type: ignore[arg-type]
+    asyncio.run(observer.aflush())
+    with pg.connect() as connection:
+        stored = connection.execute(
+            select(decisions.c.allowed_subsidy).where(decisions.c.order_id == "PG-ASYNC-1")
+        ).scalar_one()
+    assert stored == Decimal("500.00")
+    before = digest(pg).rows["decisions"]
+    asyncio.run(observer.aflush())  # nothing left to write
+    observer.on_decided(parsed, outcome)  # type: ignore[arg-type]
+    asyncio.run(observer.aflush())  # a redelivery: nothing new
+    assert digest(pg).rows["decisions"] == before
