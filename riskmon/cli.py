@@ -269,6 +269,7 @@ def worker(
         watch_partitions=watch_partitions,
         batch=batch,
         max_bytes=settings.max_message_bytes,
+        batch_bytes=settings.kafka_batch_bytes,
     )
     run_worker(config, _rules(rules), loglevel=loglevel)
 
@@ -282,7 +283,7 @@ def produce(
     """Send a file's lines to a topic, keyed as the contract says."""
     from streams.clients import produce as send
 
-    count = send(file, topic, _kafka(kafka))
+    count = send(file, topic, _kafka(kafka), load_settings().kafka_batch_bytes)
     console.print(f"sent {count:,} messages to {topic}")
 
 

@@ -14,6 +14,10 @@ class Settings(BaseSettings):
     rules: Path | None = Field(default=None, description="programme rules TOML (default: shipped)")
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
     kafka: str | None = Field(default=None, description="broker host:port (RISKMON_KAFKA)")
+    # Producer batch size in bytes. 1 makes every record its own batch, which the embedded
+    # tansu broker needs: it reports a partition's high watermark as its last batch's base
+    # offset + 1, which stops Faust's table recovery short. On Apache Kafka use 65536.
+    kafka_batch_bytes: int = Field(default=1, ge=0)
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
     # SQLAlchemy URL of the store; credentials in it are never logged
     database_url: SecretStr = Field(default=SecretStr("sqlite:///var/riskmon.db"))

@@ -24,9 +24,11 @@ behavioural alert. No detector logic lives here: this module moves bytes and sta
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import faust
@@ -49,9 +51,10 @@ from schemas.decode import (
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
-from streams.state import DurableState, PartitionStore
+from streams.state import DurableState, PartitionStore, dumps_state
 from streams.topics import TOPICS
 
+log = logging.getLogger("riskmon.streams")
 DECIDE_TOPIC = "riskmon-decide"
 WATCH_TOPIC = "riskmon-watch"
 PARTITIONS = {t.name: t.partitions for t in TOPICS}
@@ -73,6 +76,7 @@ class StreamConfig:
     session_timeout: float = 10.0
     heartbeat: float = 1.0
     commit_interval: float = 1.0
+    batch_bytes: int = 1  # producer batches: see `Settings.kafka_batch_bytes`
     extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
 
 
@@ -147,8 +151,10 @@ def watch_partition(kind: str, key: str, partitions: int) -> int:
 
 def watch_message(watch: Watch, owned: Sequence[str], raw: bytes) -> bytes:
     """`meta-json \\n event-json`: the meta never holds a newline, the event may."""
+    # the order's amounts go as strings, as in saved state: a JSON number comes back a float,
+    # and Decimal(float) is not the amount
     meta = {"owned": list(owned), "order": watch.order, "released": watch.released}
-    return dumps(meta) + b"\n" + raw
+    return dumps_state(meta) + b"\n" + raw
 
 
 class Worker:
@@ -182,6 +188,7 @@ class Worker:
             consumer_max_fetch_size=32 << 20,  # a 10 MB message is read, then dead-lettered
             producer_max_request_size=32 << 20,
             producer_linger=0.002,
+            producer_max_batch_size=config.batch_bytes,
             consumer_auto_offset_reset="earliest",
             table_standby_replicas=0,
             **config.extra,
@@ -229,16 +236,18 @@ class Worker:
         self.catalog = CatalogView(self.catalog_table)
         shared: dict[str, MutableMapping[str, Any]] = {"catalog": self.catalog}
         self.decide_state = DurableState(
-            TableBacking(table("decide-state", 1)), shared, on_restore=self._restored
+            TableBacking(table("decide-state", 1)),
+            shared,
+            on_restore=partial(self._restored, "decide"),
         )
         self.watch_state = DurableState(
             TableBacking(table("watch-state", config.watch_partitions)),
             shared,
-            on_restore=self._restored,
+            on_restore=partial(self._restored, "watch"),
         )
         self.pipelines: dict[int, Pipeline] = {}
         self.watchers: dict[int, Watchers] = {}
-        self.restores: list[tuple[int, int]] = []  # (partition, keys rolled back)
+        self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
         self._decided = 0
         # routes are pure: any Watchers computes them
         self._router = Watchers(rules, PartitionStore(-1, shared), [])
@@ -249,6 +258,7 @@ class Worker:
         app.agent(self.catalog_in, name="catalog")(self._catalog)
         app.agent(self.labels, name="labels")(self._labels)
         app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
+        app.on_partitions_assigned.connect(cast(Any, self._assigned))
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -412,8 +422,21 @@ class Worker:
         for observer in self.observers:
             observer.on_consumed(topic, event_type)
 
-    def _restored(self, partition: int, rolled_back: int) -> None:
-        self.restores.append((partition, rolled_back))
+    def _restored(self, stage: str, partition: int, keys: int, rolled_back: int) -> None:
+        self.restores.append((stage, partition, keys, rolled_back))
+        if keys or rolled_back:  # a worker taking over state, not a first start
+            log.warning(
+                "restored %s partition %d from its changelog: %d keys, %d rolled back",
+                stage,
+                partition,
+                keys,
+                rolled_back,
+            )
+
+    async def _assigned(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        assigned: set[TP] = args[0] if args else kwargs.get("assigned", set())
+        mine = sorted(tp.partition for tp in assigned if tp.topic == "orders")
+        log.info("assigned orders partitions %s", ",".join(map(str, mine)) or "none")
 
     async def _revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())

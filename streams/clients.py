@@ -34,14 +34,17 @@ def message_key(topic: str, raw: bytes) -> bytes | None:
     return value.encode() if isinstance(value, str) else None
 
 
-def produce(path: Path, topic: str, bootstrap: str) -> int:
-    """Send every non-blank line of a JSON Lines file; returns how many were sent."""
+def produce(path: Path, topic: str, bootstrap: str, batch_bytes: int = 1) -> int:
+    """Send every non-blank line of a JSON Lines file; returns how many were sent.
+
+    `batch_bytes` 1 sends each record as its own batch (see `Settings.kafka_batch_bytes`).
+    """
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
         linger_ms=20,
-        batch_size=256 * 1024,
+        batch_size=batch_bytes,
         max_request_size=16 << 20,
         acks="all",
     )

@@ -138,7 +138,7 @@ class DurableState:
         self,
         table: Backing,
         shared: Mapping[str, MutableMapping[str, Any]] | None = None,
-        on_restore: Callable[[int, int], None] | None = None,
+        on_restore: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self.table = table
         self.shared = shared or {}
@@ -182,7 +182,7 @@ class DurableState:
         table = self.table
         marker = table.get(prefix + MARKER)
         applied = int(marker) if marker is not None else -1
-        rolled_back = 0
+        rolled_back = restored = 0
         for full, entry in list(_items(table, prefix)):
             if full == prefix + MARKER:
                 continue
@@ -194,10 +194,11 @@ class DurableState:
             if now:
                 name, key = full[len(prefix) :].split("|", 1)
                 store.load(name, key, orjson.loads(now))
+                restored += 1
         store.dirty.clear()
         store.applied = applied
         if self.on_restore is not None:
-            self.on_restore(partition, rolled_back)
+            self.on_restore(partition, restored, rolled_back)
         return store
 
 
