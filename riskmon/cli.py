@@ -271,7 +271,7 @@ def worker(
         max_bytes=settings.max_message_bytes,
         batch_bytes=settings.kafka_batch_bytes,
     )
-    run_worker(config, _rules(rules), loglevel=loglevel)
+    run_worker(config, _rules(rules), loglevel=loglevel, metrics_port=settings.metrics_port)
 
 
 @app.command()

@@ -25,9 +25,11 @@ behavioural alert. No detector logic lives here: this module moves bytes and sta
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Any, cast
 
@@ -51,6 +53,7 @@ from schemas.decode import (
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
+from streams.metrics import MetricsObserver
 from streams.state import DurableState, PartitionStore, dumps_state
 from streams.topics import TOPICS
 
@@ -165,10 +168,12 @@ class Worker:
         config: StreamConfig,
         rules: ProgrammeRules,
         observers: Sequence[Observer] = (),
+        metrics: MetricsObserver | None = None,
     ) -> None:
         self.config = config
         self.rules = rules
-        self.observers = list(observers)
+        self.metrics = metrics
+        self.observers = [*observers, *([metrics] if metrics is not None else [])]
         self.app = app = faust.App(
             config.app_id,
             broker=f"kafka://{config.broker}",
@@ -259,6 +264,8 @@ class Worker:
         app.agent(self.labels, name="labels")(self._labels)
         app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
+        if metrics is not None:
+            app.timer(5.0)(self._report_lag)
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -276,10 +283,15 @@ class Worker:
                     self._dead(exc.reason, exc.message, raw, _origin(event))
                     continue
                 self._consumed("orders", order.event_type)
+                # where it came from, for dead letters, and when it was appended, for the
+                # append-to-decision delay
                 send(
                     key=message.key,
                     value=raw,
-                    headers=[("origin", b"%d:%d" % (message.partition, message.offset))],
+                    headers=[
+                        ("origin", b"%d:%d" % (message.partition, message.offset)),
+                        ("appended", b"%.3f" % (message.timestamp or 0.0)),
+                    ],
                 )
 
     async def _decide(self, stream: Any) -> None:
@@ -298,11 +310,14 @@ class Worker:
             await self.app.producer.flush()  # outputs before the state that says they went
             for store, offset in touched.values():
                 self.decide_state.save(store, offset)
+                if self.metrics is not None:
+                    self._report_budget(store)
 
     def _decide_one(self, pipeline: Pipeline, event: EventT[Any]) -> None:
+        started = time.perf_counter()
         message = event.message
         raw = message.value or b""
-        origin = _header_origin(message.headers)
+        origin, appended = _headers(message.headers)
         try:
             order = decode_order(raw, self.config.max_bytes)
         except DecodeError as exc:  # not from intake: say so rather than lose it
@@ -310,6 +325,10 @@ class Worker:
             return
         outcome = pipeline.decide(order, raw, origin)
         self._emit(order, outcome)
+        if self.metrics is not None:
+            self.metrics.observe_processing(time.perf_counter() - started)
+            if outcome.decision is not None and appended:
+                self.metrics.observe_delay(max(time.time() - appended, 0.0))
         self._decided += 1
         if self._decided % self.config.expire_every == 0:
             for record in pipeline.expire():
@@ -422,6 +441,26 @@ class Worker:
         for observer in self.observers:
             observer.on_consumed(topic, event_type)
 
+    def _report_budget(self, store: PartitionStore) -> None:
+        """The budget lines' spend as the decide stage's state has it (the authority)."""
+        assert self.metrics is not None
+        budget = store.table("budget")
+        for name, programme in self.rules.programmes.items():
+            for line in programme.budget_lines:
+                state = budget.get(f"{name}/{line}")
+                if state is not None:
+                    self.metrics.set_budget_used(name, line, Decimal(state["used"]))
+
+    async def _report_lag(self) -> None:
+        assert self.metrics is not None
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic in {"orders", DECIDE_TOPIC, WATCH_TOPIC, "catalog", "labels"}:
+                read = cast(Any, consumer)._read_offset.get(tp)  # faust has no public position
+                end = consumer.highwater(tp)
+                lag = end - (read + 1 if read is not None else 0)
+                self.metrics.set_lag(tp.topic, tp.partition, max(lag, 0))
+
     def _restored(self, stage: str, partition: int, keys: int, rolled_back: int) -> None:
         self.restores.append((stage, partition, keys, rolled_back))
         if keys or rolled_back:  # a worker taking over state, not a first start
@@ -449,9 +488,13 @@ def _origin(event: EventT[Any]) -> Origin:
     return Origin(message.topic, message.partition, message.offset)
 
 
-def _header_origin(headers: Any) -> Origin:
+def _headers(headers: Any) -> tuple[Origin, float]:
+    """The `orders` message a decide message was forwarded from, and its append time."""
+    origin, appended = Origin("orders"), 0.0
     for name, value in headers or ():
         if name == "origin":
             partition, _, offset = value.partition(b":")
-            return Origin("orders", int(partition), int(offset))
-    return Origin("orders")
+            origin = Origin("orders", int(partition), int(offset))
+        elif name == "appended":
+            appended = float(value)
+    return origin, appended

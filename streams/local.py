@@ -75,7 +75,8 @@ class LocalCluster:
             str(self.watch_partitions),
             *self.worker_args,
         ]
-        env = {**os.environ, **self.env}
+        # several workers on one machine: /metrics only where a test or the demo asks for it
+        env = {**os.environ, "RISKMON_METRICS_PORT": "0", **self.env}
         process = subprocess.Popen(  # noqa: S603 - our own command line
             command, stdout=log, stderr=subprocess.STDOUT, env=env
         )

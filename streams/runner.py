@@ -10,6 +10,9 @@ import faust
 from replay.observers import Observer
 from schemas.rules import ProgrammeRules
 from streams.app import StreamConfig, Worker
+from streams.metrics import MetricsObserver, MetricsServer
+
+log = logging.getLogger("riskmon.streams")
 
 
 def run_worker(
@@ -17,8 +20,24 @@ def run_worker(
     rules: ProgrammeRules,
     observers: Sequence[Observer] = (),
     loglevel: str = "warning",
+    metrics_port: int = 0,
 ) -> None:
-    """Start the stages and block; Faust handles the signals and leaves the group cleanly."""
-    worker = Worker(config, rules, observers)
+    """Start the stages and block; Faust handles the signals and leaves the group cleanly.
+
+    With a `metrics_port`, /metrics is served there (a port in use is logged, not fatal: a
+    second worker on one machine still works, unobserved).
+    """
+    metrics = MetricsObserver(rules)
+    server: MetricsServer | None = None
+    if metrics_port:
+        try:
+            server = metrics.serve(metrics_port)
+        except OSError as exc:
+            log.warning("metrics not served on port %d: %s", metrics_port, exc)
+    worker = Worker(config, rules, observers, metrics=metrics)
     logging.getLogger("faust").setLevel(loglevel.upper())
-    faust.Worker(worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    try:
+        faust.Worker(worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    finally:
+        if server is not None:
+            server.close()
