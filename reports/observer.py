@@ -28,10 +28,14 @@ BATCH_ROWS = 5000
 class StoreObserver(NullObserver):
     """Decisions, alerts and ledger rows into the store, batched and idempotent.
 
-    With `autoflush` (the replay), a batch is written as soon as it holds `batch_rows` rows, and
-    at `close()` (writing it in a worker thread while the next one filled was measured no faster:
-    most of a write holds the GIL). Without `autoflush`, nothing is written until the owner
-    calls `flush()` or `await aflush()`; `pending` says how many rows wait.
+    With `autoflush` (the replay), a batch that holds `batch_rows` rows goes to a worker thread
+    and is written while the next one fills, one batch at a time and in order; what is left is
+    written at `close()`, and a failed write is raised at the next flush or at `close()`. The
+    thread pays on PostgreSQL, whose side of a write then overlaps the detectors' work (a month
+    replayed at 1.63x the time of the replay alone, against 2.21x writing in line); on SQLite
+    most of a write holds the GIL and it makes no difference. Without `autoflush`, nothing is
+    written until the owner calls `flush()` or `await aflush()`; `pending` says how many rows
+    wait.
     """
 
     def __init__(

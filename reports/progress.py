@@ -115,23 +115,27 @@ def _daily(
     fund: pd.DataFrame, engine: Engine, rules: ProgrammeRules, period: Period, names: Names
 ) -> Section:
     decided = read_decisions(engine, period)
-    orders = decided.groupby(["day", "programme"]).size() if len(decided) else pd.Series()
+    orders = decided.groupby(["programme", "day"]).size().to_dict()
+    by_kind = fund.groupby(["programme", "day", "kind"])["amount"].sum().to_dict()
+    net = fund.groupby(["programme", "day"])["spend"].sum().to_dict()
     rows = []
     for pname in rules.programmes:
-        of_programme = fund["programme"] == pname
+        # what the programme had spent by the end of the day before the period
+        used = sum(v for (p, d), v in net.items() if p == pname and d < period.start)
         for day in period.dates():
-            on_day = of_programme & (fund["day"] == day)
+            key = (pname, day)
+            used += net.get(key, 0)
             rows.append(
                 {
                     "day": str(day),
                     "programme": names.programme(pname),
-                    "orders": int(orders.get((day, pname), 0)),
-                    "granted": _sum(fund, on_day & (fund["kind"] == GRANT), "amount"),
-                    "held": _sum(fund, on_day & (fund["kind"] == HOLD), "amount"),
-                    "clawed_back": _sum(fund, on_day & (fund["kind"] == CLAWBACK), "amount"),
-                    "rejected": _sum(fund, on_day & (fund["kind"] == REJECT), "amount"),
-                    "net_in_period": _sum(fund, on_day, "spend"),
-                    "used": _sum(fund, of_programme & (fund["day"] <= day), "spend"),
+                    "orders": int(orders.get(key, 0)),
+                    "granted": int(by_kind.get((*key, GRANT), 0)),
+                    "held": int(by_kind.get((*key, HOLD), 0)),
+                    "clawed_back": int(by_kind.get((*key, CLAWBACK), 0)),
+                    "rejected": int(by_kind.get((*key, REJECT), 0)),
+                    "net_in_period": int(net.get(key, 0)),
+                    "used": int(used),
                 }
             )
     kinds = {

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from factories import CATALOG, Run, item, later, line, paid
 from sqlalchemy import Engine, func, insert, select
 
@@ -152,6 +153,21 @@ def test_an_async_caller_has_its_batches_written_in_a_worker_thread(
     loop_thread = asyncio.run(main())
     assert observer.pending == 0 and counts(engine)["decisions"] == 2
     assert len(threads) == 1 and threads[0] != loop_thread
+
+
+def test_a_write_that_fails_in_the_worker_thread_is_raised_at_close(
+    new_store: Callable[[], Engine], rules: ProgrammeRules
+) -> None:
+    writer = StoreWriter(new_store())
+
+    def broken(batch: Batch, builder: Any = None) -> None:
+        raise RuntimeError("disk full")
+
+    writer.write = broken  # type: ignore[method-assign]
+    observer = StoreObserver(writer, rules, batch_rows=1)
+    feed(Run(rules), observer, paid("p7"))  # the first row's batch goes to the thread
+    with pytest.raises(RuntimeError, match="disk full"):
+        observer.close()
 
 
 def test_an_empty_batch_is_no_transaction(new_store: Callable[[], Engine]) -> None:
