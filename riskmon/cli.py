@@ -347,11 +347,41 @@ def rules_check(
 
 @app.command()
 def demo(
-    days: Annotated[int, typer.Option(min=1, max=30)] = 1,
+    duration: Annotated[
+        float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")
+    ] = None,
+    rate: Annotated[float, typer.Option(min=1, help="events per second offered")] = 300.0,
+    days: Annotated[int, typer.Option(min=1, max=30, help="simulated days per chunk")] = 2,
     seed: Annotated[int, typer.Option()] = 7,
     out: Annotated[Path, typer.Option(help="working folder")] = Path("var/demo"),
+    kafka: KafkaOption = None,
 ) -> None:
-    """Simulate a day of traffic with every pattern, replay it and score the alerts."""
+    """Live: a broker, a worker and simulated traffic with every pattern; alerts as they come."""
+    from riskmon.live import run_demo
+
+    screen = run_demo(
+        out,
+        seed=seed,
+        days=days,
+        rate=rate,
+        duration=duration,
+        bootstrap=kafka or load_settings().kafka,
+        console=console,
+    )
+    first = "none" if screen.first_alert is None else f"{screen.first_alert:.1f} s after the start"
+    console.print(
+        f"sent {screen.feed.sent:,} events; decided {sum(screen.decisions.values()):,} orders; "
+        f"{sum(screen.alerts.values()):,} alerts (first: {first}); files in {out}/"
+    )
+
+
+@app.command()
+def backtest(
+    days: Annotated[int, typer.Option(min=1, max=30)] = 1,
+    seed: Annotated[int, typer.Option()] = 7,
+    out: Annotated[Path, typer.Option(help="working folder")] = Path("var/backtest"),
+) -> None:
+    """Simulate traffic with every pattern, replay it in-process and score the alerts."""
     from replay import Replay
     from replay.summary import summary_tables
     from simulation.evaluate import evaluate as score

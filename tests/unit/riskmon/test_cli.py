@@ -127,8 +127,8 @@ def test_simulate_replay_evaluate_chain(tmp_path: Path) -> None:
     assert "precision" in scored.output and "family" in scored.output
 
 
-def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+def test_backtest_runs_to_its_summary(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["backtest", "--out", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     for heading in ("1. simulate", "2. replay", "3. evaluate", "Alerts by risk", "Per pattern"):
         assert heading in result.output
