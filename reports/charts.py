@@ -32,7 +32,7 @@ CJK_FAMILIES = (
     "Source Han Sans SC",
     "Droid Sans Fallback",
 )
-_SIZE = (9.0, 3.6)
+_SIZE = (7.0, 3.8)
 _DPI = 110
 
 

@@ -61,13 +61,16 @@ h1 { font-size: 22px; margin: 0 0 8px; } h2 { font-size: 17px; margin: 28px 0 8p
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 2px 16px;
            font-size: 13px; margin: 0 0 8px; } dl.facts dt { color: #52606d; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 4px 0; }
-th, td { border: 1px solid #cbd2d9; padding: 3px 8px; white-space: nowrap; }
+th, td { border: 1px solid #cbd2d9; padding: 3px 8px; }
+td { white-space: nowrap; }
 td.w { white-space: normal; min-width: 28em; }
 th { background: #f0f4f8; text-align: left; font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr:nth-child(even) td { background: #fafbfc; }
 p.note { font-size: 12px; color: #52606d; margin: 4px 0; }
-img.chart { max-width: 100%; border: 1px solid #e4e7eb; margin: 4px 0; }
+div.charts { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0; }
+img.chart { width: calc(50% - 6px); min-width: 420px; box-sizing: border-box;
+            border: 1px solid #e4e7eb; }
 """
 
 
@@ -96,10 +99,13 @@ def _html(report: Report, out: Path) -> list[Path]:
     for key, value in report.facts:
         parts.append(f"<dt>{html.escape(label(key, lang))}</dt><dd>{html.escape(value)}</dd>")
     parts.append("</dl>")
-    for chart in report.charts:
-        data = base64.b64encode(chart.png).decode("ascii")
-        alt = html.escape(label(chart.key, lang))
-        parts.append(f'<img class="chart" alt="{alt}" src="data:image/png;base64,{data}">')
+    if report.charts:
+        parts.append('<div class="charts">')
+        for chart in report.charts:
+            data = base64.b64encode(chart.png).decode("ascii")
+            alt = html.escape(label(chart.key, lang))
+            parts.append(f'<img class="chart" alt="{alt}" src="data:image/png;base64,{data}">')
+        parts.append("</div>")
     for section in report.sections:
         parts.append(f"<h2>{html.escape(label(section.key, lang))}</h2>")
         if section.note:

@@ -84,7 +84,7 @@ class StoreWriter:
 
     def _copy(self, connection: Connection, table: str, rows: list[Row]) -> None:
         # PostgreSQL: COPY into a session's scratch table, then one INSERT ... SELECT that skips
-        # what is there: 6 times faster than executemany here, which pays a round trip a row
+        # what is there: twice as fast as executemany here (2.8 s against 6.0 s for a month)
         columns = ", ".join(COLUMNS[table])
         scratch = f"riskmon_incoming_{table}"
         driver = connection.connection.driver_connection
