@@ -25,7 +25,6 @@ rules_app = typer.Typer(no_args_is_help=True, help="Programme rules files.")
 app.add_typer(schema_app, name="schema")
 app.add_typer(rules_app, name="rules")
 app.command("panels")(panels_command)
-store_cli.register(app)
 
 console = Console()
 errors = Console(stderr=True)
@@ -409,6 +408,10 @@ def backtest(
         format_evaluation(score(out / "truth.jsonl", out / "alerts.jsonl", out / "decisions.jsonl"))
     )
     console.print(f"files in {out}/")
+
+
+# after the commands above, so that `riskmon --help` lists them first
+store_cli.register(app)
 
 
 def main() -> None:
