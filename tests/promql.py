@@ -34,8 +34,8 @@ def metric_names(expr: str) -> set[str]:
     """
     >>> sorted(metric_names('sum by (le) (rate(a_bucket{x=~"$v"}[5m] offset 1h)) / b + 1e3'))
     ['a_bucket', 'b']
-    >>> metric_names('max by (p) (x) - on(p) group_left(q) y{z="1"} > bool 0')
-    {'x', 'y'}
+    >>> sorted(metric_names('max by (p) (x) - on(p) group_left(q) y{z="1"} > bool 0'))
+    ['x', 'y']
     """
     text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
     text = re.sub(r"\{[^}]*\}", "", text)
