@@ -152,11 +152,15 @@ def watch_partition(kind: str, key: str, partitions: int) -> int:
     return zlib.crc32(f"{kind}|{key}".encode()) % partitions
 
 
-def watch_message(watch: Watch, owned: Sequence[str], raw: bytes) -> bytes:
-    """`meta-json \\n event-json`: the meta never holds a newline, the event may."""
+def watch_message(watch: Watch, owned: Sequence[str], raw: bytes, seq: list[int]) -> bytes:
+    """`meta-json \\n event-json`: the meta never holds a newline, the event may.
+
+    `seq` is [decide offset, ticket]: the decide stage sends in that order, and sends again
+    what follows its last saved batch after a crash; a watch partition skips what it has seen.
+    """
     # the order's amounts go as strings, as in saved state: a JSON number comes back a float,
     # and Decimal(float) is not the amount
-    meta = {"owned": list(owned), "order": watch.order, "released": watch.released}
+    meta = {"owned": list(owned), "order": watch.order, "released": watch.released, "seq": seq}
     return dumps_state(meta) + b"\n" + raw
 
 
@@ -324,7 +328,7 @@ class Worker:
             self._dead(exc.reason, exc.message, raw, origin)
             return
         outcome = pipeline.decide(order, raw, origin)
-        self._emit(order, outcome)
+        self._emit(order, outcome, message.offset)
         if self.metrics is not None:
             self.metrics.observe_processing(time.perf_counter() - started)
             if outcome.decision is not None and appended:
@@ -334,7 +338,7 @@ class Worker:
             for record in pipeline.expire():
                 self._dead_record(record)
 
-    def _emit(self, order: Any, outcome: Outcome) -> None:
+    def _emit(self, order: Any, outcome: Outcome, offset: int) -> None:
         if outcome.decision is not None:
             self.decisions.send_soon(
                 key=outcome.decision["order_id"].encode(), value=dumps(outcome.decision)
@@ -343,8 +347,8 @@ class Worker:
             self._alert(alert)
         for record in outcome.dead_letters:
             self._dead_record(record)
-        for watch in outcome.watch:
-            self._route(watch, watch.raw)
+        for ticket, watch in enumerate(outcome.watch):
+            self._route(watch, watch.raw, [offset, ticket])
         if outcome.status == "processed" and self.observers:
             for observer in self.observers:
                 if isinstance(order, OrderPaid):
@@ -356,7 +360,7 @@ class Worker:
                 else:
                     observer.on_later(order, outcome)
 
-    def _route(self, watch: Watch, raw: bytes) -> None:
+    def _route(self, watch: Watch, raw: bytes, seq: list[int]) -> None:
         partitions = self.config.watch_partitions
         owned: dict[int, list[str]] = {}
         for kind, key in self._router.routes(watch.event).items():
@@ -364,7 +368,7 @@ class Worker:
         for partition, kinds in sorted(owned.items()):
             self.watch_topic.send_soon(
                 key=watch.event.order_id.encode(),
-                value=watch_message(watch, kinds, raw),
+                value=watch_message(watch, kinds, raw, seq),
                 partition=partition,
             )
 
@@ -381,15 +385,20 @@ class Worker:
                     )
                 if message.offset <= store.applied:
                     continue
-                self._watch_one(self.watchers[message.partition], message.value or b"")
+                self._watch_one(self.watchers[message.partition], store, message.value or b"")
                 touched[message.partition] = (store, message.offset)
             await self.app.producer.flush()
             for store, offset in touched.values():
                 self.watch_state.save(store, offset)
 
-    def _watch_one(self, watchers: Watchers, value: bytes) -> None:
+    def _watch_one(self, watchers: Watchers, store: PartitionStore, value: bytes) -> None:
         head, _, raw = value.partition(b"\n")
         meta = orjson.loads(head)
+        progress = store.table("watch_progress")
+        seq = meta["seq"]
+        if seq <= progress.get("seq", [-1, -1]):
+            return  # sent again by a decide stage that restarted: applied here already
+        progress["seq"] = seq
         event = decode_order(raw, max(self.config.max_bytes, len(raw)))
         watch = Watch(event, meta["order"], meta["released"])
         for alert in watchers.watch(watch, frozenset(meta["owned"])):
