@@ -463,12 +463,18 @@ class Worker:
     async def _report_lag(self) -> None:
         assert self.metrics is not None
         consumer = self.app.consumer
-        for tp in consumer.assignment():
-            if tp.topic in {"orders", DECIDE_TOPIC, WATCH_TOPIC, "catalog", "labels"}:
+        try:
+            for tp in consumer.assignment():
+                if tp.topic not in {"orders", DECIDE_TOPIC, WATCH_TOPIC, "catalog", "labels"}:
+                    continue
                 read = cast(Any, consumer)._read_offset.get(tp)  # faust has no public position
                 end = consumer.highwater(tp)
+                if end is None:  # not known yet (a rebalance is under way)
+                    continue
                 lag = end - (read + 1 if read is not None else 0)
                 self.metrics.set_lag(tp.topic, tp.partition, max(lag, 0))
+        except Exception:  # a gauge must never stop the worker
+            log.exception("consumer lag not reported")
 
     def _restored(self, stage: str, partition: int, keys: int, rolled_back: int) -> None:
         self.restores.append((stage, partition, keys, rolled_back))
