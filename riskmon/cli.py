@@ -257,8 +257,13 @@ def worker(
     ] = 8,
     batch: Annotated[int, typer.Option(min=1, help="messages taken at once")] = 1000,
     loglevel: Annotated[str, typer.Option(help="faust log level")] = "warning",
+    store: Annotated[
+        bool, typer.Option(help="write decisions, alerts and ledgers to RISKMON_DATABASE_URL")
+    ] = False,
 ) -> None:
     """Run a streaming worker (Faust): several may run side by side and share the partitions."""
+    from contextlib import ExitStack
+
     from streams.app import StreamConfig
     from streams.runner import run_worker
 
@@ -270,7 +275,24 @@ def worker(
         max_bytes=settings.max_message_bytes,
         batch_bytes=settings.kafka_batch_bytes,
     )
-    run_worker(config, _rules(rules), loglevel=loglevel, metrics_port=settings.metrics_port)
+    programme = _rules(rules)
+    with ExitStack() as stack:
+        sink = None
+        if store:
+            from reports.observer import StoreObserver
+            from reports.writer import StoreWriter
+            from riskmon.store_cli import open_store
+
+            engine = stack.enter_context(open_store(write=True))
+            # written by the worker at the end of each batch, before its state is saved
+            sink = StoreObserver(StoreWriter(engine), programme, autoflush=False)
+        run_worker(
+            config,
+            programme,
+            loglevel=loglevel,
+            metrics_port=settings.metrics_port,
+            store=sink,
+        )
 
 
 @app.command()

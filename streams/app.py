@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import faust
 import orjson
@@ -164,6 +164,13 @@ def watch_message(watch: Watch, owned: Sequence[str], raw: bytes, seq: list[int]
     return dumps_state(meta) + b"\n" + raw
 
 
+class StoreSink(Observer, Protocol):
+    """The store (`reports.observer.StoreObserver`): rows built by the hooks, written by
+    `aflush()` (idempotent by id) in a thread, so the event loop goes on meanwhile."""
+
+    async def aflush(self) -> None: ...
+
+
 class Worker:
     """One worker's app, its stages' state and what it reports to its observers."""
 
@@ -173,11 +180,14 @@ class Worker:
         rules: ProgrammeRules,
         observers: Sequence[Observer] = (),
         metrics: MetricsObserver | None = None,
+        store: StoreSink | None = None,
     ) -> None:
         self.config = config
         self.rules = rules
         self.metrics = metrics
-        self.observers = [*observers, *([metrics] if metrics is not None else [])]
+        self.store = store
+        extra: list[Observer] = [o for o in (metrics, store) if o is not None]
+        self.observers = [*observers, *extra]
         self.app = app = faust.App(
             config.app_id,
             broker=f"kafka://{config.broker}",
@@ -311,7 +321,7 @@ class Worker:
                     continue  # decided before a crash: its outputs went out then
                 self._decide_one(self.pipelines[message.partition], event)
                 touched[message.partition] = (store, message.offset)
-            await self.app.producer.flush()  # outputs before the state that says they went
+            await self._flush()  # outputs before the state that says they went
             for store, offset in touched.values():
                 self.decide_state.save(store, offset)
                 if self.metrics is not None:
@@ -338,6 +348,12 @@ class Worker:
             for record in pipeline.expire():
                 self._dead_record(record)
 
+    async def _flush(self) -> None:
+        """Everything a batch produced, out: the topics, then the store's rows."""
+        await self.app.producer.flush()
+        if self.store is not None:
+            await self.store.aflush()
+
     def _emit(self, order: Any, outcome: Outcome, offset: int) -> None:
         if outcome.decision is not None:
             self.decisions.send_soon(
@@ -349,6 +365,11 @@ class Worker:
             self._dead_record(record)
         for ticket, watch in enumerate(outcome.watch):
             self._route(watch, watch.raw, [offset, ticket])
+        if self.store is not None and isinstance(order, OrderPaid):
+            for item in order.items:  # the sales ledger's energy grades, from the catalog
+                found = self.catalog.get(item.sku)
+                if found is not None:
+                    self.store.on_catalog(found.entry)
         if outcome.status == "processed" and self.observers:
             for observer in self.observers:
                 if isinstance(order, OrderPaid):
@@ -387,7 +408,7 @@ class Worker:
                     continue
                 self._watch_one(self.watchers[message.partition], store, message.value or b"")
                 touched[message.partition] = (store, message.offset)
-            await self.app.producer.flush()
+            await self._flush()
             for store, offset in touched.values():
                 self.watch_state.save(store, offset)
 

@@ -9,7 +9,7 @@ import faust
 
 from replay.observers import Observer
 from schemas.rules import ProgrammeRules
-from streams.app import StreamConfig, Worker
+from streams.app import StoreSink, StreamConfig, Worker
 from streams.metrics import MetricsObserver, MetricsServer
 
 log = logging.getLogger("riskmon.streams")
@@ -21,6 +21,7 @@ def run_worker(
     observers: Sequence[Observer] = (),
     loglevel: str = "warning",
     metrics_port: int = 0,
+    store: StoreSink | None = None,
 ) -> None:
     """Start the stages and block; Faust handles the signals and leaves the group cleanly.
 
@@ -34,7 +35,7 @@ def run_worker(
             server = metrics.serve(metrics_port)
         except OSError as exc:
             log.warning("metrics not served on port %d: %s", metrics_port, exc)
-    worker = Worker(config, rules, observers, metrics=metrics)
+    worker = Worker(config, rules, observers, metrics=metrics, store=store)
     logging.getLogger("faust").setLevel(loglevel.upper())
     try:
         faust.Worker(worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()

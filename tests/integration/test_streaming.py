@@ -36,7 +36,8 @@ class Expected:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        stats = Replay(load_rules()).run(
+        engine = Replay(load_rules())
+        stats = engine.run(
             folder / "events.jsonl",
             catalog=folder / "catalog.jsonl",
             alerts_out=folder / "alerts.jsonl",
@@ -47,6 +48,8 @@ class Expected:
         self.decisions = _by(_lines(folder / "decisions.jsonl"), "order_id")
         self.dead = Counter(r["reason"] for r in _lines(folder / "dead.jsonl"))
         self.catalog = stats.catalog_entries  # the valid records: each one enters the table
+        self.stats = stats
+        self.state = engine.store
         self.flagged = flagged(self.alerts.values(), self.decisions.values())
 
 
@@ -210,3 +213,44 @@ def test_bad_messages_go_to_the_dead_letters_and_the_stream_goes_on(
     for offset, record in enumerate(dead):
         assert (record["topic"], record["partition"], record["offset"]) == ("orders", 0, offset)
     assert base64.b64decode(dead[1]["raw_base64"]) == huge  # kept whole, to replay once fixed
+
+
+def test_a_worker_fills_the_store_as_the_replay_would(expected: Expected, tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+    from store_checks import check_ledger_totals
+
+    from reports.db import open_engine
+    from reports.tables import alerts, decisions
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with LocalCluster(
+        tmp_path,
+        partitions=1,
+        watch_partitions=1,
+        worker_args=("--store",),
+        env={"RISKMON_DATABASE_URL": url},
+    ) as cluster:
+        _start(cluster, expected, ("a",))
+        cluster.produce(expected.folder / "events.jsonl", "orders")
+        _decided(cluster, expected)
+        _alerts_settle(cluster, len(expected.alerts))
+        engine = open_engine(url)
+        deadline = time.monotonic() + 30
+        with engine.connect() as connection:  # the store is written at the end of each batch
+            while time.monotonic() < deadline:
+                stored = connection.execute(select(func.count()).select_from(decisions)).scalar()
+                if stored == len(expected.decisions):
+                    break
+                time.sleep(0.5)
+                connection.rollback()
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(decisions)).scalar() == len(
+                expected.decisions
+            )
+            assert connection.execute(select(func.count()).select_from(alerts)).scalar() == len(
+                expected.alerts
+            )
+        check_ledger_totals(engine, expected.stats, expected.state)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
