@@ -1,4 +1,5 @@
-"""The store's tables: decisions, alerts, the sales ledger and the subsidy-fund ledger.
+"""The store's tables: decisions, alerts, the sales ledger and the subsidy-fund ledger; and the
+analyst console's own (users, API tokens, alert status, verdicts, labels, incidents, audit).
 
 Every table is keyed by an id the events fix (order id, alert id, a hash of the event id), so
 that writing the same event twice inserts nothing the second time. Money is `Numeric(14, 2)`
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     Numeric,
     SmallInteger,
@@ -31,6 +34,7 @@ metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     }
 )
@@ -138,6 +142,7 @@ alerts = Table(
     Column("evidence", Text(), nullable=False, comment="JSON"),
 )
 Index(None, alerts.c.day)
+Index(None, alerts.c.entity_type, alerts.c.entity_key)  # an entity's other alerts (console)
 
 alert_orders = Table(
     "alert_orders",
@@ -149,3 +154,100 @@ Index(None, alert_orders.c.order_id)
 
 # In the order a restore fills them (a referenced table first).
 TABLES: tuple[Table, ...] = (decisions, sales_ledger, fund_ledger, alerts, alert_orders)
+
+
+# The analyst console's tables (migration 0002). They hold people's actions, not the monitor's
+# output, so `TABLES` (what a backup carries and a restore replaces) leaves them out: the audit
+# trail in particular refuses the DELETE a restore begins with.
+USER = 64
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(USER), primary_key=True),
+    Column("role", String(16), nullable=False, comment="analyst | supervisor | bureau"),
+    Column("password_hash", String(256), nullable=False, comment="argon2id, PHC string"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("active", Boolean(), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True, comment="the token's public part"),
+    Column("name", String(USER), nullable=False),
+    Column("token_hash", String(64), nullable=False, comment="SHA-256 of the whole token"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+alert_status = Table(
+    "alert_status",
+    metadata,
+    Column("alert_id", String(32), ForeignKey(alerts.c.alert_id), primary_key=True),
+    Column("status", String(16), nullable=False, comment="confirmed | dismissed | escalated"),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("updated_by", String(USER), nullable=False),
+)
+Index(None, alert_status.c.status)
+
+verdicts = Table(
+    "verdicts",
+    metadata,
+    Column("verdict_id", Integer(), primary_key=True, autoincrement=True),
+    Column("alert_id", String(32), ForeignKey(alerts.c.alert_id), nullable=False),
+    Column("action", String(16), nullable=False, comment="confirm | dismiss | escalate"),
+    Column("analyst", String(USER), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("comment", Text(), nullable=False),
+)
+Index(None, verdicts.c.alert_id)
+
+labels_out = Table(
+    "labels_out",
+    metadata,
+    Column("label_id", String(32), primary_key=True, comment="blake2b of verdict and order"),
+    Column("verdict_id", Integer(), ForeignKey(verdicts.c.verdict_id), nullable=False),
+    Column("order_id", String(ID), nullable=False),
+    Column("payload", Text(), nullable=False, comment="the labels message, JSON"),
+    Column("status", String(8), nullable=False, comment="outbox | sent"),
+    Column("sent_at", UtcDateTime(), nullable=True),
+)
+Index(None, labels_out.c.status)
+Index(None, labels_out.c.verdict_id)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", Integer(), primary_key=True, autoincrement=True),
+    Column("alert_id", String(32), ForeignKey(alerts.c.alert_id), nullable=False, unique=True),
+    Column("verdict_id", Integer(), ForeignKey(verdicts.c.verdict_id), nullable=False),
+    Column("filed_at", UtcDateTime(), nullable=False),
+    Column("filed_by", String(USER), nullable=False),
+    Column("comment", Text(), nullable=False),
+)
+
+# Append-only: nothing in the code updates or deletes it, and a trigger refuses it (0002).
+audit = Table(
+    "audit",
+    metadata,
+    Column("audit_id", Integer(), primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(USER), nullable=False),
+    Column("role", String(16), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("target", String(ID), nullable=True),
+    Column("detail", Text(), nullable=False, comment="JSON"),
+    Column("remote", String(64), nullable=True),
+)
+Index(None, audit.c.at)
+
+CONSOLE_TABLES: tuple[Table, ...] = (
+    users,
+    api_tokens,
+    alert_status,
+    verdicts,
+    labels_out,
+    incidents,
+    audit,
+)
