@@ -42,7 +42,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 typecheck: setup
-	$(BIN)/mypy schemas detectors streams replay riskmon simulation reports
+	$(BIN)/mypy schemas detectors streams replay riskmon simulation reports console
 
 unit: setup  ## the fast tests only
 	$(BIN)/python -m pytest tests/unit -q

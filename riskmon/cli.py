@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from riskmon import store_cli, tuning
+from riskmon import console_cli, store_cli, tuning
 from riskmon.panels import panels as panels_command
 from riskmon.settings import load_settings
 
@@ -434,6 +434,7 @@ def backtest(
 
 # after the commands above, so that `riskmon --help` lists them first
 store_cli.register(app)
+console_cli.register(app)
 
 
 def main() -> None:

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     database_url: SecretStr = Field(default=SecretStr("sqlite:///var/riskmon.db"))
     # Never a default and never logged: the key that turns identifiers into pseudonyms.
     pseudonym_key: SecretStr | None = None
+    # The analyst console: the key that signs session cookies (none: a random one per process,
+    # so sessions end when it restarts), Secure cookies when served over https, and the catalog
+    # the decision API checks products against.
+    console_secret: SecretStr | None = None
+    console_secure_cookies: bool = False
+    catalog: Path | None = Field(default=None, description="catalog records, JSON Lines")
 
 
 def load_settings() -> Settings:

@@ -1,0 +1,1 @@
+"""The analyst console: triage, verdicts, audit, and the decision API (`riskmon console`)."""

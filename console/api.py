@@ -1,0 +1,122 @@
+"""The decision API: `POST /api/v1/decide` with an `order_paid` event, the decision back.
+
+Machine to machine: a bearer token (`riskmon token add NAME`), never a session cookie. The hot
+path touches no database: the token is checked against the tokens held in memory, the event is
+decided against the state snapshot (`console.decide`), the answer is orjson bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
+
+from console.security import current_user
+from schemas.orders import OrderPaid
+from schemas.outputs import DECISION_ADAPTER
+
+router = APIRouter(prefix="/api/v1")
+JSON = "application/json"
+_UNAUTHORISED = Response(
+    b'{"error":"unauthorised","detail":"Authorization: Bearer <API token> is required"}',
+    401,
+    {"www-authenticate": "Bearer"},
+    JSON,
+)
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ERROR}}}
+
+
+async def _token_user(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    console = request.app.state.console
+    name: str | None = await console.token_name(token.strip())
+    return name
+
+
+@router.post(
+    "/decide",
+    summary="Decide an order_paid event against the current state (a dry run: nothing is kept)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/OrderPaid"}}},
+        },
+        "responses": {
+            "200": {
+                "description": "the decision, as on the decisions topic",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/Decision"}}},
+            },
+            "401": _error_response("no valid API token"),
+            "409": _error_response("this event or order was decided already"),
+            "413": _error_response("the event is larger than the message limit"),
+            "422": _error_response("not a valid order_paid event: the field and the rule"),
+        },
+        "security": [{"token": []}],
+    },
+    response_class=Response,
+)
+async def decide(request: Request) -> Response:
+    if await _token_user(request) is None:
+        return _UNAUTHORISED
+    console = request.app.state.console
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > console.config.max_bytes:
+        return Response(b'{"error":"too_large","detail":"the event is too large"}', 413, None, JSON)
+    raw = await request.body()
+    status, body = console.decider.decide(raw)
+    return Response(body, status, None, JSON)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request) -> Response:
+    """The API's OpenAPI document, for an API client or a logged-in user."""
+    if await _token_user(request) is None:
+        if await asyncio.to_thread(current_user, request) is None:
+            return _UNAUTHORISED
+    return JSONResponse(document(request.app.routes))
+
+
+_DOCUMENT: dict[str, Any] | None = None
+
+
+def document(routes: Any) -> dict[str, Any]:
+    """The OpenAPI document of the API routes, with the contract's JSON Schemas."""
+    global _DOCUMENT
+    if _DOCUMENT is not None:
+        return _DOCUMENT
+    doc = get_openapi(
+        title="riskmon decision API",
+        version="1",
+        description=(
+            "Decides an order_paid event (events.md) with the programme rules (compliance, "
+            "price, qualification codes, quotas, budget) against the store's current state, "
+            "without committing it."
+        ),
+        routes=[r for r in routes if getattr(r, "path", "").startswith("/api/v1/")],
+    )
+    ref = "#/components/schemas/{model}"
+    order = TypeAdapter(OrderPaid).json_schema(ref_template=ref)
+    decision = DECISION_ADAPTER.json_schema(ref_template=ref, mode="serialization")
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for schema, name in ((order, "OrderPaid"), (decision, "Decision")):
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    schemas["Error"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+        "required": ["error", "detail"],
+    }
+    doc["components"]["securitySchemes"] = {"token": {"type": "http", "scheme": "bearer"}}
+    _DOCUMENT = doc
+    return doc

@@ -1,0 +1,199 @@
+"""The console's app factory: pages, the decision API, and what they share.
+
+`create_app(config)` builds one FastAPI app over one store. Its lifespan loads the API
+tokens and the decision API's state snapshot, sends what waits in the labels outbox, and
+refreshes the snapshot in the background whenever the store has changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine, func, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from console.auth import load_tokens, match_token
+from console.decide import DecisionEngine
+from console.security import (
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    NotLoggedIn,
+    SecurityHeaders,
+    login_redirect_target,
+)
+from console.state import build, load_catalog
+from console.verdicts import LabelSender
+from reports.tables import decisions, fund_ledger
+from schemas.decode import DEFAULT_MAX_BYTES
+from schemas.rules import ProgrammeRules
+
+log = logging.getLogger("riskmon.console")
+HERE = Path(__file__).parent
+
+
+@dataclass
+class ConsoleConfig:
+    engine: Engine
+    rules: ProgrammeRules
+    catalog: Path | None = None
+    kafka: str | None = None
+    kafka_batch_bytes: int = 1
+    secret: str | None = None
+    secure_cookies: bool = False
+    refresh_seconds: float = 30.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass
+class Console:
+    """What the routes share (on `app.state.console`)."""
+
+    config: ConsoleConfig
+    engine: Engine
+    rules: ProgrammeRules
+    templates: Jinja2Templates
+    decider: DecisionEngine
+    sender: LabelSender
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+    store_mark: tuple[Any, ...] | None = None
+    _tokens_read: float = 0.0
+
+    @property
+    def timezone(self) -> tzinfo:
+        return self.rules.timezone
+
+    def reload_tokens(self) -> None:
+        with self.engine.connect() as connection:
+            self.tokens = load_tokens(connection)
+        self._tokens_read = time.monotonic()
+
+    async def token_name(self, token: str) -> str | None:
+        """Who a bearer token was issued to; an unknown token re-reads the tokens, at most
+        once a second (a token just added works at once; a flood of bad ones costs nothing)."""
+        name = match_token(self.tokens, token)
+        if name is None and time.monotonic() - self._tokens_read > 1.0:
+            await asyncio.to_thread(self.reload_tokens)
+            name = match_token(self.tokens, token)
+        return name
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild the decision API's snapshot if the store changed; True if it did."""
+        with self.engine.connect() as connection:
+            mark = _store_mark(connection)
+            if not force and mark == self.store_mark:
+                return False
+            snapshot = build(connection, self.rules, self.decider.catalog)
+        snapshot.built_at = time.time()
+        self.decider.install(snapshot)
+        self.store_mark = mark
+        return True
+
+
+def _store_mark(connection: Any) -> tuple[Any, ...]:
+    """Cheap facts that change whenever the worker writes decisions or claw-backs."""
+    d = connection.execute(select(func.count(), func.max(decisions.c.decided_at))).one()
+    f = connection.execute(select(func.count(), func.max(fund_ledger.c.booked_at))).one()
+    return (*d, *f)
+
+
+def _local(value: datetime | None, timezone: tzinfo) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(timezone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def templates_for(timezone: tzinfo) -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every value on a page is escaped
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["local"] = lambda value: _local(value, timezone)
+    env.filters["yuan"] = lambda value: f"{value:,.2f}"
+    return Jinja2Templates(env=env)
+
+
+def create_app(config: ConsoleConfig) -> FastAPI:
+    from console import api, pages
+
+    rules = config.rules
+    decider = DecisionEngine(rules, config.max_bytes)
+    decider.catalog = load_catalog(config.catalog)
+    console = Console(
+        config=config,
+        engine=config.engine,
+        rules=rules,
+        templates=templates_for(rules.timezone),
+        decider=decider,
+        sender=LabelSender(config.engine, config.kafka, config.kafka_batch_bytes),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(console.reload_tokens)
+        await asyncio.to_thread(console.refresh, force=True)
+        await asyncio.to_thread(console.sender.flush)
+        task = asyncio.create_task(_refresher(console))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            console.sender.close()
+
+    app = FastAPI(
+        title="riskmon console",
+        lifespan=lifespan,
+        openapi_url=None,  # the API's own document is served, behind a token, by `api`
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.console = console
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=config.secret or secrets.token_urlsafe(32),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=config.secure_cookies,
+    )
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(NotLoggedIn)
+    async def to_login(request: Request, exc: NotLoggedIn) -> Response:
+        return RedirectResponse(login_redirect_target(exc.path), status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    return app
+
+
+async def _refresher(console: Console) -> None:
+    while True:
+        await asyncio.sleep(console.config.refresh_seconds)
+        try:
+            await asyncio.to_thread(console.refresh)
+            await asyncio.to_thread(console.sender.flush)
+        except Exception:  # a store hiccup must not end the refreshing for good
+            log.exception("refreshing the decision API's state failed; trying again later")

@@ -1,0 +1,172 @@
+"""Who may do what: users with a role, argon2 password hashes, API tokens kept as hashes.
+
+Passwords are hashed with argon2id (RFC 9106 parameters of `argon2-cffi`); an API token is 32
+random bytes, so a single SHA-256 of it is enough to keep it from being usable if the store
+leaks, and cheap enough to check on every decision request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, get_args
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, insert, select
+
+from reports.tables import api_tokens, users
+
+Role = Literal["analyst", "supervisor", "bureau"]
+ROLES: tuple[Role, ...] = get_args(Role)
+# A name goes into the labels message's `analyst` field and the audit trail: a short handle.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MIN_PASSWORD = 12
+
+_HASHER = PasswordHasher()
+# Checked when the name is unknown, so a wrong name costs what a wrong password does.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+class AuthError(ValueError):
+    """A user or token that cannot be made as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+
+
+def check_name(name: str) -> str:
+    """A user or token name: letters, digits, `.`, `_`, `-`, at most 64.
+
+    >>> check_name("analyst-07")
+    'analyst-07'
+    >>> check_name("a b")
+    Traceback (most recent call last):
+    ...
+    console.auth.AuthError: a name is 1-64 letters, digits, '.', '_', '-', a letter or digit first
+    """
+    if not NAME.fullmatch(name):
+        raise AuthError("a name is 1-64 letters, digits, '.', '_', '-', a letter or digit first")
+    return name
+
+
+def check_role(role: str) -> Role:
+    for known in ROLES:
+        if role == known:
+            return known
+    raise AuthError(f"the role is one of {', '.join(ROLES)}, not {role!r}")
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AuthError(f"a password has at least {MIN_PASSWORD} characters")
+    return _HASHER.hash(password)
+
+
+def add_user(connection: Connection, name: str, role: str, password: str) -> User:
+    user = User(check_name(name), check_role(role))
+    found = connection.execute(select(users.c.name).where(users.c.name == name)).first()
+    if found is not None:
+        raise AuthError(f"a user named {name!r} exists already")
+    connection.execute(
+        insert(users).values(
+            name=user.name,
+            role=user.role,
+            password_hash=hash_password(password),
+            created_at=datetime.now(UTC),
+            active=True,
+        )
+    )
+    return user
+
+
+def load_user(connection: Connection, name: str) -> User | None:
+    """An active user by name (None: unknown or disabled)."""
+    row = connection.execute(
+        select(users.c.name, users.c.role).where(users.c.name == name, users.c.active)
+    ).first()
+    if row is None or row.role not in ROLES:
+        return None
+    return User(row.name, check_role(row.role))
+
+
+def authenticate(connection: Connection, name: str, password: str) -> User | None:
+    """The user if the password is theirs; None otherwise, after the same work either way."""
+    row = connection.execute(
+        select(users.c.name, users.c.role, users.c.password_hash).where(
+            users.c.name == name, users.c.active
+        )
+    ).first()
+    stored = row.password_hash if row is not None else _DUMMY_HASH
+    try:
+        _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or row.role not in ROLES:
+        return None
+    return User(row.name, check_role(row.role))
+
+
+# ---- API tokens -----------------------------------------------------------------------------
+
+TOKEN_PREFIX = "rmk"  # noqa: S105 - a prefix that makes a leaked token easy to search for
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_token(connection: Connection, name: str) -> str:
+    """A new API token for `name`; the whole token is shown this once and never stored."""
+    check_name(name)
+    token_id = secrets.token_hex(8)
+    token = f"{TOKEN_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
+    connection.execute(
+        insert(api_tokens).values(
+            token_id=token_id,
+            name=name,
+            token_hash=token_hash(token),
+            created_at=datetime.now(UTC),
+            revoked_at=None,
+        )
+    )
+    return token
+
+
+def token_id_of(token: str) -> str | None:
+    """The public part of a token (None: not one of ours).
+
+    >>> token_id_of("rmk_0123456789abcdef_secret"), token_id_of("nope")
+    ('0123456789abcdef', None)
+    """
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    return parts[1]
+
+
+def load_tokens(connection: Connection) -> dict[str, tuple[str, str]]:
+    """The live tokens: public part -> (hash, name)."""
+    rows = connection.execute(
+        select(api_tokens.c.token_id, api_tokens.c.token_hash, api_tokens.c.name).where(
+            api_tokens.c.revoked_at.is_(None)
+        )
+    )
+    return {row.token_id: (row.token_hash, row.name) for row in rows}
+
+
+def match_token(tokens: dict[str, tuple[str, str]], token: str) -> str | None:
+    """The name a token was issued to, if it is one of `tokens`."""
+    token_id = token_id_of(token)
+    found = tokens.get(token_id) if token_id is not None else None
+    if found is None:
+        return None
+    expected, name = found
+    return name if hmac.compare_digest(expected, token_hash(token)) else None
