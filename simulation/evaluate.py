@@ -18,9 +18,16 @@ import orjson
 from rich.console import Group
 from rich.table import Table
 
+from detectors.learning.quality import roc_auc
 from schemas.money import to_fen
+from simulation.unnamed import UNNAMED
 
 RISKS = ("compliance", "hoarding", "arbitrage", "fraud")
+# the learning stage's detectors (detectors.learning.DETECTORS), in the order they are added
+LEARNING = ("anomaly", "classifier", "edge_burst", "merchant_drift")
+# the unnamed patterns a per-order score can see at payment time (a merchant's drift shows in
+# its refunds, days later: the drift detector's job, not the anomaly score's)
+ORDER_LEVEL = ("anomaly_basket", "odd_hour_burst", "slow_drip_ring")
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,19 @@ class Evaluation:
     honest_by_cohort: Counter[str] = field(default_factory=Counter)
     subsidy_mismatches: list[str] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)
+    # overall score of the rules alone, then adding each learning detector in turn
+    ladder: dict[str, Score] = field(default_factory=dict)
+    # score kind -> patterns (or a group of them) -> ROC AUC against every honest order
+    auc: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def evaluate(truth_path: Path, alerts_path: Path, decisions_path: Path) -> Evaluation:
+def evaluate(
+    truth_path: Path, alerts_path: Path, decisions_path: Path, scores_path: Path | None = None
+) -> Evaluation:
     truth = {t["order_id"]: t for t in _read(truth_path)}
     alerts = [a for a in _read(alerts_path) if a["risk"] != "budget"]
     decisions = {d["order_id"]: d for d in _read(decisions_path)}
@@ -110,7 +123,56 @@ def evaluate(truth_path: Path, alerts_path: Path, decisions_path: Path) -> Evalu
         if allowed != to_fen(Decimal(str(t["expected_subsidy"]))):
             evaluation.subsidy_mismatches.append(order_id)
     evaluation.undecided.extend(o for o in positive if o not in decisions)
+    evaluation.ladder = _ladder(truth, alerts, decisions, positive)
+    if scores_path is not None:
+        evaluation.auc = _aucs(truth, _read(scores_path))
     return evaluation
+
+
+def _ladder(
+    truth: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    decisions: dict[str, Any],
+    positive: set[str],
+) -> dict[str, Score]:
+    """The overall score of the rules alone, then with each learning detector added."""
+    held = {o for o, d in decisions.items() if d["decision"] != "approve"}
+    out = {}
+    for n in range(len(LEARNING) + 1):
+        allowed = set(LEARNING[:n])
+        flagged = set(held)
+        for alert in alerts:
+            if alert["detector"] not in LEARNING or alert["detector"] in allowed:
+                flagged.update(alert["order_ids"])
+        flagged &= truth.keys()
+        hits = len(flagged & positive)
+        name = "rules alone" if n == 0 else "+ " + LEARNING[n - 1]
+        out[name] = Score(hits, len(positive), hits, len(flagged))
+    return out
+
+
+def _aucs(truth: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """ROC AUC of each score on each unnamed pattern (and on groups), honest orders as the
+    negatives; patterns absent from the truth are left out."""
+    present = {t["pattern"] for t in truth.values()} & set(UNNAMED)
+    groups: dict[str, tuple[str, ...]] = {p: (p,) for p in UNNAMED if p in present}
+    if len(present & set(ORDER_LEVEL)) > 1:
+        groups["order-level unnamed"] = tuple(p for p in ORDER_LEVEL if p in present)
+    if len(present) > 1:
+        groups["all unnamed"] = tuple(p for p in UNNAMED if p in present)
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("anomaly", "classifier", "edge"):
+        out[kind] = {}
+        for name, patterns in groups.items():
+            labels, values = [], []
+            for row in scores:
+                t = truth.get(row["order_id"])
+                if t is None or (t["label"] == "fraud" and t["pattern"] not in patterns):
+                    continue
+                labels.append(t["label"] == "fraud")
+                values.append(float(row[kind]))
+            out[kind][name] = roc_auc(labels, values)
+    return out
 
 
 def format_evaluation(ev: Evaluation) -> Group:
@@ -141,7 +203,25 @@ def format_evaluation(ev: Evaluation) -> Group:
         honest.add_row(cohort, f"{ev.false_positives.get(cohort, 0)}/{n:,}")
     honest.add_row("allowed_subsidy wrong", f"{len(ev.subsidy_mismatches)}")
     honest.add_row("orders without a decision", f"{len(ev.undecided)}")
-    return Group(head, patterns, detectors, honest)
+    parts: list[Table] = [head, patterns, detectors, honest]
+    if any(d in ev.by_detector for d in LEARNING) or ev.auc:
+        ladder = Table(title="Rules alone, then with each learning detector", title_justify="left")
+        for col in ("", "precision", "recall", "F1", "flagged"):
+            ladder.add_column(col, justify="right" if col else "left")
+        for name, score in ev.ladder.items():
+            ladder.add_row(name, *_fmt(score), f"{score.flagged:,}")
+        parts.append(ladder)
+    if ev.auc:
+        aucs = Table(title="ROC AUC on the unnamed patterns (honest orders: the negatives)")
+        aucs.title_justify = "left"
+        aucs.add_column("patterns")
+        kinds = list(ev.auc)
+        for kind in kinds:
+            aucs.add_column(kind, justify="right")
+        for name in ev.auc[kinds[0]]:
+            aucs.add_row(name, *(f"{ev.auc[kind][name]:.3f}" for kind in kinds))
+        parts.append(aucs)
+    return Group(*parts)
 
 
 def _fmt(score: Score) -> tuple[str, str, str]:

@@ -16,8 +16,10 @@ from schemas.rules import ProgrammeRules, load_rules
 from simulation.book import Book
 from simulation.catalog import Catalog
 from simulation.honest import Clock, Honest
+from simulation.labels import analyst_labels
 from simulation.patterns import Patterns
 from simulation.population import People
+from simulation.unnamed import Unnamed
 
 CST = timezone(timedelta(hours=8))
 # share of honest orders per cohort; the rest of the orders are `regular`
@@ -52,6 +54,7 @@ class GenerateSummary:
     duplicates: int = 0
     bad_lines: int = 0
     full_price: int = 0
+    labels: int = 0
     patterns: dict[str, int] = field(default_factory=dict)
     cohorts: dict[str, int] = field(default_factory=dict)
 
@@ -60,7 +63,9 @@ class GenerateSummary:
             f"wrote {self.events:,} event lines ({self.orders:,} orders, {self.positives:,} in "
             f"{len(self.patterns)} risk patterns, {self.duplicates:,} redelivered, "
             f"{self.bad_lines} malformed, {self.full_price:,} at full price once their budget "
-            f"line was spent) and {self.catalog:,} catalog records to {self.out_dir}"
+            f"line was spent) and {self.catalog:,} catalog records"
+            + (f" and {self.labels:,} analyst labels" if self.labels else "")
+            + f" to {self.out_dir}"
         )
 
 
@@ -73,6 +78,8 @@ def generate(
     start: date = date(2026, 7, 1),
     rules_path: Path | None = None,
     bad_lines: int = 0,
+    unnamed: bool = False,
+    labels: bool = False,
 ) -> GenerateSummary:
     rules: ProgrammeRules = load_rules(rules_path)
     rng = random.Random(seed)
@@ -87,7 +94,10 @@ def generate(
     patterns = Patterns(book, people, catalog, clock, merchants, fraud_merchants)
 
     summary = GenerateSummary(out_dir)
-    for make, per_month in patterns.all().values():
+    makers_of = dict(patterns.all())
+    if unnamed:  # after the named ones, so that without them the same seed gives the same bytes
+        makers_of.update(Unnamed(book, people, catalog, clock, merchants).all())
+    for make, per_month in makers_of.values():
         count = max(1, round(per_month * days / 30))
         for _ in range(count):
             make()
@@ -116,6 +126,10 @@ def generate(
     registered = begin - timedelta(days=10)
     _write(out_dir / "catalog.jsonl", [dumps(r) for r in catalog.records(registered)])
     _write(out_dir / "truth.jsonl", [dumps(t) for t in book.truth.values()])
+    if labels:
+        verdicts = analyst_labels(seed, book)
+        _write(out_dir / "labels.jsonl", [dumps(v) for v in verdicts])
+        summary.labels = len(verdicts)
 
     summary.events = len(lines)
     summary.orders = len(book.truth)
