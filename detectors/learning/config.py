@@ -1,0 +1,49 @@
+"""The learning stage's settings: data, fixed at construction, part of every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LearningConfig:
+    """Every knob of the learning stage. The defaults suit the simulated programme (a couple of
+    thousand orders a day); `seed` fixes every random choice, so a replay is repeatable."""
+
+    seed: int = 7
+    # -- unsupervised scoring (Half-Space Trees behind a min-max scaler) -------------------
+    anomaly_budget: float = 0.002  # share of orders the anomaly alerts may name, over time
+    warmup_orders: int = 2000  # orders learnt before any anomaly alert (scaler and trees settle)
+    hst_trees: int = 10
+    hst_height: int = 8  # cost doubles with each level (learning-notes): keep it <= 10
+    hst_window: int = 250
+    explain_top: int = 3  # features named in an anomaly alert's evidence
+    # -- verdicts: the online classifier ---------------------------------------------------
+    min_labels: int = 500  # verdicts learnt before the classifier's score may raise alerts
+    # Probability at which an order is sent for review. High, because the verdicts are a
+    # sample rich in fraud (analysts label most of what the rules flag, a few % of the rest),
+    # so the model's probabilities run several times above the fraud rate of all orders.
+    classifier_threshold: float = 0.99
+    # Once the classifier is trained, an anomaly alert also needs its probability to reach
+    # this: what the analysts taught it is ordinary (a family's shared tablet) stays quiet.
+    anomaly_gate: float = 0.5
+    label_horizon_days: float = 10.0  # an order's features are kept this long for its verdict
+    max_pending: int = 200_000  # hard cap on orders waiting for a verdict
+    learning_rate: float = 0.02
+    # -- merchant drift (ADWIN on refund rate and subsidy share) ---------------------------
+    drift_delta: float = 0.01
+    drift_min_orders: int = 60  # a merchant's orders before its drift may raise an alert
+    drift_peer_factor: float = 2.0  # departs from peers: above factor x the peers' median...
+    drift_peer_margin: float = 0.10  # ...and above it by this much (absolute)
+    drift_watch_days: float = 7.0  # after a drift, every release there is named for this long
+    # -- edge-stream bursts (MIDAS-R over identity -> attribute links) ---------------------
+    edge_tick_hours: float = 1.0
+    edge_decay: float = 0.97  # MIDAS-R's alpha: the current counts' decay per tick (~1 day)
+    edge_width: int = 1 << 15  # count-min sketch columns per row (2 rows)
+    edge_threshold: float = 2.5  # per-tick chi-squared score above which an edge alert goes
+    # -- compact entity state for the features ---------------------------------------------
+    links_horizon_days: float = 14.0  # distinct identities per device, address... this far back
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

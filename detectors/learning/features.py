@@ -1,0 +1,385 @@
+"""The features of one paid order, for the anomaly detector and the classifier alike.
+
+They come from the order itself and from compact state the learning stage keeps on its own
+(it runs as one sequential stage and cannot read the watch stage's partitioned state): decayed
+order counts per consumer, and the identities seen per device, payment account, address and
+phone over a horizon, keyed by 64-bit fingerprints and swept by event time, so memory is
+bounded by the traffic of the horizon (and capped). Floats live here only: money stays
+`Decimal` everywhere else.
+
+>>> from detectors.examples import order
+>>> state = EntityState(horizon_days=14)
+>>> x = order_features(order("alice", price=3000.0, subsidy=450.0), state, {}, 8 * 3600.0)
+>>> round(x["subsidy_share"], 3), x["lines"], x["device_ids"], x["consumer_2h"]
+(0.15, 1.0, 1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from hashlib import blake2b
+from typing import Any
+
+from schemas.orders import OrderPaid
+from schemas.rules import ProgrammeRules
+
+# In this order everywhere (the classifier's stored vectors, the explanations, the docs).
+FEATURES = (
+    "amount",  # log(1 + order amount)
+    "subsidy_share",  # claimed subsidy / order amount
+    "lines",  # order lines
+    "units",  # log(1 + units)
+    "categories",  # distinct categories in the basket
+    "hour",  # local hour of day, with minutes as a fraction
+    "account_age",  # log(1 + days since the account was created)
+    "markup",  # highest unit price against its catalog reference, minus 1
+    "consumer_2h",  # the consumer's orders, decayed with a 2-hour half-life
+    "consumer_1d",  # the consumer's orders, decayed with a 1-day half-life
+    "device_ids",  # distinct identities on this device within the horizon
+    "payment_ids",  # ... on this payment account
+    "address_ids",  # ... at this delivery address
+    "phone_ids",  # ... behind this phone
+    "merchant_refund_rate",  # the merchant's recent releases / (releases + deliveries)
+    "merchant_subsidy_share",  # the merchant's recent mean subsidy share
+    "edge_burst",  # the MIDAS-R score of the order's identity -> attribute links
+)
+# What the classifier sees besides: the anomaly score, what the decide half made of the order,
+# and a few facts whose effect is not monotone (a linear model needs them spelt out).
+VERDICT_FEATURES = (
+    *FEATURES,
+    "anomaly",  # the Half-Space Trees score
+    "over_claim",  # (claim - allowed) / claim: what the rules refused
+    "held",  # 1 if the decision was not approve
+    "resale",  # share of the units in high-resale categories
+    "pickup",  # 1 if delivered to a pickup point
+    "order_basis",  # 1 for a programme subsidising the order (the logistics one)
+    "near_minimum",  # 1 if the amount is within 25 % above the programme's minimum
+    "night",  # 1 between 00:00 and 06:00 local time
+    "new_account",  # 1 if the account is younger than the rules' new_account_days
+    "resale_shared",  # resale x log(most identities on its device, account or phone)
+    "resale_address",  # resale x log(identities at its address)
+    "device_recent",  # identities newly linked to its device, decayed (about a day): MIDAS-R
+    "payment_recent",  # ... to its payment account
+    "address_recent",  # ... to its address
+    "phone_recent",  # ... to its phone
+    # and, for each of `BINNED`, an indicator of its bucket ("device_ids=3"): a linear model
+    # then weighs a family's two or three identities apart from a ring's six
+)
+# counts whose effect on fraud is not monotone, each spelt out as bucket indicators
+BINNED = (
+    "device_ids",
+    "payment_ids",
+    "address_ids",
+    "phone_ids",
+    "consumer_2h",
+    "consumer_1d",
+    "device_recent",
+    "payment_recent",
+    "address_recent",
+    "phone_recent",
+    "lines",
+    "categories",
+)
+ATTRIBUTES = ("device", "payment", "address", "phone")
+HOUR = 3600.0
+DAY = 86400.0
+SWEEP_DAYS = 3
+MAX_IDENTITIES = 64  # per attribute: a pickup station's month of residents fits
+_SALT = {kind: n * 0x9E3779B97F4A7C15 & (1 << 64) - 1 for n, kind in enumerate(ATTRIBUTES, 1)}
+_LN2 = math.log(2)
+_LOW32 = (1 << 32) - 1
+
+
+def hex_fingerprint(kind: str, value: str) -> int:
+    """64 bits of a pseudonym (already an HMAC, so its digits are uniform), salted per kind.
+
+    >>> hex_fingerprint("address", "ab" * 32) != hex_fingerprint("phone", "ab" * 32)
+    True
+    """
+    return int(value[:16], 16) ^ _SALT[kind]
+
+
+def text_fingerprint(kind: str, value: str) -> int:
+    """64 bits of an arbitrary key (a device id), stable across processes (not `hash()`)."""
+    digest = blake2b(value.encode(), digest_size=8, person=kind.encode()[:16]).digest()
+    return int.from_bytes(digest, "little")
+
+
+def identity_fingerprint(id_hash: str) -> int:
+    """32 bits of the consumer's pseudonym: enough to tell apart the few identities of one
+    attribute, half the memory of 64."""
+    return int(id_hash[:8], 16)
+
+
+def attribute_fingerprints(event: OrderPaid) -> tuple[int, int, int, int]:
+    """(device, payment account, address, phone), in `ATTRIBUTES` order."""
+    return (
+        text_fingerprint("device", event.device_id),
+        hex_fingerprint("payment", event.payment.account_hash),
+        hex_fingerprint("address", event.delivery.address_hash),
+        hex_fingerprint("phone", event.consumer.phone_hash),
+    )
+
+
+class EntityState:
+    """Decayed order counts per consumer and identities per attribute, by event time.
+
+    Values are ints and tuples of numbers, never lists: the cyclic garbage collector skips
+    them, and it would otherwise walk a hundred thousand of them at every full pass.
+    """
+
+    def __init__(self, horizon_days: float, max_entries: int = 1_000_000) -> None:
+        self.horizon = int(horizon_days * 24)  # hours
+        self.max_entries = max_entries
+        # consumer fingerprint -> (last event time, orders (2 h half-life), orders (1 day))
+        self.velocity: dict[int, tuple[float, float, float]] = {}
+        # attribute fingerprint -> identity << 32 | hour, or a tuple of those (newest last)
+        self.links: dict[int, int | tuple[int, ...]] = {}
+        self.swept = -SWEEP_DAYS  # the event-time day of the last sweep
+        # which of the last order's attributes it linked to for the first time (in the horizon)
+        self.fresh: tuple[bool, ...] = ()
+
+    def consumer(self, key: int, ts: float) -> tuple[float, float]:
+        """Count this order for the consumer; its decayed counts, this order included."""
+        entry = self.velocity.get(key)
+        if entry is None:
+            self.velocity[key] = (ts, 1.0, 1.0)
+            return 1.0, 1.0
+        last, n2h, n1d = entry
+        dt = ts - last
+        if dt > 0:  # an order earlier than the last one seen counts, undecayed
+            last = ts
+            n2h *= math.exp(-_LN2 * dt / (2 * HOUR))
+            n1d *= math.exp(-_LN2 * dt / DAY)
+        n2h += 1.0
+        n1d += 1.0
+        self.velocity[key] = (last, n2h, n1d)
+        return n2h, n1d
+
+    def link(self, key: int, identity: int, hour: int) -> tuple[int, bool]:
+        """Record that `identity` used the attribute now: the distinct identities within the
+        horizon, and whether this one is new among them (a new link of the identity graph)."""
+        record = identity << 32 | hour
+        links = self.links
+        entry = links.get(key)
+        if entry is None:
+            links[key] = record
+            return 1, True
+        cutoff = hour - self.horizon
+        if type(entry) is int:  # one identity so far: most devices, accounts, phones
+            if entry >> 32 == identity:
+                links[key] = record
+                return 1, False
+            if entry & _LOW32 < cutoff:
+                links[key] = record
+                return 1, True
+            links[key] = (entry, record)
+            return 2, True
+        live = [r for r in entry if r & _LOW32 >= cutoff]  # type: ignore[union-attr]
+        others = tuple(r for r in live if r >> 32 != identity)
+        new = len(others) == len(live)
+        kept = others[-(MAX_IDENTITIES - 1) :] + (record,)
+        links[key] = kept if len(kept) > 1 else record
+        return len(kept), new
+
+    def sweep(self, ts: float) -> None:
+        """Forget what the horizon has passed, every `SWEEP_DAYS` of event time (`link` skips
+        expired identities itself: the sweep only gives the memory back, in one pass)."""
+        day = int(ts // DAY)
+        if day < self.swept + SWEEP_DAYS:
+            return
+        self.swept = day
+        cutoff = int(ts // HOUR) - self.horizon
+        self.links = {
+            k: v
+            for k, v in self.links.items()
+            if (v if type(v) is int else v[-1]) & _LOW32 >= cutoff  # type: ignore[index]
+        }
+        stale = ts - 7 * DAY  # a consumer's 1-day count is below 1 % a week later
+        self.velocity = {k: v for k, v in self.velocity.items() if v[0] >= stale}
+        for table in (self.links, self.velocity):
+            excess = len(table) - self.max_entries
+            if excess > 0:  # insertion order is first-seen order: the oldest go first
+                for key in list(table)[:excess]:
+                    del table[key]
+
+    def state(self) -> dict[str, Any]:
+        velocity = self.velocity
+        return {
+            "links": _pack(self.links),
+            "velocity_keys": array("Q", velocity).tobytes(),
+            "velocity": array("d", (v for entry in velocity.values() for v in entry)).tobytes(),
+            "swept": self.swept,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.links = _unpack(state["links"])
+        keys, values = array("Q"), array("d")
+        keys.frombytes(state["velocity_keys"])
+        values.frombytes(state["velocity"])
+        self.velocity = {
+            k: (values[3 * n], values[3 * n + 1], values[3 * n + 2]) for n, k in enumerate(keys)
+        }
+        self.swept = state["swept"]
+
+
+class VerdictContext:
+    """What `verdict_features` needs of the rules, read once."""
+
+    def __init__(self, rules: ProgrammeRules) -> None:
+        self.resale = frozenset(rules.detectors.resale_categories)
+        self.new_account = math.log1p(rules.detectors.new_account_days)
+        self.minimum: dict[str, float] = {}
+        for name, programme in rules.programmes.items():
+            if programme.basis == "order":
+                line = next(iter(programme.budget_lines.values()))
+                if line.min_order_amount is not None:
+                    self.minimum[name] = float(line.min_order_amount)
+
+
+def verdict_features(
+    x: dict[str, float],
+    event: OrderPaid,
+    context: VerdictContext,
+    *,
+    anomaly: float,
+    claim: float,
+    allowed: float,
+    approved: bool,
+    recent: list[float],
+) -> dict[str, float]:
+    """The classifier's features: `x` (the order's `FEATURES`) and `VERDICT_FEATURES`' rest."""
+    units = resale = 0
+    for item in event.items:
+        units += item.quantity
+        if item.category in context.resale:
+            resale += item.quantity
+    share = resale / units if units else 0.0
+    minimum = context.minimum.get(event.programme)
+    ratio = float(event.order_amount) / minimum if minimum else 0.0
+    z = dict(x)
+    z["anomaly"] = anomaly
+    z["over_claim"] = (claim - allowed) / claim if claim > 0 else 0.0
+    z["held"] = 0.0 if approved else 1.0
+    z["resale"] = share
+    z["pickup"] = 1.0 if event.delivery.pickup_point else 0.0
+    z["order_basis"] = 1.0 if minimum is not None else 0.0
+    z["near_minimum"] = 1.0 if 1.0 <= ratio < 1.25 else 0.0
+    z["night"] = 1.0 if x["hour"] < 6.0 else 0.0
+    z["new_account"] = 1.0 if x["account_age"] < context.new_account else 0.0
+    z["resale_shared"] = share * math.log(max(x["device_ids"], x["payment_ids"], x["phone_ids"]))
+    z["resale_address"] = share * math.log(x["address_ids"])
+    z["device_recent"], z["payment_recent"], z["address_recent"], z["phone_recent"] = recent
+    return z
+
+
+def expand(z: dict[str, float]) -> dict[str, float]:
+    """`z` and its bucket indicators (what the classifier reads; `z` is what is kept).
+
+    >>> z = dict.fromkeys(BINNED, 1.0) | {"device_ids": 3.0, "address_ids": 31.0, "hour": 2.5}
+    >>> [k for k in expand(z) if k.startswith(("device_ids=", "address_ids=", "hour="))]
+    ['device_ids=3', 'address_ids=20+', 'hour=0']
+    """
+    out = dict(z)
+    for name in BINNED:
+        out[f"{name}={_bucket(z[name])}"] = 1.0
+    out[f"hour={int(z['hour']) // 3 * 3}"] = 1.0
+    return out
+
+
+def _bucket(value: float) -> str:
+    """1, 2, ... 6 as themselves, then 7-19 and 20+ (a pickup station's month)."""
+    if value < 6.5:
+        return str(round(value))
+    return "7+" if value < 20 else "20+"
+
+
+def _pack(table: dict[int, int | tuple[int, ...]]) -> dict[str, bytes]:
+    """The links table as flat arrays: keys, identities per key, then the records."""
+    keys = array("Q", table)
+    sizes = array("B", (1 if type(v) is int else len(v) for v in table.values()))  # type: ignore[arg-type]
+    records = array("Q")
+    for v in table.values():
+        if type(v) is int:
+            records.append(v)
+        else:
+            records.extend(v)  # type: ignore[arg-type]
+    return {"keys": keys.tobytes(), "sizes": sizes.tobytes(), "records": records.tobytes()}
+
+
+def _unpack(packed: dict[str, bytes]) -> dict[int, int | tuple[int, ...]]:
+    keys, sizes, records = array("Q"), array("B"), array("Q")
+    keys.frombytes(packed["keys"])
+    sizes.frombytes(packed["sizes"])
+    records.frombytes(packed["records"])
+    out: dict[int, int | tuple[int, ...]] = {}
+    at = 0
+    for key, size in zip(keys, sizes, strict=True):
+        out[key] = records[at] if size == 1 else tuple(records[at : at + size])
+        at += size
+    return out
+
+
+def order_features(
+    event: OrderPaid,
+    state: EntityState,
+    references: dict[str, float],
+    offset: float,
+    *,
+    ts: float | None = None,
+    identity: int | None = None,
+    attributes: tuple[int, int, int, int] | None = None,
+    merchant: tuple[float, float] = (0.0, 0.0),
+    edge_burst: float = 0.0,
+) -> dict[str, float]:
+    """The order's features, after counting it in `state`.
+
+    `offset` is the programme's UTC offset in seconds (its calendar's hour of day), `references`
+    the catalog's reference price per SKU, `identity` and `attributes` the fingerprints (computed
+    here when not given), `merchant` the merchant's (refund rate, subsidy share) before this
+    order, `edge_burst` the order's MIDAS-R score; `ts` its event time, when known.
+    """
+    if ts is None:
+        ts = event.occurred_at.timestamp()
+    amount = float(event.order_amount)
+    units = 0
+    categories = set()
+    markup = 0.0
+    for item in event.items:
+        units += item.quantity
+        categories.add(item.category)
+        reference = references.get(item.sku)
+        if reference:
+            markup = max(markup, float(item.unit_price) / reference - 1.0)
+    age = max(0.0, ts - event.consumer.account_created_at.timestamp()) / DAY
+    if identity is None:
+        identity = identity_fingerprint(event.consumer.id_hash)
+    device, payment, address, phone = attributes or attribute_fingerprints(event)
+    n2h, n1d = state.consumer(identity, ts)
+    hour = int(ts // HOUR)
+    link = state.link
+    device_ids, new_device = link(device, identity, hour)
+    payment_ids, new_payment = link(payment, identity, hour)
+    address_ids, new_address = link(address, identity, hour)
+    phone_ids, new_phone = link(phone, identity, hour)
+    state.fresh = (new_device, new_payment, new_address, new_phone)
+    return {
+        "amount": math.log1p(amount),
+        "subsidy_share": float(event.subsidy_amount) / amount if amount > 0 else 0.0,
+        "lines": float(len(event.items)),
+        "units": math.log1p(units),
+        "categories": float(len(categories)),
+        "hour": ((ts + offset) % DAY) / HOUR,
+        "account_age": math.log1p(age),
+        "markup": min(max(markup, -0.5), 1.0),
+        "consumer_2h": n2h,
+        "consumer_1d": n1d,
+        "device_ids": float(device_ids),
+        "payment_ids": float(payment_ids),
+        "address_ids": float(address_ids),
+        "phone_ids": float(phone_ids),
+        "merchant_refund_rate": merchant[0],
+        "merchant_subsidy_share": merchant[1],
+        "edge_burst": edge_burst,
+    }
