@@ -10,9 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from detectors.alerts import Alert
 from detectors.context import LaterEvent
 from detectors.pipeline import Outcome, Pipeline
 from detectors.store import MemoryStore, Store
+from replay.learning import LearningRun
 from replay.observers import Observer
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
 from schemas.money import ZERO
@@ -43,6 +45,7 @@ class ReplayStats:
     clawed_back: Decimal = ZERO
     lines: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    learning: dict[str, float] = field(default_factory=dict)  # the learner's figures, if on
 
     @property
     def orders(self) -> int:
@@ -60,6 +63,7 @@ class ReplayStats:
             "held_yuan": str(self.held),
             "rejected_yuan": str(self.rejected),
             "seconds": round(self.seconds, 3),
+            **({"learning": self.learning} if self.learning else {}),
         }
 
 
@@ -101,8 +105,10 @@ class Replay:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         observers: list[Observer] | None = None,
+        learning: LearningRun | None = None,
     ) -> None:
         self.rules = rules
+        self.learning = learning  # the online models, run after each event
         self.observers = list(observers or [])
         self.store = store if store is not None else MemoryStore()
         self.pipeline = Pipeline(rules, self.store)
@@ -127,6 +133,8 @@ class Replay:
                 )
                 continue
             self.pipeline.on_catalog(entry)
+            if self.learning is not None:
+                self.learning.catalog(entry)
             self.stats.catalog_entries += 1
             for observer in self.observers:
                 observer.on_consumed("catalog", "catalog")
@@ -158,6 +166,7 @@ class Replay:
             stats = self.stats
             max_bytes = self.max_bytes
             observers = self.observers
+            learning = self.learning
             for number, line, done in _lines(events):
                 if not line or line.isspace():
                     stats.blank_lines += 1
@@ -178,9 +187,10 @@ class Replay:
                 if n_extra:
                     stats.extra_fields += n_extra
                 outcome = pipeline.on_order(event, line, origin)
-                self._record(outcome, alerts, decisions, dead)
+                learnt = learning.after(event, outcome) if learning is not None else []
+                self._record(outcome, alerts, decisions, dead, learnt)
                 if observers and outcome.status == "processed":
-                    self._observe(event, outcome)
+                    self._observe(event, outcome, learnt)
                 if number % EXPIRE_EVERY == 0:
                     for record in pipeline.expire():
                         self._dead_record(dead, record)
@@ -188,12 +198,16 @@ class Replay:
                         progress(done)
             for record in pipeline.expire(everything=True):
                 self._dead_record(dead, record)
+            if learning is not None:
+                self.stats.learning = learning.finish()
             for observer in self.observers:
                 observer.close()
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
-    def _observe(self, event: OrderPaid | LaterEvent, outcome: Outcome) -> None:
+    def _observe(
+        self, event: OrderPaid | LaterEvent, outcome: Outcome, learnt: list[Alert]
+    ) -> None:
         for observer in self.observers:
             if isinstance(event, OrderPaid):
                 if outcome.decision is not None:
@@ -203,10 +217,17 @@ class Replay:
                         observer.on_later(later, applied)
             else:
                 observer.on_later(event, outcome)
-            for alert in outcome.alerts:
+            for alert in (*outcome.alerts, *learnt):
                 observer.on_alert(alert)
 
-    def _record(self, outcome: Outcome, alerts: _Sink, decisions: _Sink, dead: _Sink) -> None:
+    def _record(
+        self,
+        outcome: Outcome,
+        alerts: _Sink,
+        decisions: _Sink,
+        dead: _Sink,
+        learnt: list[Alert] | None = None,
+    ) -> None:
         stats = self.stats
         status = outcome.status
         if status == "duplicate":
@@ -224,7 +245,7 @@ class Replay:
             else:
                 stats.held += outcome.allowed
             stats.rejected += outcome.claim - outcome.allowed
-        for alert in outcome.alerts:
+        for alert in (*outcome.alerts, *learnt) if learnt else outcome.alerts:
             alerts.write(alert.record())
             stats.alerts[(alert.risk, alert.severity)] += 1
             stats.detectors[alert.detector] += 1

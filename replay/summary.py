@@ -54,4 +54,21 @@ def summary_tables(stats: ReplayStats) -> Group:
     detectors.add_column("alerts", justify="right")
     for name, n in stats.detectors.most_common():
         detectors.add_row(name, f"{n:,}")
-    return Group(overview, money, alerts, detectors)
+    if not stats.learning:
+        return Group(overview, money, alerts, detectors)
+    return Group(overview, money, alerts, detectors, learning_table(stats.learning))
+
+
+def learning_table(figures: dict[str, float]) -> Table:
+    """The learning stage's progressive validation and counts (`Learner.quality`)."""
+    table = Table(title="Online learning (progressive validation)", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures.items():
+        ratio = any(word in name for word in ("auc", "precision", "recall", "threshold"))
+        if value != value:  # NaN: not enough verdicts of both kinds yet
+            shown = "-"
+        else:
+            shown = f"{value:.3f}" if ratio else f"{value:,.0f}"
+        table.add_row(name.replace("_", " "), shown)
+    return table

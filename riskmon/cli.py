@@ -17,6 +17,7 @@ from riskmon.settings import load_settings
 
 if TYPE_CHECKING:
     from replay import Replay, ReplayStats
+    from replay.learning import LearningRun
     from schemas.rules import ProgrammeRules
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -74,6 +75,25 @@ def replay(
     store: Annotated[
         bool, typer.Option(help="also fill the store (RISKMON_DATABASE_URL): ledgers, alerts")
     ] = False,
+    learning: Annotated[
+        bool | None,
+        typer.Option(
+            "--learning/--no-learning",
+            help="also run the online-learning stage (default: on when --labels is given)",
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="analysts' verdicts (topic labels), JSON Lines, merged in by labelled_at",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    scores_out: Annotated[
+        Path | None,
+        typer.Option(help="with learning: each paid order's scores (evaluate --scores)"),
+    ] = None,
 ) -> None:
     """Run every detector over a file of events, in-process; exit 0 even on bad lines."""
     from replay import Replay
@@ -81,6 +101,7 @@ def replay(
     from riskmon.exporter import replay_metrics
 
     programme_rules = _rules(rules)
+    learnt = _learning(programme_rules, learning, labels, scores_out)
     with (
         replay_metrics(programme_rules, metrics_port, metrics_linger) as observers,
         store_cli.store_observers(programme_rules, store) as stored,
@@ -89,6 +110,7 @@ def replay(
             programme_rules,
             max_bytes=load_settings().max_message_bytes,
             observers=[*observers, *stored],
+            learning=learnt,
         )
         stats = _run_with_progress(
             engine, events, catalog, alerts_out, decisions_out, dead_letter_out
@@ -96,6 +118,21 @@ def replay(
         console.print(summary_tables(stats))
         if summary_json is not None:
             summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
+
+
+def _learning(
+    rules: ProgrammeRules, on: bool | None, labels: Path | None, scores_out: Path | None
+) -> LearningRun | None:
+    """The learning stage for a replay, or None: off unless asked for or given verdicts."""
+    if not (on if on is not None else labels is not None):
+        if scores_out is not None:
+            errors.print("error: --scores-out needs the learning stage (--learning)")
+            raise typer.Exit(2)
+        return None
+    from detectors.learning import Learner, LearningConfig
+    from replay.learning import LearningRun
+
+    return LearningRun(Learner(rules, LearningConfig()), labels, scores_out)
 
 
 def _run_with_progress(
@@ -138,6 +175,12 @@ def simulate(
     events_per_day: Annotated[int, typer.Option(min=100)] = 3400,
     bad_lines: Annotated[int, typer.Option(min=0, help="malformed lines to mix in")] = 0,
     rules: RulesOption = None,
+    unnamed: Annotated[
+        bool, typer.Option(help="add fraud no rule names (the online-learning stage's patterns)")
+    ] = False,
+    labels: Annotated[
+        bool, typer.Option(help="also write labels.jsonl: analysts' verdicts, late and sampled")
+    ] = False,
 ) -> None:
     """Write a labelled synthetic data set: honest traffic, look-alikes and every pattern."""
     from simulation.generator import generate
@@ -150,6 +193,8 @@ def simulate(
         events_per_day=events_per_day,
         rules_path=rules or load_settings().rules,
         bad_lines=bad_lines,
+        unnamed=unnamed,
+        labels=labels,
     )
     console.print(str(summary))
 
@@ -159,12 +204,18 @@ def evaluate(
     truth: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
     alerts: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
     decisions: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    scores: Annotated[
+        Path | None,
+        typer.Option(
+            help="replay --scores-out: ROC AUC on the unnamed patterns", exists=True, dir_okay=False
+        ),
+    ] = None,
 ) -> None:
     """Precision, recall and F1 per risk and per pattern against a ground truth."""
     from simulation.evaluate import evaluate as run
     from simulation.evaluate import format_evaluation
 
-    console.print(format_evaluation(run(truth, alerts, decisions)))
+    console.print(format_evaluation(run(truth, alerts, decisions, scores)))
 
 
 @app.command()

@@ -1,0 +1,101 @@
+"""The learning stage in a replay: the learner after each event, analysts' verdicts merged in by
+event time, each paid order's scores written out for the evaluator.
+
+A verdict is applied when the stream's event time (the latest `occurred_at` read so far)
+reaches its `labelled_at`, before the event that got there: what a live stage would have known.
+Verdicts left when the events run out are applied at the end, so the progressive figures count
+them all.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from detectors.alerts import Alert
+from detectors.context import LaterEvent
+from detectors.learning import Learner
+from detectors.pipeline import Outcome
+from schemas.catalog import CatalogEntry
+from schemas.decode import DecodeError, decode_label
+from schemas.labels import Label
+from schemas.orders import OrderPaid
+
+
+def read_labels(path: Path) -> tuple[list[Label], int]:
+    """Every valid verdict in `path`, in `labelled_at` order, and how many lines were not one."""
+    labels: list[Label] = []
+    bad = 0
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            labels.append(decode_label(line))
+        except DecodeError:
+            bad += 1
+    labels.sort(key=lambda label: label.labelled_at.timestamp())  # stable: file order on ties
+    return labels, bad
+
+
+class LearningRun:
+    def __init__(
+        self, learner: Learner, labels: Path | None = None, scores_out: Path | None = None
+    ) -> None:
+        self.learner = learner
+        self.labels, self.bad_labels = read_labels(labels) if labels is not None else ([], 0)
+        self._next = 0
+        self.watermark = float("-inf")
+        self._files = ExitStack()
+        self._scores: IO[bytes] | None = (
+            self._files.enter_context(scores_out.open("wb")) if scores_out is not None else None
+        )
+
+    def catalog(self, entry: CatalogEntry) -> None:
+        self.learner.on_catalog(entry)
+
+    def after(self, event: OrderPaid | LaterEvent, outcome: Outcome) -> list[Alert]:
+        """The learner's alerts for one event the pipeline has just handled."""
+        if outcome.status != "processed":
+            return []
+        ts = event.occurred_at.timestamp()
+        if ts > self.watermark:
+            self.watermark = ts
+            self._feed(ts)
+        learner = self.learner
+        if not isinstance(event, OrderPaid):
+            return learner.on_later(event, outcome)
+        alerts = learner.on_paid(event, outcome)
+        if self._scores is not None and outcome.decision is not None:
+            last = learner.last
+            self._scores.write(
+                orjson.dumps(
+                    {
+                        "order_id": last.order_id,
+                        "anomaly": round(last.anomaly, 6),
+                        "classifier": round(last.classifier, 6),
+                        "edge": round(last.edge, 4),
+                    }
+                )
+                + b"\n"
+            )
+        for later, applied in outcome.applied:
+            alerts.extend(learner.on_later(later, applied))
+        return alerts
+
+    def _feed(self, until: float) -> None:
+        labels = self.labels
+        while self._next < len(labels) and labels[self._next].labelled_at.timestamp() <= until:
+            self.learner.on_label(labels[self._next])
+            self._next += 1
+
+    def finish(self) -> dict[str, float]:
+        """Apply the verdicts still waiting; the learner's figures."""
+        self._feed(float("inf"))
+        self._files.close()
+        figures = self.learner.quality()
+        figures["labels_read"] = float(len(self.labels))
+        figures["labels_invalid"] = float(self.bad_labels)
+        return figures
