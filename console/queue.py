@@ -61,7 +61,7 @@ def _base(columns: list[Any]) -> Select[Any]:
 
 def _row(row: Any) -> dict[str, Any]:
     out = dict(row)
-    out["entity"] = mask_key(out.pop("entity_type"), out.pop("entity_key"))
+    out["entity"] = mask_key(out["entity_type"], out.pop("entity_key"))
     return out
 
 
@@ -137,7 +137,6 @@ def alert_file(connection: Connection, alert_id: str) -> AlertFile | None:
         return None
     entity_type, entity_key = found["entity_type"], found["entity_key"]
     alert = _row({k: v for k, v in found.items() if k != "evidence"})
-    alert["entity_type"] = entity_type
     evidence = mask_pseudonyms(
         orjson.dumps(orjson.loads(found["evidence"]), option=orjson.OPT_INDENT_2).decode()
     )
