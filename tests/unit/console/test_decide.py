@@ -185,3 +185,28 @@ def test_the_openapi_document_describes_the_contract(client: TestClient) -> None
     schemas = doc["components"]["schemas"]
     assert {"OrderPaid", "Decision", "Consumer", "Item"} <= set(schemas)
     assert schemas["Decision"]["properties"]["decision"]["enum"] == ["approve", "review", "reject"]
+
+
+def test_the_fast_path_answers_as_the_route_does(
+    client: TestClient, split: Split, rules: ProgrammeRules
+) -> None:
+    app = create_app(
+        ConsoleConfig(
+            engine=split.engine,
+            rules=rules,
+            catalog=split.folder / "catalog.jsonl",
+            fast_path=False,
+        )
+    )
+    big = b'{"pad": "' + b"x" * (2 << 20) + b'"}'
+    with TestClient(app) as routed:
+        routed.headers["authorization"] = client.headers["authorization"]
+        for raw in [*split.later[:5], b"{broken", big]:
+            fast = client.post("/api/v1/decide", content=raw)
+            slow = routed.post("/api/v1/decide", content=raw)
+            assert (fast.status_code, fast.content) == (slow.status_code, slow.content)
+        for answer in (
+            client.post("/api/v1/decide", content=split.later[0], headers={"authorization": ""}),
+            routed.post("/api/v1/decide", content=split.later[0], headers={"authorization": ""}),
+        ):
+            assert answer.status_code == 401
