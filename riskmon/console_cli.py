@@ -121,6 +121,12 @@ def serve(
             "note: RISKMON_CONSOLE_SECRET is not set: sessions end when the console restarts",
             highlight=False,
         )
+    if catalog is None and settings.catalog is None:
+        errors.print(
+            "note: no catalog (--catalog or RISKMON_CATALOG): the decision API finds no product "
+            "registered, so programmes that need the catalog grant nothing",
+            highlight=False,
+        )
     with open_store(write=True) as engine:
         config = ConsoleConfig(
             engine=engine,
