@@ -88,3 +88,26 @@ def test_an_alert_page_shows_its_evidence_orders_and_linked_entities(
     assert "Linked entities" in page and "consumer <span" in page
     assert "…" in page  # masked keys
     assert client.get("/alerts/" + "0" * 32).status_code == 404
+
+
+def test_the_bureau_reads_the_reports_and_each_reading_is_recorded(
+    make_client: Callable[..., TestClient], engine: Engine
+) -> None:
+    from reports.tables import audit
+
+    bureau = make_client("bureau")
+    listing = bureau.get("/reports")
+    assert listing.status_code == 200 and "/reports/incidents" in listing.text
+    for kind in ("daily", "incidents"):
+        page = bureau.get(f"/reports/{kind}")
+        assert page.status_code == 200 and "<table" in page.text
+        assert not PSEUDONYM.search(page.text)
+    assert bureau.get("/reports/daily", params={"day": "2020-01-01"}).status_code == 200
+    assert bureau.get("/reports/ledger").status_code == 422
+    with engine.connect() as connection:
+        seen = (
+            connection.execute(select(audit.c.target).where(audit.c.action == "view_report"))
+            .scalars()
+            .all()
+        )
+    assert seen == ["daily", "incidents", "daily"]
