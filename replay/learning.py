@@ -74,7 +74,7 @@ class LearningRun:
                 orjson.dumps(
                     {
                         "order_id": last.order_id,
-                        "anomaly": round(last.anomaly, 6),
+                        "anomaly": None if last.anomaly is None else round(last.anomaly, 6),
                         "classifier": round(last.classifier, 6),
                         "edge": round(last.edge, 4),
                     }

@@ -153,7 +153,8 @@ def _ladder(
 
 def _aucs(truth: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """ROC AUC of each score on each unnamed pattern (and on groups), honest orders as the
-    negatives; patterns absent from the truth are left out."""
+    negatives, over the orders scored after the detector's warm-up; patterns absent from the
+    truth are left out."""
     present = {t["pattern"] for t in truth.values()} & set(UNNAMED)
     groups: dict[str, tuple[str, ...]] = {p: (p,) for p in UNNAMED if p in present}
     if len(present & set(ORDER_LEVEL)) > 1:
@@ -168,6 +169,8 @@ def _aucs(truth: dict[str, Any], scores: list[dict[str, Any]]) -> dict[str, dict
             for row in scores:
                 t = truth.get(row["order_id"])
                 if t is None or (t["label"] == "fraud" and t["pattern"] not in patterns):
+                    continue
+                if row[kind] is None:  # scored in the detector's warm-up: not a comparison
                     continue
                 labels.append(t["label"] == "fraud")
                 values.append(float(row[kind]))

@@ -44,6 +44,27 @@ FEATURES = (
     "merchant_subsidy_share",  # the merchant's recent mean subsidy share
     "edge_burst",  # the MIDAS-R score of the order's identity -> attribute links
 )
+# Each feature's span for the histogram scorer (low, high, binned on a log scale), values as
+# `order_features` gives them: beyond the span a value falls in the end bin.
+SPANS: dict[str, tuple[float, float, bool]] = {
+    "amount": (0.0, 12.0, False),  # already log(1 + yuan): up to ~160,000 yuan
+    "subsidy_share": (0.0, 0.5, False),
+    "lines": (0.0, 3.0, True),
+    "units": (0.0, 5.0, False),  # already log(1 + units)
+    "categories": (0.0, 3.0, True),
+    "hour": (0.0, 24.0, False),
+    "account_age": (0.0, 8.0, False),  # already log(1 + days)
+    "markup": (-0.5, 1.0, False),
+    "consumer_2h": (0.0, 3.0, True),
+    "consumer_1d": (0.0, 3.0, True),
+    "device_ids": (0.0, 3.0, True),
+    "payment_ids": (0.0, 3.0, True),
+    "address_ids": (0.0, 4.0, True),
+    "phone_ids": (0.0, 3.0, True),
+    "merchant_refund_rate": (0.0, 1.0, False),
+    "merchant_subsidy_share": (0.0, 0.5, False),
+    "edge_burst": (0.0, 3.0, True),
+}
 # What the classifier sees besides: the anomaly score, what the decide half made of the order,
 # and a few facts whose effect is not monotone (a linear model needs them spelt out).
 VERDICT_FEATURES = (
@@ -84,7 +105,6 @@ BINNED = (
 ATTRIBUTES = ("device", "payment", "address", "phone")
 HOUR = 3600.0
 DAY = 86400.0
-SWEEP_DAYS = 3
 MAX_IDENTITIES = 64  # per attribute: a pickup station's month of residents fits
 _SALT = {kind: n * 0x9E3779B97F4A7C15 & (1 << 64) - 1 for n, kind in enumerate(ATTRIBUTES, 1)}
 _LN2 = math.log(2)
@@ -136,7 +156,7 @@ class EntityState:
         self.velocity: dict[int, tuple[float, float, float]] = {}
         # attribute fingerprint -> identity << 32 | hour, or a tuple of those (newest last)
         self.links: dict[int, int | tuple[int, ...]] = {}
-        self.swept = -SWEEP_DAYS  # the event-time day of the last sweep
+        self.swept = -1  # the event-time day of the last sweep
         # which of the last order's attributes it linked to for the first time (in the horizon)
         self.fresh: tuple[bool, ...] = ()
 
@@ -159,10 +179,11 @@ class EntityState:
 
     def link(self, key: int, identity: int, hour: int) -> tuple[int, bool]:
         """Record that `identity` used the attribute now: the distinct identities within the
-        horizon, and whether this one is new among them (a new link of the identity graph)."""
+        horizon, and whether this one is new among them (a new link of the identity graph).
+        The entry moves to the end of the table: the table stays in order of last use."""
         record = identity << 32 | hour
         links = self.links
-        entry = links.get(key)
+        entry = links.pop(key, None)
         if entry is None:
             links[key] = record
             return 1, True
@@ -184,23 +205,27 @@ class EntityState:
         return len(kept), new
 
     def sweep(self, ts: float) -> None:
-        """Forget what the horizon has passed, every `SWEEP_DAYS` of event time (`link` skips
-        expired identities itself: the sweep only gives the memory back, in one pass)."""
+        """Forget what the horizon has passed, once a day of event time (`link` skips expired
+        identities itself: this gives the memory back). The links table is in order of last
+        use, so the scan stops at the first attribute still in the horizon."""
         day = int(ts // DAY)
-        if day < self.swept + SWEEP_DAYS:
+        if day <= self.swept:
             return
         self.swept = day
         cutoff = int(ts // HOUR) - self.horizon
-        self.links = {
-            k: v
-            for k, v in self.links.items()
-            if (v if type(v) is int else v[-1]) & _LOW32 >= cutoff  # type: ignore[index]
-        }
+        links = self.links
+        expired = []
+        for key, entry in links.items():
+            if (entry if type(entry) is int else entry[-1]) & _LOW32 >= cutoff:  # type: ignore[index]
+                break
+            expired.append(key)
+        for key in expired:
+            del links[key]
         stale = ts - 7 * DAY  # a consumer's 1-day count is below 1 % a week later
         self.velocity = {k: v for k, v in self.velocity.items() if v[0] >= stale}
         for table in (self.links, self.velocity):
             excess = len(table) - self.max_entries
-            if excess > 0:  # insertion order is first-seen order: the oldest go first
+            if excess > 0:  # the oldest go first
                 for key in list(table)[:excess]:
                     del table[key]
 
@@ -282,17 +307,19 @@ def expand(z: dict[str, float]) -> dict[str, float]:
     ['device_ids=3', 'address_ids=20+', 'hour=0']
     """
     out = dict(z)
-    for name in BINNED:
-        out[f"{name}={_bucket(z[name])}"] = 1.0
-    out[f"hour={int(z['hour']) // 3 * 3}"] = 1.0
+    for name, keys in _BUCKET_KEYS:
+        value = z[name]
+        out[keys[round(value) if value < 6.5 else (7 if value < 20 else 8)]] = 1.0
+    out[_HOUR_KEYS[int(z["hour"]) // 3 % 8]] = 1.0
     return out
 
 
-def _bucket(value: float) -> str:
-    """1, 2, ... 6 as themselves, then 7-19 and 20+ (a pickup station's month)."""
-    if value < 6.5:
-        return str(round(value))
-    return "7+" if value < 20 else "20+"
+# the indicators' names, made once: 0 to 6 as themselves, then 7-19 and 20+ (a pickup
+# station's month)
+_BUCKET_KEYS = tuple(
+    (name, tuple(f"{name}={b}" for b in (*range(7), "7+", "20+"))) for name in BINNED
+)
+_HOUR_KEYS = tuple(f"hour={h}" for h in range(0, 24, 3))
 
 
 def _pack(table: dict[int, int | tuple[int, ...]]) -> dict[str, bytes]:

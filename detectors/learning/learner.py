@@ -31,6 +31,7 @@ from detectors.learning.edges import EdgeBursts
 from detectors.learning.features import (
     ATTRIBUTES,
     DAY,
+    SPANS,
     EntityState,
     VerdictContext,
     attribute_fingerprints,
@@ -68,7 +69,7 @@ class Scores:
     """The last paid order's scores, for a caller that records them (replay's `--scores-out`)."""
 
     order_id: str = ""
-    anomaly: float = 0.0
+    anomaly: float | None = None  # None in the anomaly detectors' warm-up: not a comparison
     classifier: float = 0.0
     edge: float = 0.0
 
@@ -85,6 +86,7 @@ class Learner:
         self.entities = EntityState(config.links_horizon_days)
         self.edges = EdgeBursts(config.edge_width, config.edge_decay, config.edge_tick_hours * 3600)
         self.anomaly = AnomalyStage(
+            SPANS,
             seed=config.seed,
             budget=config.anomaly_budget,
             warmup=config.warmup_orders,
@@ -152,7 +154,7 @@ class Learner:
         # an untrained classifier's probability joins nothing: not worth its microseconds
         probability = self.verdicts.probability(z) if trained else 0.0
         self.verdicts.remember(event.order_id, ts, z)
-        self.last = Scores(event.order_id, score, probability, burst)
+        self.last = Scores(event.order_id, score if self.anomaly.warm else None, probability, burst)
 
         alerts: list[Alert] = []
         about = ("consumer", event.consumer.id_hash)

@@ -16,7 +16,6 @@ import math
 from typing import Any
 
 
-
 class Saved:
     """A wrapper whose attributes are river objects and plain data: its checkpoint is them."""
 
@@ -64,6 +63,42 @@ class MinMax(Saved):
             span = high.get(name, -math.inf) - lo
             out[name] = (value - lo) / span if span else 0.0
         return out
+
+
+class Standard(Saved):
+    """Online standard scaling: river's `preprocessing.StandardScaler` (the same running mean
+    and variance), with each feature's 1/deviation kept from its last update, since the
+    classifier scales every order and learns only from the few with a verdict.
+
+    >>> scaler = Standard()
+    >>> for v in (1.0, 3.0):
+    ...     scaler.learn({"x": v, "k": 2.0})
+    >>> scaler.transform({"x": 3.0, "k": 2.0, "new": 5.0})
+    {'x': 1.0, 'k': 0.0, 'new': 0.0}
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.means: dict[str, float] = {}
+        self.vars: dict[str, float] = {}
+        self.inverse: dict[str, float] = {}  # 1 / standard deviation, 0 while it is 0
+
+    def learn(self, x: dict[str, float]) -> None:
+        counts, means, variances, inverse = self.counts, self.means, self.vars, self.inverse
+        for name, value in x.items():
+            n = counts[name] = counts.get(name, 0) + 1
+            old = means.get(name, 0.0)
+            mean = means[name] = old + (value - old) / n
+            var = variances.get(name, 0.0)
+            var = variances[name] = var + ((value - old) * (value - mean) - var) / n
+            inverse[name] = 1.0 / math.sqrt(var) if var > 0 else 0.0
+
+    def transform(self, x: dict[str, float]) -> dict[str, float]:
+        means, inverse = self.means, self.inverse
+        return {
+            name: (value - means.get(name, 0.0)) * inverse.get(name, 0.0)
+            for name, value in x.items()
+        }
 
 
 class HalfSpace(Saved):
@@ -145,21 +180,28 @@ class Quantile(Saved):
 
 
 class Logistic(Saved):
-    """river's logistic regression behind a standard scaler, learning one verdict at a time."""
+    """river's logistic regression behind standard scaling, learning one verdict at a time."""
 
     def __init__(self, *, learning_rate: float) -> None:
-        from river import linear_model, optim, preprocessing
+        from river import linear_model, optim
 
-        self.scaler: Any = preprocessing.StandardScaler()
+        self.scaler = Standard()
         self.model: Any = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate))
 
     def probability(self, x: dict[str, float]) -> float:
-        proba: dict[bool, float] = self.model.predict_proba_one(self.scaler.transform_one(x))
+        proba: dict[bool, float] = self.model.predict_proba_one(self.scaler.transform(x))
         return float(proba.get(True, 0.0))
 
     def learn(self, x: dict[str, float], fraud: bool) -> None:
-        self.scaler.learn_one(x)
-        self.model.learn_one(self.scaler.transform_one(x), fraud)
+        self.scaler.learn(x)
+        self.model.learn_one(self.scaler.transform(x), fraud)
+
+    def state(self) -> dict[str, Any]:
+        return {"scaler": self.scaler.state(), "model": self.model}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.scaler.load(state["scaler"])
+        self.model = state["model"]
 
     def weights(self) -> dict[str, float]:
         return {str(k): float(v) for k, v in self.model.weights.items()}
