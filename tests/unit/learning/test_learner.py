@@ -1,0 +1,161 @@
+"""The learner as a runtime drives it: deterministic for a seed, restored mid-stream it carries
+on exactly as one that never stopped, and its checkpoint is data that runs no code."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from factories import line, paid
+
+from detectors.alerts import Alert
+from detectors.learning import Learner, LearningConfig, codec
+from detectors.learning.codec import CheckpointError
+from detectors.pipeline import DUPLICATE, Outcome, Pipeline
+from detectors.store import MemoryStore
+from replay import Replay
+from replay.learning import LearningRun
+from schemas.decode import decode_label, decode_order
+from schemas.labels import Label
+from schemas.rules import load_rules
+from simulation.generator import generate
+
+RULES = load_rules()
+# small enough for a few days: every learning detector gets to speak
+CONFIG = LearningConfig(seed=11, warmup_orders=400, min_labels=40, anomaly_budget=0.01)
+Call = tuple[str, Any, Any]
+
+
+class Recorder:
+    """Stands in for a learner in a replay and keeps the calls, to play them again."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.last = Learner(RULES, CONFIG).last
+
+    def on_catalog(self, entry: Any) -> None:
+        self.calls.append(("catalog", entry, None))
+
+    def on_paid(self, event: Any, outcome: Outcome) -> list[Alert]:
+        self.calls.append(("paid", event, outcome))
+        return []
+
+    def on_later(self, event: Any, outcome: Outcome) -> list[Alert]:
+        self.calls.append(("later", event, outcome))
+        return []
+
+    def on_label(self, label: Label) -> None:
+        self.calls.append(("label", label, None))
+
+    def quality(self) -> dict[str, float]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory: pytest.TempPathFactory) -> list[Call]:
+    folder: Path = tmp_path_factory.mktemp("learner-sim")
+    generate(5, 4, folder, events_per_day=2500, unnamed=True, labels=True)
+    recorder = Recorder()
+    run = LearningRun(recorder, folder / "labels.jsonl")  # type: ignore[arg-type]
+    Replay(RULES, learning=run).run(folder / "events.jsonl", catalog=folder / "catalog.jsonl")
+    return recorder.calls
+
+
+def play(learner: Learner, calls: list[Call]) -> list[dict[str, Any]]:
+    alerts: list[Alert] = []
+    for kind, payload, outcome in calls:
+        if kind == "catalog":
+            learner.on_catalog(payload)
+        elif kind == "paid":
+            alerts.extend(learner.on_paid(payload, outcome))
+        elif kind == "later":
+            alerts.extend(learner.on_later(payload, outcome))
+        else:
+            learner.on_label(payload)
+    return [a.record() for a in alerts]
+
+
+def test_every_learning_detector_speaks_in_the_recorded_stream(calls: list[Call]) -> None:
+    alerts = play(Learner(RULES, CONFIG), calls)
+    assert {a["detector"] for a in alerts} >= {"anomaly", "classifier", "edge_burst"}
+    for alert in alerts:
+        assert alert["action"] == "review" and 0.0 <= alert["score"] <= 1.0
+        if alert["detector"] == "anomaly":
+            assert alert["evidence"]["drivers"] and alert["risk"] == "fraud"
+
+
+def test_same_seed_same_alerts_and_same_checkpoint(calls: list[Call]) -> None:
+    first, second = Learner(RULES, CONFIG), Learner(RULES, CONFIG)
+    assert play(first, calls) == play(second, calls)
+    assert first.checkpoint() == second.checkpoint()
+    other = Learner(RULES, dataclasses.replace(CONFIG, seed=12))
+    play(other, calls)
+    assert other.checkpoint() != first.checkpoint()
+
+
+def test_a_learner_restored_mid_stream_carries_on_as_if_it_never_stopped(
+    calls: list[Call],
+) -> None:
+    middle = len(calls) // 2
+    steady = Learner(RULES, CONFIG)
+    play(steady, calls[:middle])
+    expected = play(steady, calls[middle:])
+
+    stopped = Learner(RULES, CONFIG)
+    play(stopped, calls[:middle])
+    blob = stopped.checkpoint()
+    restarted = Learner.restore(RULES, CONFIG, blob)
+    assert restarted.checkpoint() == blob  # the state read back is the state written
+    assert play(restarted, calls[middle:]) == expected
+    assert restarted.checkpoint() == steady.checkpoint()
+    assert restarted.quality() == steady.quality()
+    assert expected  # the second half does raise alerts
+
+
+def test_restore_refuses_other_settings_but_takes_new_thresholds(calls: list[Call]) -> None:
+    learner = Learner(RULES, CONFIG)
+    play(learner, calls[:2000])
+    blob = learner.checkpoint()
+    with pytest.raises(CheckpointError, match="edge_width"):
+        Learner.restore(RULES, dataclasses.replace(CONFIG, edge_width=1 << 12), blob)
+    looser = dataclasses.replace(CONFIG, classifier_threshold=0.9, edge_threshold=3.0)
+    assert Learner.restore(RULES, looser, blob).config.edge_threshold == 3.0
+    assert Learner.restore(RULES, None, blob).config == CONFIG
+
+
+def test_a_checkpoint_is_data_and_names_only_river_classes() -> None:
+    with pytest.raises(CheckpointError, match="not a riskmon"):
+        codec.loads(b"pickle!")
+    with pytest.raises(CheckpointError, match="version"):
+        codec.loads(codec.MAGIC + bytes([99]) + b"")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        codec.loads(codec.MAGIC + bytes([codec.VERSION]) + b"not zlib")
+    hostile = {"$o": "os.system", "id": 0, "s": {}}
+    doc = orjson.dumps(hostile)
+    blob = codec.MAGIC + bytes([codec.VERSION]) + zlib.compress(struct.pack(">Q", len(doc)) + doc)
+    with pytest.raises(CheckpointError, match="outside river"):
+        codec.loads(blob)
+    with pytest.raises(CheckpointError, match="outside river"):
+        codec.dumps({"x": Path(".")})
+
+
+def test_what_was_not_decided_is_not_learnt() -> None:
+    learner = Learner(RULES, CONFIG)
+    event = decode_order(line(paid()))
+    assert learner.on_paid(event, DUPLICATE) == []  # type: ignore[arg-type]
+    assert learner.quality()["orders_total"] == 0
+    outcome = Pipeline(RULES, MemoryStore()).decide(event, line(paid()), None)  # type: ignore[arg-type]
+    assert learner.on_paid(event, outcome) == []  # type: ignore[arg-type]
+    assert learner.quality()["orders_total"] == 1
+    learner.on_label(
+        decode_label(
+            b'{"schema_version": 1, "order_id": "never-seen", "label": "fraud", '
+            b'"labelled_at": "2026-07-08T10:00:00+08:00", "analyst": "a-1"}'
+        )
+    )
+    assert learner.quality()["labels_unmatched"] == 1
