@@ -7,7 +7,9 @@ On a simulated set with the unnamed patterns and analysts' labels (`riskmon simu
 `--repeat` runs, interleaved so that a busy moment of the machine weighs on both alike, and
 their ratio; then, from an instrumented run, the microseconds each learning component costs
 per order it sees (per later event for the merchants' refund windows, per verdict for the
-classifier's learning), the size of a checkpoint and the time to write and read it back.
+classifier's learning), the size of a checkpoint and the time to write and read it back. With
+`--compare`, each anomaly detector alone on the same order features: ROC AUC on the unnamed
+order-level patterns and cost per order.
 """
 
 from __future__ import annotations
@@ -31,11 +33,17 @@ from rich.table import Table  # noqa: E402
 
 import detectors.learning.learner as learner_module  # noqa: E402
 from detectors.learning import Learner, LearningConfig  # noqa: E402
+from detectors.learning.anomaly import AnomalyStage  # noqa: E402
+from detectors.learning.features import SPANS  # noqa: E402
+from detectors.learning.histograms import Histograms  # noqa: E402
+from detectors.learning.models import HalfSpace, Loda  # noqa: E402
+from detectors.learning.quality import roc_auc  # noqa: E402
 from replay import Replay  # noqa: E402
 from replay.learning import LearningRun  # noqa: E402
 from riskmon import tuning  # noqa: E402
 from schemas.rules import load_rules  # noqa: E402
-from simulation.generator import generate  # noqa: E402
+from simulation.evaluate import ORDER_LEVEL  # noqa: E402
+from simulation.generator import generate, read_jsonl  # noqa: E402
 
 
 def dataset(folder: Path, days: int, seed: int) -> Path:
@@ -109,12 +117,75 @@ def component_costs(folder: Path) -> tuple[dict[str, float], dict[str, int], Lea
     return spent, calls, learner, total
 
 
+def compare_detectors(folder: Path) -> list[tuple[str, float, float]]:
+    """Each anomaly detector alone on the month's order features (as the learner computed
+    them), scored before learnt, over the orders after the warm-up: (name, ROC AUC on the
+    order-level unnamed patterns against honest orders, µs per order)."""
+    rules = load_rules()
+    learner = Learner(rules, LearningConfig())
+    vectors: list[tuple[str, dict[str, float]]] = []
+    score = learner.anomaly.score
+
+    def keep(x: dict[str, float]) -> tuple[float, bool]:
+        vectors.append(("", dict(x)))
+        return score(x)
+
+    setattr(learner.anomaly, "score", keep)  # noqa: B010
+    paid = learner.on_paid
+
+    def named(event: Any, outcome: Any) -> Any:
+        before = len(vectors)
+        out = paid(event, outcome)
+        if len(vectors) > before:
+            vectors[-1] = (event.order_id, vectors[-1][1])
+        return out
+
+    setattr(learner, "on_paid", named)  # noqa: B010
+    Replay(rules, learning=LearningRun(learner)).run(
+        folder / "events.jsonl", catalog=folder / "catalog.jsonl"
+    )
+    truth = {t["order_id"]: t for t in read_jsonl(folder / "truth.jsonl")}
+    warmup = LearningConfig().warmup_orders
+    detectors: dict[str, Callable[[], Any]] = {
+        "Half-Space Trees (river)": lambda: HalfSpace(seed=7),
+        "per-feature histograms": lambda: Histograms(SPANS),
+        "both, standardised (the stage)": lambda: AnomalyStage(
+            SPANS, seed=7, budget=0.5, warmup=10**9
+        ),
+        "LODA (river)": lambda: Loda(seed=7),
+    }
+    out = []
+    for name, make in detectors.items():
+        detector = make()
+        labels, scores = [], []
+        started = time.process_time()
+        for n, (order_id, x) in enumerate(vectors):
+            if isinstance(detector, AnomalyStage):
+                value = detector.score(x)[0]
+            else:
+                value = detector.score(x)
+                detector.learn(x)
+            t = truth.get(order_id)
+            if n < warmup or t is None:
+                continue
+            if t["label"] == "fraud" and t["pattern"] not in ORDER_LEVEL:
+                continue
+            labels.append(t["label"] == "fraud")
+            scores.append(value)
+        seconds = time.process_time() - started
+        out.append((name, roc_auc(labels, scores), seconds / len(vectors) * 1e6))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
     parser.add_argument("--data", type=Path, help="reuse a simulated folder (with labels.jsonl)")
+    parser.add_argument(
+        "--compare", action="store_true", help="also each anomaly detector alone (LODA: slow)"
+    )
     args = parser.parse_args()
     tuning.for_throughput()  # as the riskmon command does
     console = Console()
@@ -136,6 +207,7 @@ def main() -> None:
         started = time.perf_counter()
         Learner.restore(load_rules(), learner.config, blob)
         reading = time.perf_counter() - started
+        compared = compare_detectors(folder) if args.compare else []
 
     # The machine is shared: wall time counts the other processes' turns too, CPU time only
     # this one's. Both are shown; the ratio is of CPU times.
@@ -169,6 +241,13 @@ def main() -> None:
             f"{seconds / n * 1e6:.2f}",
         )
     console.print(costs)
+    if compared:
+        table = Table(title="Anomaly detectors compared (order-level unnamed patterns)")
+        for col in ("detector", "ROC AUC", "µs/order"):
+            table.add_column(col, justify="left" if col == "detector" else "right")
+        for name, auc, cost in compared:
+            table.add_row(name, f"{auc:.3f}", f"{cost:.1f}")
+        console.print(table)
     quality = learner.quality()
     console.print(
         f"checkpoint: {len(blob) / 1e6:.2f} MB after {int(quality['orders_total']):,} orders, "

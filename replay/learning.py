@@ -46,6 +46,7 @@ class LearningRun:
     ) -> None:
         self.learner = learner
         self.labels, self.bad_labels = read_labels(labels) if labels is not None else ([], 0)
+        self._times = [label.labelled_at.timestamp() for label in self.labels]
         self._next = 0
         self.watermark = float("-inf")
         self._files = ExitStack()
@@ -86,8 +87,8 @@ class LearningRun:
         return alerts
 
     def _feed(self, until: float) -> None:
-        labels = self.labels
-        while self._next < len(labels) and labels[self._next].labelled_at.timestamp() <= until:
+        labels, times = self.labels, self._times
+        while self._next < len(labels) and times[self._next] <= until:
             self.learner.on_label(labels[self._next])
             self._next += 1
 

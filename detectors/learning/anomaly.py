@@ -87,9 +87,9 @@ class AnomalyStage:
     def score(self, x: dict[str, float]) -> tuple[float, bool]:
         """The order's score, and whether it is anomalous; learns it unless it is. Before
         the trees' first window is full the score is 0 (the warm-up: nothing is compared)."""
-        score, trees, histograms = self._combined(x)
         flagged = False
         if self.learnt >= self.window:  # the trees score 0 until their first window is full
+            score, trees, histograms = self._combined(x)
             if self.learnt >= self.warmup:
                 limit = self.threshold.get()
                 flagged = limit is not None and score > limit

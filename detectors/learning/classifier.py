@@ -32,14 +32,16 @@ class Verdicts:
     def __init__(
         self,
         *,
-        expand: Callable[[dict[str, float]], dict[str, float]] = dict,
+        expand: Callable[[dict[str, float]], dict[str, float]] = lambda x: x,
         learning_rate: float,
         threshold: float,
         horizon_days: float,
         max_pending: int,
         milestones: tuple[int, ...] = (500, 1000, 2000, 5000),
     ) -> None:
-        self.expand = expand  # what the model reads of a kept vector (derived features added)
+        # what the model reads of a vector (derived features added, in place): applied after
+        # `remember` has packed the vector as it came
+        self.expand = expand
         self.model = Logistic(learning_rate=learning_rate)
         self.quality = Progressive(threshold, milestones=milestones)
         self.horizon = horizon_days * DAY
@@ -87,9 +89,12 @@ class Verdicts:
         self.swept = day
         cutoff = ts - self.horizon
         pending = self.pending
-        for order_id, (at, _) in list(pending.items()):
+        expired = []
+        for order_id, (at, _) in pending.items():  # no copy of the table: it is large
             if at >= cutoff:
                 break
+            expired.append(order_id)
+        for order_id in expired:
             del pending[order_id]
 
     def state(self) -> dict[str, Any]:

@@ -274,7 +274,8 @@ def verdict_features(
     approved: bool,
     recent: list[float],
 ) -> dict[str, float]:
-    """The classifier's features: `x` (the order's `FEATURES`) and `VERDICT_FEATURES`' rest."""
+    """The classifier's features: `x` (the order's `FEATURES`) with the rest of
+    `VERDICT_FEATURES` added to it, in place (a copy per order is not worth its time)."""
     units = resale = 0
     for item in event.items:
         units += item.quantity
@@ -283,7 +284,7 @@ def verdict_features(
     share = resale / units if units else 0.0
     minimum = context.minimum.get(event.programme)
     ratio = float(event.order_amount) / minimum if minimum else 0.0
-    z = dict(x)
+    z = x
     z["anomaly"] = anomaly
     z["over_claim"] = (claim - allowed) / claim if claim > 0 else 0.0
     z["held"] = 0.0 if approved else 1.0
@@ -300,18 +301,18 @@ def verdict_features(
 
 
 def expand(z: dict[str, float]) -> dict[str, float]:
-    """`z` and its bucket indicators (what the classifier reads; `z` is what is kept).
+    """`z` with its bucket indicators added, in place (what the classifier reads; `z` as it
+    was is what is kept for the verdict).
 
     >>> z = dict.fromkeys(BINNED, 1.0) | {"device_ids": 3.0, "address_ids": 31.0, "hour": 2.5}
     >>> [k for k in expand(z) if k.startswith(("device_ids=", "address_ids=", "hour="))]
     ['device_ids=3', 'address_ids=20+', 'hour=0']
     """
-    out = dict(z)
     for name, keys in _BUCKET_KEYS:
         value = z[name]
-        out[keys[round(value) if value < 6.5 else (7 if value < 20 else 8)]] = 1.0
-    out[_HOUR_KEYS[int(z["hour"]) // 3 % 8]] = 1.0
-    return out
+        z[keys[round(value) if value < 6.5 else (7 if value < 20 else 8)]] = 1.0
+    z[_HOUR_KEYS[int(z["hour"]) // 3 % 8]] = 1.0
+    return z
 
 
 # the indicators' names, made once: 0 to 6 as themselves, then 7-19 and 20+ (a pickup

@@ -140,6 +140,9 @@ class Learner:
         burst, where = self.edges.score(identity, targets, self.entities.fresh, ts)
         x["edge_burst"] = burst
         score, anomalous = self.anomaly.score(x)
+        # read of `x` before `verdict_features` adds the classifier's features to it
+        drivers = self.anomaly.drivers(x, config.explain_top) if anomalous else []
+        subsidy_share = x["subsidy_share"]
         z = verdict_features(
             x,
             event,
@@ -151,9 +154,9 @@ class Learner:
             recent=self.edges.recent,
         )
         trained = self.verdicts.learnt >= config.min_labels
+        self.verdicts.remember(event.order_id, ts, z)
         # an untrained classifier's probability joins nothing: not worth its microseconds
         probability = self.verdicts.probability(z) if trained else 0.0
-        self.verdicts.remember(event.order_id, ts, z)
         self.last = Scores(event.order_id, score if self.anomaly.warm else None, probability, burst)
 
         alerts: list[Alert] = []
@@ -162,7 +165,7 @@ class Learner:
             evidence: dict[str, Any] = {
                 "threshold": round(self.anomaly.limit or 0.0, 4),
                 "budget": config.anomaly_budget,
-                "drivers": self.anomaly.drivers(x, config.explain_top),
+                "drivers": drivers,
             }
             if trained:
                 evidence["classifier_probability"] = round(probability, 4)
@@ -175,8 +178,8 @@ class Learner:
             }
             alerts.append(self._alert("classifier", "fraud", event, about, probability, evidence))
         if burst >= config.edge_threshold:
-            alerts.append(self._edge_alert(event, x, burst, where))
-        drift = self.merchants.share(event.merchant_id, event.order_id, x["subsidy_share"], ts)
+            alerts.append(self._edge_alert(event, z, burst, where))
+        drift = self.merchants.share(event.merchant_id, event.order_id, subsidy_share, ts)
         if drift is not None:
             alerts.append(self._drift_alert(event, drift))
         return alerts
