@@ -17,6 +17,7 @@ COPY replay/ replay/
 COPY riskmon/ riskmon/
 COPY simulation/ simulation/
 COPY reports/ reports/
+COPY console/ console/
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /app riskmon
 
