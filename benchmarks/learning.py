@@ -83,6 +83,9 @@ def _timed(
     return run
 
 
+MIDWAY: dict[str, float] = {}
+
+
 def component_costs(folder: Path) -> tuple[dict[str, float], dict[str, int], Learner, float]:
     """Seconds and calls of each component over a whole replay with learning."""
     rules = load_rules()
@@ -106,6 +109,22 @@ def component_costs(folder: Path) -> tuple[dict[str, float], dict[str, int], Lea
     patch(learner, "on_paid", "on_paid (all of it)")
     patch(learner, "on_later", "on_later (all of it)")
     original = patch(learner_module, "order_features", "features")
+    counted = learner.on_paid
+    half = sum(1 for _ in (folder / "truth.jsonl").open("rb")) // 2
+
+    def midway(event: Any, outcome: Any) -> Any:
+        out = counted(event, outcome)
+        if learner.counts["orders"] == half:  # the state at its largest: verdicts pending
+            started = time.perf_counter()
+            blob = learner.checkpoint()
+            written = time.perf_counter() - started
+            started = time.perf_counter()
+            Learner.restore(rules, learner.config, blob)
+            MIDWAY.update(orders=half, size=len(blob), written=written)
+            MIDWAY["read"] = time.perf_counter() - started
+        return out
+
+    setattr(learner, "on_paid", midway)  # noqa: B010
     try:
         run = LearningRun(learner, folder / "labels.jsonl")
         engine = Replay(rules, learning=run)
@@ -146,11 +165,13 @@ def compare_detectors(folder: Path) -> list[tuple[str, float, float]]:
     )
     truth = {t["order_id"]: t for t in read_jsonl(folder / "truth.jsonl")}
     warmup = LearningConfig().warmup_orders
+    trees = LearningConfig().hst_trees
     detectors: dict[str, Callable[[], Any]] = {
-        "Half-Space Trees (river)": lambda: HalfSpace(seed=7),
+        "Half-Space Trees (river), 10 trees": lambda: HalfSpace(seed=7, n_trees=10),
+        f"Half-Space Trees (river), {trees} trees": lambda: HalfSpace(seed=7, n_trees=trees),
         "per-feature histograms": lambda: Histograms(SPANS),
-        "both, standardised (the stage)": lambda: AnomalyStage(
-            SPANS, seed=7, budget=0.5, warmup=10**9
+        f"both, standardised ({trees} trees: the stage)": lambda: AnomalyStage(
+            SPANS, seed=7, budget=0.5, warmup=10**9, n_trees=trees
         ),
         "LODA (river)": lambda: Loda(seed=7),
     }
@@ -249,10 +270,16 @@ def main() -> None:
             table.add_row(name, f"{auc:.3f}", f"{cost:.1f}")
         console.print(table)
     quality = learner.quality()
+    if MIDWAY:
+        console.print(
+            f"checkpoint half-way ({int(MIDWAY['orders']):,} orders, ten days of orders waiting "
+            f"for verdicts): {MIDWAY['size'] / 1e6:.2f} MB, written in "
+            f"{MIDWAY['written'] * 1e3:.0f} ms, read back in {MIDWAY['read'] * 1e3:.0f} ms"
+        )
     console.print(
-        f"checkpoint: {len(blob) / 1e6:.2f} MB after {int(quality['orders_total']):,} orders, "
-        f"written in {saving * 1e3:.0f} ms, read back in {reading * 1e3:.0f} ms "
-        f"(instrumented run {total:.1f} s)"
+        f"checkpoint at the end: {len(blob) / 1e6:.2f} MB after "
+        f"{int(quality['orders_total']):,} orders, written in {saving * 1e3:.0f} ms, read back "
+        f"in {reading * 1e3:.0f} ms (instrumented run {total:.1f} s)"
     )
 
 
