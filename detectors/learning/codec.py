@@ -44,6 +44,9 @@ _BUILTINS: dict[str, Any] = {
 
 
 _NEWOBJ = getattr(copyreg, "__newobj__")  # noqa: B009 - typeshed does not declare it
+# The only classes a checkpoint may call with arguments (a weight vector from its dict); every
+# other class is rebuilt without running its constructor.
+_CALLABLE = frozenset({"river._river_rust.vectordict.VectorDict"})
 
 
 class CheckpointError(ValueError):
@@ -130,7 +133,7 @@ class _Encoder:
         maker, args, state = reduced[0], reduced[1], reduced[2] if len(reduced) > 2 else None
         if maker is _NEWOBJ:
             return {"$new": name, "id": ref, "args": self.enc(args[1:]), "state": self.enc(state)}
-        if maker is cls:
+        if maker is cls and name in _CALLABLE:
             return {"$call": name, "id": ref, "args": self.enc(args), "state": self.enc(state)}
         raise CheckpointError(f"cannot checkpoint {name}: it reduces through {maker!r}")
 
@@ -186,6 +189,8 @@ class _Decoder:
             self.memo[doc["id"]] = obj
             obj.__dict__.update({k: self.dec(v) for k, v in doc["s"].items()})
             return obj
+        if tag == "$call" and doc[tag] not in _CALLABLE:
+            raise CheckpointError(f"checkpoint may not build {doc[tag]!r} from arguments")
         args = self.dec(doc["args"])
         obj = cls.__new__(cls, *args) if tag == "$new" else cls(*args)
         state = self.dec(doc["state"])

@@ -142,6 +142,11 @@ def test_a_checkpoint_is_data_and_names_only_river_classes() -> None:
         codec.loads(blob)
     with pytest.raises(CheckpointError, match="outside river"):
         codec.dumps({"x": Path(".")})
+    call = {"$call": "river.datasets.Shuttle", "id": 0, "args": {"$t": []}, "state": None}
+    doc = orjson.dumps(call)
+    blob = codec.MAGIC + bytes([codec.VERSION]) + zlib.compress(struct.pack(">Q", len(doc)) + doc)
+    with pytest.raises(CheckpointError, match="may not build"):
+        codec.loads(blob)
 
 
 def test_what_was_not_decided_is_not_learnt() -> None:
