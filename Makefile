@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup system demo test lint format typecheck unit bench clean
+.PHONY: setup system demo test lint format typecheck unit bench bench-stream clean
 
 setup: $(STAMP)  ## create .venv with riskmon and its dev tools (idempotent)
 
@@ -49,6 +49,9 @@ unit: setup  ## the fast tests only
 
 bench: setup  ## replay throughput against validation alone (prints figures)
 	$(BIN)/python benchmarks/replay.py
+
+bench-stream: setup  ## Faust workers on the embedded broker: throughput, latency, raw ceiling
+	$(BIN)/python benchmarks/stream.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
