@@ -268,6 +268,7 @@ class Worker:
         self.watchers: dict[int, Watchers] = {}
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
         self._decided = 0
+        self._event_time: dict[int, float] = {}  # orders partition -> latest event time seen
         # routes are pure: any Watchers computes them
         self._router = Watchers(rules, PartitionStore(-1, shared), [])
 
@@ -338,6 +339,9 @@ class Worker:
             self._dead(exc.reason, exc.message, raw, origin)
             return
         outcome = pipeline.decide(order, raw, origin)
+        ts = order.occurred_at.timestamp()
+        if origin.partition is not None and ts > self._event_time.get(origin.partition, ts - 1):
+            self._event_time[origin.partition] = ts
         self._emit(order, outcome, message.offset)
         if self.metrics is not None:
             self.metrics.observe_processing(time.perf_counter() - started)
@@ -345,6 +349,11 @@ class Worker:
                 self.metrics.observe_delay(max(time.time() - appended, 0.0))
         self._decided += 1
         if self._decided % self.config.expire_every == 0:
+            # event time is as far as the slowest `orders` partition has come: catching up
+            # on a backlog, one partition may run days ahead of another, and a payment still
+            # on its way must not find its refund already reported unmatched
+            if self._event_time:
+                pipeline.watermark = min(self._event_time.values())
             for record in pipeline.expire():
                 self._dead_record(record)
 

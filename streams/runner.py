@@ -38,7 +38,11 @@ def run_worker(
     worker = Worker(config, rules, observers, metrics=metrics, store=store)
     logging.getLogger("faust").setLevel(loglevel.upper())
     try:
-        faust.Worker(worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        runner = faust.Worker(worker.app, loglevel=loglevel, quiet=True)
+        # Faust's terminal spinner sets the root logger to DEBUG, so every debug call of the
+        # Kafka client built a log record: about a fifth of the worker's CPU (benchmarks/stream.py)
+        runner.spinner = None
+        runner.execute_from_commandline()
     finally:
         if server is not None:
             server.close()
