@@ -15,7 +15,7 @@ from detectors.context import LaterEvent
 from detectors.pipeline import Outcome, Pipeline
 from detectors.store import MemoryStore, Store
 from replay.learning import LearningRun
-from replay.observers import Observer
+from replay.observers import Observer, notify_outcome
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
 from schemas.money import ZERO
 from schemas.orders import OrderPaid, extra_fields
@@ -208,15 +208,8 @@ class Replay:
     def _observe(
         self, event: OrderPaid | LaterEvent, outcome: Outcome, learnt: list[Alert]
     ) -> None:
+        notify_outcome(self.observers, event, outcome)
         for observer in self.observers:
-            if isinstance(event, OrderPaid):
-                if outcome.decision is not None:
-                    observer.on_decided(event, outcome)
-                for later, applied in outcome.applied:
-                    if applied.status == "processed":
-                        observer.on_later(later, applied)
-            else:
-                observer.on_later(event, outcome)
             for alert in (*outcome.alerts, *learnt):
                 observer.on_alert(alert)
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from schemas.orders import OrderPaid
+
 if TYPE_CHECKING:
     from detectors.alerts import Alert
     from detectors.context import LaterEvent
     from detectors.pipeline import Outcome
     from schemas.catalog import CatalogEntry
-    from schemas.orders import OrderPaid
 
 
 class Observer(Protocol):
@@ -64,3 +65,19 @@ class NullObserver:
 
     def close(self) -> None:
         pass
+
+
+def notify_outcome(
+    observers: list[Observer], event: OrderPaid | LaterEvent, outcome: Outcome
+) -> None:
+    """An event's decision and later-event effects, as every runtime reports them: a payment's
+    decision, then each waiting later event it released, in order."""
+    for observer in observers:
+        if isinstance(event, OrderPaid):
+            if outcome.decision is not None:
+                observer.on_decided(event, outcome)
+            for later, applied in outcome.applied:
+                if applied.status == "processed":
+                    observer.on_later(later, applied)
+        else:
+            observer.on_later(event, outcome)

@@ -41,7 +41,7 @@ from detectors.alerts import Alert
 from detectors.pipeline import Outcome, Pipeline, watching_detectors
 from detectors.products import product
 from detectors.watch import Watch, Watchers
-from replay.observers import Observer
+from replay.observers import Observer, notify_outcome
 from schemas.catalog import CatalogEntry
 from schemas.decode import (
     DEFAULT_MAX_BYTES,
@@ -202,7 +202,7 @@ class Worker:
             broker_session_timeout=config.session_timeout,
             broker_heartbeat_interval=config.heartbeat,
             broker_commit_interval=config.commit_interval,
-            broker_max_poll_records=config.batch,
+            broker_max_poll_records=500,  # robinhood/faust#402: larger polls stall full buffers
             stream_buffer_maxsize=4 * config.batch,
             consumer_max_fetch_size=32 << 20,  # a 10 MB message is read, then dead-lettered
             producer_max_request_size=32 << 20,
@@ -380,15 +380,7 @@ class Worker:
                 if found is not None:
                     self.store.on_catalog(found.entry)
         if outcome.status == "processed" and self.observers:
-            for observer in self.observers:
-                if isinstance(order, OrderPaid):
-                    if outcome.decision is not None:
-                        observer.on_decided(order, outcome)
-                    for later, applied in outcome.applied:
-                        if applied.status == "processed":
-                            observer.on_later(later, applied)
-                else:
-                    observer.on_later(order, outcome)
+            notify_outcome(self.observers, order, outcome)
 
     def _route(self, watch: Watch, raw: bytes, seq: list[int]) -> None:
         partitions = self.config.watch_partitions
