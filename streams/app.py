@@ -202,7 +202,7 @@ class Worker:
             broker_session_timeout=config.session_timeout,
             broker_heartbeat_interval=config.heartbeat,
             broker_commit_interval=config.commit_interval,
-            broker_max_poll_records=500,  # robinhood/faust#402: larger polls stall full buffers
+            broker_max_poll_records=config.batch,
             stream_buffer_maxsize=4 * config.batch,
             consumer_max_fetch_size=32 << 20,  # a 10 MB message is read, then dead-lettered
             producer_max_request_size=32 << 20,
