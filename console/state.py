@@ -33,6 +33,7 @@ from sqlalchemy import Connection, select
 from detectors.compliance import Compliance
 from detectors.context import period_key
 from detectors.products import Product, product
+from detectors.quotas import item_plans
 from reports.rows import CLAWBACK, GRANT, HOLD
 from reports.tables import decisions, fund_ledger, sales_ledger
 from schemas.decode import decode_catalog
@@ -68,28 +69,19 @@ def load_catalog(path: Path | None) -> dict[str, Product]:
 
 
 class _Plans:
-    """Each category's quota: (key prefix, period, limit, counted per item), as `Quotas`."""
+    """Each category's quota, the quota check's own (`item_plans`); and each order-basis
+    programme's quota: (key prefix, period, limit)."""
 
     def __init__(self, rules: ProgrammeRules) -> None:
         self.rules = rules
-        self.items: dict[str, dict[str, tuple[str, str, int, bool]]] = {}
-        self.orders: dict[str, tuple[str, str, int] | None] = {}
+        self.items = item_plans(rules)
+        self.orders: dict[str, tuple[str, str, int]] = {}
         for pname, programme in rules.programmes.items():
-            plans = self.items[pname] = {}
+            if programme.basis != "order":
+                continue
             for lname, line in programme.budget_lines.items():
-                if line.quota is None:
-                    continue
-                if programme.basis == "order":
+                if line.quota is not None:
                     self.orders[pname] = (f"{pname}|{lname}|", line.quota.period, line.quota.count)
-                    continue
-                for category in line.categories:
-                    scope = category if line.quota.per == "category" else lname
-                    plans[category] = (
-                        f"{pname}|{scope}|",
-                        line.quota.period,
-                        line.quota_count(category) or 0,
-                        line.quota.unit == "item",
-                    )
 
     def taking(
         self, programme: str, at: datetime, lines: list[tuple[str, int]], used: dict[str, int]

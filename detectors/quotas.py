@@ -12,6 +12,33 @@ from detectors.store import Store
 from schemas.money import ZERO
 from schemas.rules import ProgrammeRules
 
+ItemPlan = tuple[str, str, int, bool]
+"""A category's quota: (quota key prefix, period, limit, counted per item)."""
+
+
+def item_plans(rules: ProgrammeRules) -> dict[str, dict[str, ItemPlan]]:
+    """Each programme's per-category quotas, as the quota check applies them to an item.
+
+    >>> from schemas.rules import load_rules
+    >>> item_plans(load_rules())["featured_goods"]["mobile_phone"]  # one phone a person
+    ('featured_goods|mobile_phone|', 'programme', 1, True)
+    """
+    out: dict[str, dict[str, ItemPlan]] = {}
+    for pname, programme in rules.programmes.items():
+        plans = out[pname] = {}
+        for lname, line in programme.budget_lines.items():
+            if line.quota is None:
+                continue
+            for category in line.categories:
+                scope = category if line.quota.per == "category" else lname
+                plans[category] = (
+                    f"{pname}|{scope}|",
+                    line.quota.period,
+                    line.quota_count(category) or 0,
+                    line.quota.unit == "item",
+                )
+    return out
+
 
 class Quotas(Detector):
     """The per-person quotas of each budget line; the over-quota part of a claim earns nothing.
@@ -27,21 +54,7 @@ class Quotas(Detector):
 
     def __init__(self, rules: ProgrammeRules) -> None:
         super().__init__(rules)
-        # programme -> category -> (quota key prefix, period, limit, counted per item)
-        self._plans: dict[str, dict[str, tuple[str, str, int, bool]]] = {}
-        for pname, programme in rules.programmes.items():
-            plans = self._plans[pname] = {}
-            for lname, line in programme.budget_lines.items():
-                if line.quota is None:
-                    continue
-                for category in line.categories:
-                    scope = category if line.quota.per == "category" else lname
-                    plans[category] = (
-                        f"{pname}|{scope}|",
-                        line.quota.period,
-                        line.quota_count(category) or 0,
-                        line.quota.unit == "item",
-                    )
+        self._plans = item_plans(rules)
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         programme = ctx.programme
