@@ -1,22 +1,17 @@
-"""The store on the machine's real PostgreSQL: a database of its own per test session, created
-here and dropped at the end (RISKMON_TEST_POSTGRES names the server's admin database; default
-postgresql://postgres@127.0.0.1:5432/test, trust auth)."""
+"""The store on the machine's real PostgreSQL: a database of its own for this module, created
+and dropped at the end by `conftest.py` (RISKMON_TEST_POSTGRES names the server's admin database;
+default postgresql://postgres@127.0.0.1:5432/test, trust auth)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
 from store_checks import check_ledger_totals, injected_bill
 
 from detectors.store import MemoryStore
@@ -32,33 +27,7 @@ from schemas.rules import ProgrammeRules, load_rules
 from simulation.generator import generate
 
 pytestmark = pytest.mark.integration
-ADMIN_URL = os.environ.get("RISKMON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 RULES = load_rules()
-
-
-def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    url = make_url(ADMIN_URL)
-    return psycopg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A new database, dropped at the end whatever happened."""
-    name = f"riskmon_test_{uuid.uuid4().hex[:12]}"
-    with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with _admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +35,6 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pg-simulated")
     generate(11, 2, folder, events_per_day=2500, bad_lines=3)
     return folder
-
-
-@pytest.fixture(scope="module")
-def pg(pg_url: str) -> Iterator[Engine]:
-    engine = open_engine(pg_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _replay(engine: Engine, folder: Path, rules: ProgrammeRules) -> tuple[ReplayStats, MemoryStore]:
