@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import gc
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,29 +65,6 @@ def prepare(folder: Path, days: int, per_day: int) -> tuple[str, str, list[bytes
     finally:
         engine.dispose()
     return url, token, asked
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit("the console exited before answering")
-            try:
-                async with session.get(f"{url}/login") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit("the console did not answer within 60 s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -196,41 +171,22 @@ def main() -> None:
             f"last day as requests; load average {os.getloadavg()[0]:.2f} on "
             f"{os.cpu_count()} cores"
         )
-        port = free_port()
-        env = {**os.environ, "RISKMON_DATABASE_URL": store}
-        log = (folder / "console.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own command line
-            [
-                sys.executable,
-                "-m",
-                "riskmon",
-                "console",
-                "--port",
-                str(port),
-                "--catalog",
-                str(folder / "catalog.jsonl"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        url = f"http://127.0.0.1:{port}"
-        # the client's own collector pausing would be timed as the server's latency: what the
-        # set-up left is frozen, and the load loops make no cycles worth collecting
-        gc.collect()
-        gc.freeze()
-        gc.disable()
+        from console.serve import ConsoleDidNotStart, served
+
         try:
-            asyncio.run(wait_ready(url, process))
-            asyncio.run(run(args, url, token, bodies))
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+            with served(
+                ["--catalog", str(folder / "catalog.jsonl")],
+                env={"RISKMON_DATABASE_URL": store},
+                log=folder / "console.log",
+            ) as url:
+                # the client's own collector pausing would be timed as the server's latency: what
+                # the set-up left is frozen, and the load loops make no cycles worth collecting
+                gc.collect()
+                gc.freeze()
+                gc.disable()
+                asyncio.run(run(args, url, token, bodies))
+        except ConsoleDidNotStart as exc:
+            raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":

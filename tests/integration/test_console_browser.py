@@ -11,19 +11,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 import pytest
 from sqlalchemy import select
 
 from console.auth import add_user
+from console.serve import served as serve_console
 from replay import Replay
 from reports import migrate
 from reports.db import open_engine
@@ -46,13 +42,6 @@ class Served:
     cluster: LocalCluster
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("console-browser")
@@ -70,42 +59,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             add_user(connection, "lead-01", "supervisor", PASSWORD)
     finally:
         engine.dispose()
-    with LocalCluster(folder / "cluster") as cluster:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "RISKMON_DATABASE_URL": store,
-            "RISKMON_KAFKA": cluster.bootstrap,
-            "RISKMON_CONSOLE_SECRET": "browser-test-secret",
-        }
-        log = (folder / "console.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own command line
-            [sys.executable, "-m", "riskmon", "console", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx2.get(f"{url}/login", timeout=2).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                assert process.poll() is None, (folder / "console.log").read_text()
-                assert time.monotonic() < deadline, "the console did not answer in 60 s"
-                time.sleep(0.2)
-            yield Served(url, store, cluster)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+    with (
+        LocalCluster(folder / "cluster") as cluster,
+        serve_console(
+            env={
+                "RISKMON_DATABASE_URL": store,
+                "RISKMON_KAFKA": cluster.bootstrap,
+                "RISKMON_CONSOLE_SECRET": "browser-test-secret",
+            },
+            log=folder / "console.log",
+        ) as url,
+    ):
+        yield Served(url, store, cluster)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: `make system` installs it")
