@@ -22,7 +22,8 @@ from schemas.orders import OrderPaid, extra_fields
 from schemas.outputs import Origin, dead_letter_record, dumps_line
 from schemas.rules import ProgrammeRules
 
-# How often (in events) waiting later events are checked against the grace period.
+# How often (in lines) waiting later events are checked against the grace period, and the
+# learning stage's figures go to the observers (a scrape during a long replay sees them move).
 EXPIRE_EVERY = 4096
 
 
@@ -194,12 +195,15 @@ class Replay:
                 if number % EXPIRE_EVERY == 0:
                     for record in pipeline.expire():
                         self._dead_record(dead, record)
+                    if learning is not None and observers:
+                        self._report_learning(learning.figures())
                     if progress is not None:
                         progress(done)
             for record in pipeline.expire(everything=True):
                 self._dead_record(dead, record)
             if learning is not None:
                 self.stats.learning = learning.finish()
+                self._report_learning(self.stats.learning)
             for observer in self.observers:
                 observer.close()
         self.stats.seconds = time.perf_counter() - started
@@ -212,6 +216,10 @@ class Replay:
         for observer in self.observers:
             for alert in (*outcome.alerts, *learnt):
                 observer.on_alert(alert)
+
+    def _report_learning(self, figures: dict[str, float]) -> None:
+        for observer in self.observers:
+            observer.on_learning_quality(figures)
 
     def _record(
         self,

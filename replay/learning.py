@@ -92,11 +92,15 @@ class LearningRun:
             self.learner.on_label(labels[self._next])
             self._next += 1
 
-    def finish(self) -> dict[str, float]:
-        """Apply the verdicts still waiting; the learner's figures."""
-        self._feed(float("inf"))
-        self._files.close()
+    def figures(self) -> dict[str, float]:
+        """The learner's figures so far, and the verdicts file's counts."""
         figures = self.learner.quality()
         figures["labels_read"] = float(len(self.labels))
         figures["labels_invalid"] = float(self.bad_labels)
         return figures
+
+    def finish(self) -> dict[str, float]:
+        """Apply the verdicts still waiting; the learner's figures."""
+        self._feed(float("inf"))
+        self._files.close()
+        return self.figures()

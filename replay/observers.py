@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from schemas.orders import OrderPaid
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from detectors.alerts import Alert
     from detectors.context import LaterEvent
     from detectors.pipeline import Outcome
@@ -38,6 +40,9 @@ class Observer(Protocol):
     def on_dead_letter(self, record: dict[str, Any]) -> None:
         """A message went to the dead letters (`record["reason"]`)."""
 
+    def on_learning_quality(self, figures: Mapping[str, float]) -> None:
+        """The learning stage's figures (`Learner.quality()`), now and then and at the end."""
+
     def close(self) -> None:
         """The run is over: flush what is buffered."""
 
@@ -61,6 +66,9 @@ class NullObserver:
         pass
 
     def on_dead_letter(self, record: dict[str, Any]) -> None:
+        pass
+
+    def on_learning_quality(self, figures: Mapping[str, float]) -> None:
         pass
 
     def close(self) -> None:

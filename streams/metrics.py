@@ -10,11 +10,12 @@ methods for what only a streaming worker knows (processing time, delay, consumer
     observer.observe_processing(seconds)       # decode + pipeline + sends
     observer.observe_delay(seconds)            # wall clock now - event.occurred_at
     observer.set_lag(topic, partition, lag)    # end offset - committed offset
+    observer.set_learning_quality(learner.quality())   # now and then, with the learning stage
     server.close()
 
 Labels are only values the code or the rules fix (topics, event types, reasons, decisions,
-risks, severities, detectors, programmes, budget lines, partitions): never an order, consumer,
-address or merchant, so no series grows with the data. A programme the rules do not know
+risks, severities, detectors, programmes, budget lines, partitions, models): never an order,
+consumer, address or merchant, so no series grows with the data. A programme the rules do not know
 counts as "other", subsidy no budget line can be named for as "none".
 
 Money stays `Decimal` up to here; it becomes a float only as it enters a metric.
@@ -23,7 +24,8 @@ Money stays `Decimal` up to here; it becomes a float only as it enters a metric.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -42,6 +44,7 @@ from prometheus_client.exposition import start_http_server
 
 from replay.observers import NullObserver
 from schemas.money import ZERO, to_fen
+from streams.learning_metrics import LearningQuality
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -176,6 +179,7 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.learning = LearningQuality(registry=r)
 
     def names(self) -> set[str]:
         """Every series name this registry can expose (`_total`, `_bucket`... included),
@@ -427,6 +431,17 @@ class MetricsObserver(NullObserver):
     def budget_used(self) -> dict[tuple[str, str], Decimal]:
         """(programme, budget line) -> what this process counts as used, exact."""
         return self.metrics.budget.used()
+
+    def set_learning_quality(self, figures: Mapping[str, float]) -> None:
+        """The online learner's quality, `Learner.quality()` (streams/learning_metrics.py has
+        the series). Call it now and then, not per event; it never raises: a figure missing or
+        not a number leaves its series as it was."""
+        with suppress(Exception):  # belt and braces: a gauge must never stop a worker
+            self.metrics.learning.update(figures)
+
+    def on_learning_quality(self, figures: Mapping[str, float]) -> None:
+        """The observer hook (the replay calls it): `set_learning_quality`."""
+        self.set_learning_quality(figures)
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> MetricsServer:  # noqa: S104
         """Serve this observer's metrics on GET /metrics (see `Metrics.serve`)."""
