@@ -9,12 +9,12 @@ They live apart from `patterns.py` because they are opt-in (`generate(..., unnam
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from simulation.book import Book, item
+from simulation.book import Book, Event, item
 from simulation.catalog import APPLIANCES, RESALE, Catalog
 from simulation.honest import Clock
-from simulation.population import People
+from simulation.population import People, Person
 
 # Every unnamed pattern's name; `evaluate` scores the learning stage on these.
 UNNAMED = ("anomaly_basket", "odd_hour_burst", "slow_drip_ring", "merchant_drift")
@@ -37,6 +37,36 @@ class Unnamed:
             "merchant_drift": (self.merchant_drift, 1),
         }
 
+    def _unit(self, category: str) -> Event:
+        """One unit of an eligible product of the category, at a price near its reference."""
+        sku = self.catalog.pick(category)
+        return item(sku, self.catalog.price(sku))
+
+    def _paid(
+        self,
+        pattern: str,
+        person: Person,
+        at: datetime,
+        goods: list[Event],
+        *,
+        merchant: str | None = None,
+        calm: bool = True,
+    ) -> Event:
+        """A fraud order of the pattern, claimed in full, at one of the ordinary merchants unless
+        named; `calm`: only delivered after (nothing that would draw a rule's attention)."""
+        order = self.book.paid(
+            person,
+            at,
+            goods,
+            cohort="fraud",
+            risk="fraud",
+            pattern=pattern,
+            merchant=self.rng.choice(self.merchants) if merchant is None else merchant,
+        )
+        if calm:
+            self.book.aftermath(order, at, calm=True)
+        return order
+
     def anomaly_basket(self) -> int:
         """One order nobody honest places: a crate of one local specialty (the weekly quota
         counts orders, not units) or a whole flat's worth of appliances at once, each within
@@ -48,20 +78,8 @@ class Unnamed:
             goods = [item(sku, self.catalog.price(sku), self.rng.randint(25, 60))]
         else:
             chosen = self.rng.sample(APPLIANCES, self.rng.randint(4, 6))
-            goods = []
-            for category in chosen:
-                sku = self.catalog.pick(category)
-                goods.append(item(sku, self.catalog.price(sku)))
-        order = self.book.paid(
-            person,
-            at,
-            goods,
-            cohort="fraud",
-            risk="fraud",
-            pattern="anomaly_basket",
-            merchant=self.rng.choice(self.merchants),
-        )
-        self.book.aftermath(order, at, calm=True)
+            goods = [self._unit(category) for category in chosen]
+        self._paid("anomaly_basket", person, at, goods)
         return 1
 
     def odd_hour_burst(self) -> int:
@@ -73,17 +91,7 @@ class Unnamed:
         categories = self.rng.sample((*RESALE, "microwave", "water_heater"), self.rng.randint(3, 5))
         when = start
         for category in categories:
-            sku = self.catalog.pick(category)
-            order = self.book.paid(
-                person,
-                when,
-                [item(sku, self.catalog.price(sku))],
-                cohort="fraud",
-                risk="fraud",
-                pattern="odd_hour_burst",
-                merchant=self.rng.choice(self.merchants),
-            )
-            self.book.aftermath(order, when, calm=True)
+            self._paid("odd_hour_burst", person, when, [self._unit(category)])
             when += timedelta(minutes=self.rng.uniform(3, 20))
         return len(categories)
 
@@ -102,17 +110,7 @@ class Unnamed:
             person.device = device
             person.pay_hash = account
             category = RESALE[k % len(RESALE)] if k % 2 == 0 else self.rng.choice(APPLIANCES)
-            sku = self.catalog.pick(category)
-            order = self.book.paid(
-                person,
-                when,
-                [item(sku, self.catalog.price(sku))],
-                cohort="fraud",
-                risk="fraud",
-                pattern="slow_drip_ring",
-                merchant=self.rng.choice(self.merchants),
-            )
-            self.book.aftermath(order, when, calm=True)
+            self._paid("slow_drip_ring", person, when, [self._unit(category)])
             when += timedelta(hours=self.rng.uniform(43, 62))
         return size
 
@@ -129,15 +127,9 @@ class Unnamed:
                 when = begin + timedelta(days=day, hours=self.rng.uniform(0, 14))
                 person = self.people.person(when, new_account=False)
                 category = self.rng.choice(("mobile_phone", "tablet", *APPLIANCES[:4]))
-                sku = self.catalog.pick(category)
-                order = self.book.paid(
-                    person,
-                    when,
-                    [item(sku, self.catalog.price(sku))],
-                    cohort="fraud",
-                    risk="fraud",
-                    pattern="merchant_drift",
-                    merchant=merchant,
+                goods = [self._unit(category)]
+                order = self._paid(
+                    "merchant_drift", person, when, goods, merchant=merchant, calm=False
                 )
                 if self.rng.random() < 0.85:
                     self.book.later(
