@@ -65,6 +65,23 @@ def test_the_issue_names_are_all_on_a_dashboard() -> None:
         assert name in used, name
 
 
+def test_the_models_quality_is_on_the_risk_dashboard_and_in_a_rule() -> None:
+    (risk,) = [path for path in DASHBOARDS if path.stem == "riskmon-risk"]
+    used = {n for _, expr in dashboard_queries(risk) for n in metric_names(expr)}
+    for name in (
+        "riskmon_model_auc",
+        "riskmon_model_precision",
+        "riskmon_model_recall",
+        "riskmon_model_labels_total",
+        "riskmon_model_pending_orders",
+        "riskmon_anomaly_threshold",
+        "riskmon_learning_alerts_total",
+    ):
+        assert name in used, name
+    rules = {alert: metric_names(expr) for alert, expr in rule_expressions()}
+    assert rules["RiskmonClassifierAUCLow"] == {"riskmon_model_auc", "riskmon_model_labels_total"}
+
+
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_panels_use_the_provisioned_datasource_and_do_not_overlap(path: Path) -> None:
     provisioned = yaml.safe_load(
