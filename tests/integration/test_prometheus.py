@@ -1,4 +1,5 @@
-"""A real Prometheus scrapes `riskmon replay --metrics-port`: PromQL gives the replay's counts.
+"""A real Prometheus scrapes `riskmon replay --metrics-port`: PromQL gives the replay's counts
+and, the replay learning from a day's verdicts (`--labels`), the learner's quality figures.
 
 The replay runs as a subprocess with `--metrics-linger` so its endpoint outlives the run; the
 Prometheus server (Debian's, `make system`) scrapes it every second and evaluates the shipped
@@ -72,7 +73,7 @@ class Replayed:
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
     folder = tmp_path_factory.mktemp("replay")
-    generate(7, 1, folder, bad_lines=5)
+    generate(7, 1, folder, bad_lines=5, labels=True)  # the verdicts: the learning stage runs
     # a small digital budget, so the day passes its 50 % threshold and an alert rule fires
     rules = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
     assert rules.count("budget = 10000000") == 1
@@ -92,6 +93,8 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replayed]:
                 str(folder / "catalog.jsonl"),
                 "--rules",
                 str(folder / "rules.toml"),
+                "--labels",
+                str(folder / "labels.jsonl"),
                 "--summary-json",
                 str(summary),
                 "--metrics-port",
@@ -230,6 +233,8 @@ def test_the_shipped_budget_rule_fires_on_the_replays_metrics(prometheus: str) -
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_every_dashboard_query_runs(path: Path, prometheus: str, replayed: Replayed) -> None:
     wait_for("a first scrape", lambda: query(prometheus, "riskmon_budget_used_ratio"))
+    # rate() and increase() need two samples in their window
+    wait_for("a second scrape", lambda: query(prometheus, "count_over_time(up[1m]) >= 2"))
     empty = []
     for title, expr in dashboard_queries(path):
         if not query(prometheus, with_variables(expr)):
@@ -238,6 +243,50 @@ def test_every_dashboard_query_runs(path: Path, prometheus: str, replayed: Repla
     # the budget dashboard reads what the replay reports
     if path.stem == "riskmon-budget":
         assert {"Budget used per line", "Spend against budget"}.isdisjoint(empty), empty
+    if path.stem == "riskmon-risk":
+        # the replay learns from a day's verdicts: every model panel has figures
+        models = {
+            title
+            for title, expr in dashboard_queries(path)
+            if re.search(r"riskmon_(model|anomaly|learning)_", expr)
+        }
+        assert len(models) == 9 and models.isdisjoint(empty), (sorted(models), empty)
+
+
+def test_promql_gives_the_learners_quality(replayed: Replayed, prometheus: str) -> None:
+    figures = replayed.summary["learning"]
+    assert figures["classifier_labels"] > 100  # a day's verdicts: an AUC worth comparing
+    expected = {
+        ("riskmon_model_auc", "all"): figures["classifier_auc"],
+        ("riskmon_model_auc", "recent"): figures["classifier_auc_recent"],
+        ("riskmon_model_precision", ""): figures["classifier_precision"],
+        ("riskmon_model_recall", ""): figures["classifier_recall"],
+        ("riskmon_model_labels_total", "learnt"): figures["classifier_labels"],
+        ("riskmon_model_labels_total", "unmatched"): figures["labels_unmatched"],
+        ("riskmon_model_pending_orders", ""): figures["labels_pending_orders"],
+        ("riskmon_anomaly_threshold", ""): figures["anomaly_threshold"],
+        ("riskmon_learning_events_total", "order"): figures["orders_total"],
+        ("riskmon_learning_alerts_total", "edge_burst"): figures["edge_burst_alerts"],
+    }
+
+    def observed() -> dict[tuple[str, str], float]:
+        seen = {}
+        for name in {name for name, _ in expected}:
+            for r in query(prometheus, name):
+                labels = r["metric"]
+                key = labels.get("window") or labels.get("state") or labels.get("kind", "")
+                seen[(name, labels.get("detector", key))] = float(r["value"][1])
+        return {k: v for k, v in seen.items() if k in expected}
+
+    def same(a: dict[tuple[str, str], float]) -> bool:
+        return a.keys() == expected.keys() and all(
+            a[k] == pytest.approx(v, nan_ok=True) for k, v in expected.items()
+        )
+
+    last = wait_for("the learner's figures in PromQL", lambda: same(observed()), fail=False)
+    if last is not True:
+        assert observed() == expected
+    assert not query(prometheus, 'ALERTS{alertname="RiskmonClassifierAUCLow"}')
 
 
 def test_panels_render_from_prometheus(prometheus: str, tmp_path: Path) -> None:
