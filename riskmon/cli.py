@@ -311,10 +311,18 @@ def worker(
     store: Annotated[
         bool, typer.Option(help="write decisions, alerts and ledgers to RISKMON_DATABASE_URL")
     ] = False,
+    learning: Annotated[
+        bool,
+        typer.Option(
+            "--learning/--no-learning",
+            help="run the online models after the decide stage (anomaly, verdicts, drift, rings)",
+        ),
+    ] = True,
 ) -> None:
     """Run a streaming worker (Faust): several may run side by side and share the partitions."""
     from contextlib import ExitStack
 
+    from detectors.learning import LearningConfig
     from streams.app import StreamConfig
     from streams.runner import run_worker
 
@@ -325,6 +333,7 @@ def worker(
         batch=batch,
         max_bytes=settings.max_message_bytes,
         batch_bytes=settings.kafka_batch_bytes,
+        fetch_wait=settings.kafka_fetch_wait_ms / 1000,
     )
     programme = _rules(rules)
     with ExitStack() as stack:
@@ -343,6 +352,7 @@ def worker(
             loglevel=loglevel,
             metrics_port=settings.metrics_port,
             store=sink,
+            learning=LearningConfig() if learning else None,
         )
 
 

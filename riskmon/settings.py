@@ -14,10 +14,14 @@ class Settings(BaseSettings):
     rules: Path | None = Field(default=None, description="programme rules TOML (default: shipped)")
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
     kafka: str | None = Field(default=None, description="broker host:port (RISKMON_KAFKA)")
-    # Producer batch size in bytes. 1 makes every record its own batch, which the embedded
-    # tansu broker needs: it reports a partition's high watermark as its last batch's base
-    # offset + 1, which stops Faust's table recovery short. On Apache Kafka use 65536.
-    kafka_batch_bytes: int = Field(default=1, ge=0)
+    # Producer batch size in bytes for the command-line clients and the workers. The embedded
+    # tansu broker reports a partition's end offset as its last record batch's base offset + 1;
+    # the workers keep their restores whole regardless (see streams/state.py), and 1 (one
+    # record per batch) makes the end offsets of everything right, at a cost in speed.
+    kafka_batch_bytes: int = Field(default=65536, ge=0)
+    # How long the broker may hold a worker's fetch when nothing is new (Faust fixes 1.5 s):
+    # each stage waits on a fetch, so this bounds the delay an idle partition adds per hop.
+    kafka_fetch_wait_ms: int = Field(default=25, ge=1, le=10_000)
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
     # SQLAlchemy URL of the store; credentials in it are never logged
     database_url: SecretStr = Field(default=SecretStr("sqlite:///var/riskmon.db"))

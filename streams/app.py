@@ -35,12 +35,16 @@ from typing import Any, Protocol, cast
 
 import faust
 import orjson
+from faust.serializers import codecs
 from faust.types import TP, EventT
 
 from detectors.alerts import Alert
+from detectors.learning import Learner, LearningConfig
+from detectors.learning.codec import CheckpointError
 from detectors.pipeline import Outcome, Pipeline, watching_detectors
 from detectors.products import product
 from detectors.watch import Watch, Watchers
+from replay.learning import LearningRun
 from replay.observers import Observer, notify_outcome
 from schemas.catalog import CatalogEntry
 from schemas.decode import (
@@ -53,9 +57,11 @@ from schemas.decode import (
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
+from streams import models
 from streams.metrics import MetricsObserver
 from streams.state import DurableState, PartitionStore, dumps_state
 from streams.topics import TOPICS
+from streams.transport import with_fetch_wait
 
 log = logging.getLogger("riskmon.streams")
 DECIDE_TOPIC = "riskmon-decide"
@@ -79,7 +85,9 @@ class StreamConfig:
     session_timeout: float = 10.0
     heartbeat: float = 1.0
     commit_interval: float = 1.0
-    batch_bytes: int = 1  # producer batches: see `Settings.kafka_batch_bytes`
+    batch_bytes: int = 65536  # producer batches: see `Settings.kafka_batch_bytes`
+    fetch_wait: float = 0.025  # seconds the broker may hold a fetch: see streams/transport.py
+    checkpoint_every: int = 5000  # paid orders between checkpoints of the online models
     extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
 
 
@@ -123,11 +131,53 @@ class CatalogView(MutableMapping[str, Any]):
         return len(self.table)
 
 
-class TableBacking:
-    """A Faust table as the `Backing` of `DurableState`: raw bytes, explicit partitions."""
+Outgoing = tuple[str, bytes | None, bytes, int | None, list[tuple[str, bytes]] | None]
 
-    def __init__(self, table: Any) -> None:
+
+class Outbox:
+    """One stage's outputs, in the order it made them, until the stage hands them over.
+
+    Each stage sends its own outputs straight to the Kafka client: Faust's `send_soon` buffer
+    publishes one message per turn of the event loop, and its `flush()` gives up after 0.1 s
+    without a delivery, which is no ground to save state on.
+    """
+
+    __slots__ = ("records",)
+
+    def __init__(self) -> None:
+        self.records: list[Outgoing] = []
+
+    def add(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        self.records.append((topic, key, value, partition, headers))
+
+    async def send(self, producer: Any) -> None:
+        """Hand the records to the client, in order (it batches them per partition)."""
+        records, self.records = self.records, []
+        send = producer.send
+        for topic, key, value, partition, headers in records:
+            await send(topic, key, value, partition, None, headers)
+
+
+class TableBacking:
+    """A Faust table as the `Backing` of `DurableState`: raw bytes, explicit partitions.
+
+    Its changelog records go into the stage's outbox, after the outputs they account for.
+    """
+
+    def __init__(self, table: Any, outbox: Outbox) -> None:
         self.table = table
+        self.outbox = outbox
+        self.topic: str = table.changelog_topic.get_topic_name()
+        # the changelog's keys in the table's own serialisation (JSON strings): its recovery
+        # decodes them so, and skips a record it cannot decode
+        self.key_serializer = table.key_serializer
 
     def get(self, key: str) -> bytes | None:
         value: bytes | None = self.table.data.get(key)
@@ -140,7 +190,7 @@ class TableBacking:
         # the batch spans partitions, so the changelog partition is named, not taken from
         # the event Faust happens to be on
         self.table.data[key] = value
-        self.table.send_changelog(partition, key, value)
+        self.outbox.add(self.topic, codecs.dumps(self.key_serializer, key), value, partition)
 
 
 def watch_partition(kind: str, key: str, partitions: int) -> int:
@@ -171,6 +221,25 @@ class StoreSink(Observer, Protocol):
     async def aflush(self) -> None: ...
 
 
+class Models:
+    """The online models of one decide partition, and what they have learnt through."""
+
+    def __init__(self, run: LearningRun, manifest: models.Manifest | None) -> None:
+        self.run = run
+        self.manifest = manifest  # of the last checkpoint written or read
+        self.learnt = manifest.offset if manifest is not None else -1  # decide offset
+        self.since_checkpoint = 0  # orders learnt since
+        self.taught: dict[str, Any] = {}  # SKU -> the catalog product its reference came from
+
+    def teach_catalog(self, catalog: CatalogView, order: OrderPaid) -> None:
+        """The reference prices of the order's products, from the catalog table as it is."""
+        for item in order.items:
+            found = catalog.get(item.sku)
+            if found is not None and self.taught.get(item.sku) is not found:
+                self.taught[item.sku] = found
+                self.run.catalog(found.entry)
+
+
 class Worker:
     """One worker's app, its stages' state and what it reports to its observers."""
 
@@ -181,11 +250,13 @@ class Worker:
         observers: Sequence[Observer] = (),
         metrics: MetricsObserver | None = None,
         store: StoreSink | None = None,
+        learning: LearningConfig | None = None,
     ) -> None:
         self.config = config
         self.rules = rules
         self.metrics = metrics
         self.store = store
+        self.learning = learning
         extra: list[Observer] = [o for o in (metrics, store) if o is not None]
         self.observers = [*observers, *extra]
         self.app = app = faust.App(
@@ -212,6 +283,7 @@ class Worker:
             table_standby_replicas=0,
             **config.extra,
         )
+        with_fetch_wait(app, config.fetch_wait)
 
         def topic(name: str, partitions: int, internal: bool = False) -> Any:
             return app.topic(
@@ -254,18 +326,22 @@ class Worker:
         )
         self.catalog = CatalogView(self.catalog_table)
         shared: dict[str, MutableMapping[str, Any]] = {"catalog": self.catalog}
+        self.boxes = {stage: Outbox() for stage in ("intake", "decide", "watch", "other")}
         self.decide_state = DurableState(
-            TableBacking(table("decide-state", 1)),
+            TableBacking(table("decide-state", 1), self.boxes["decide"]),
             shared,
             on_restore=partial(self._restored, "decide"),
         )
         self.watch_state = DurableState(
-            TableBacking(table("watch-state", config.watch_partitions)),
+            TableBacking(table("watch-state", config.watch_partitions), self.boxes["watch"]),
             shared,
             on_restore=partial(self._restored, "watch"),
         )
+        # the models' checkpoints, beside the decide stage's state (same partitions)
+        self.models_table = TableBacking(table("decide-models", 1), self.boxes["decide"])
         self.pipelines: dict[int, Pipeline] = {}
         self.watchers: dict[int, Watchers] = {}
+        self.models: dict[int, Models] = {}
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
         self._decided = 0
         self._event_time: dict[int, float] = {}  # orders partition -> latest event time seen
@@ -279,14 +355,15 @@ class Worker:
         app.agent(self.labels, name="labels")(self._labels)
         app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
+        app.on_before_shutdown.connect(cast(Any, self._shutting_down))
         if metrics is not None:
-            app.timer(5.0)(self._report_lag)
+            app.timer(5.0)(self._report)
 
     # -- stages ---------------------------------------------------------------------------
 
     async def _intake(self, stream: Any) -> None:
         max_bytes = self.config.max_bytes
-        send = self.decide_topic.send_soon
+        box = self.boxes["intake"]
         async for events in stream.take_events(self.config.batch, self.config.within):
             for event in events:
                 message = event.message
@@ -295,22 +372,25 @@ class Worker:
                     order = decode_order(raw, max_bytes)
                 except DecodeError as exc:
                     self._consumed("orders", "invalid")
-                    self._dead(exc.reason, exc.message, raw, _origin(event))
+                    self._dead(box, exc.reason, exc.message, raw, _origin(event))
                     continue
                 self._consumed("orders", order.event_type)
                 # where it came from, for dead letters, and when it was appended, for the
                 # append-to-decision delay
-                send(
-                    key=message.key,
-                    value=raw,
+                box.add(
+                    DECIDE_TOPIC,
+                    message.key,
+                    raw,
                     headers=[
                         ("origin", b"%d:%d" % (message.partition, message.offset)),
                         ("appended", b"%.3f" % (message.timestamp or 0.0)),
                     ],
                 )
+            await box.send(self.app.producer)
 
     async def _decide(self, stream: Any) -> None:
         config = self.config
+        box = self.boxes["decide"]
         async for events in stream.take_events(config.batch, config.within):
             touched: dict[int, tuple[PartitionStore, int]] = {}
             for event in events:
@@ -318,31 +398,49 @@ class Worker:
                 store, fresh = self.decide_state.partition(message.partition)
                 if fresh or message.partition not in self.pipelines:
                     self.pipelines[message.partition] = Pipeline(self.rules, store)
+                    if self.learning is not None:
+                        self.models[message.partition] = self._restore_models(message.partition)
                 if message.offset <= store.applied:
                     continue  # decided before a crash: its outputs went out then
-                self._decide_one(self.pipelines[message.partition], event)
+                self._decide_one(box, message.partition, event)
                 touched[message.partition] = (store, message.offset)
-            await self._flush()  # outputs before the state that says they went
-            for store, offset in touched.values():
-                self.decide_state.save(store, offset)
+            await self._save(box, self.decide_state, touched)
+            for partition, (store, _) in touched.items():
                 if self.metrics is not None:
                     self._report_budget(store)
+                found = self.models.get(partition)
+                if found is not None and found.since_checkpoint >= config.checkpoint_every:
+                    await self._checkpoint(partition, found)
 
-    def _decide_one(self, pipeline: Pipeline, event: EventT[Any]) -> None:
+    def _decide_one(self, box: Outbox, partition: int, event: EventT[Any]) -> None:
         started = time.perf_counter()
         message = event.message
         raw = message.value or b""
-        origin, appended = _headers(message.headers)
+        origin, appended, kind = _headers(message.headers)
+        found = self.models.get(partition)
+        if kind == b"label":
+            if found is not None:  # validated by the labels stage
+                found.run.learner.on_label(decode_label(raw, max(self.config.max_bytes, len(raw))))
+                found.learnt = message.offset
+            return
         try:
             order = decode_order(raw, self.config.max_bytes)
         except DecodeError as exc:  # not from intake: say so rather than lose it
-            self._dead(exc.reason, exc.message, raw, origin)
+            self._dead(box, exc.reason, exc.message, raw, origin)
             return
+        pipeline = self.pipelines[partition]
         outcome = pipeline.decide(order, raw, origin)
         ts = order.occurred_at.timestamp()
         if origin.partition is not None and ts > self._event_time.get(origin.partition, ts - 1):
             self._event_time[origin.partition] = ts
-        self._emit(order, outcome, message.offset)
+        self._emit(box, order, outcome, message.offset)
+        if found is not None:
+            if isinstance(order, OrderPaid):
+                found.teach_catalog(self.catalog, order)
+                found.since_checkpoint += 1
+            for alert in found.run.after(order, outcome):
+                self._alert(box, alert)
+            found.learnt = message.offset
         if self.metrics is not None:
             self.metrics.observe_processing(time.perf_counter() - started)
             if outcome.decision is not None and appended:
@@ -355,25 +453,43 @@ class Worker:
             if self._event_time:
                 pipeline.watermark = min(self._event_time.values())
             for record in pipeline.expire():
-                self._dead_record(record)
+                self._dead_record(box, record)
 
-    async def _flush(self) -> None:
-        """Everything a batch produced, out: the topics, then the store's rows."""
+    async def _save(
+        self, box: Outbox, state: DurableState, touched: dict[int, tuple[PartitionStore, int]]
+    ) -> None:
+        """A batch's outputs delivered, then its state: the changes, delivered, then markers.
+
+        Each marker goes out after its changes are delivered, so it starts a record batch of
+        its own: that keeps restores whole on a broker that reports a partition's end as its
+        last record batch's base offset + 1 (tansu does; see streams/state.py).
+        """
+        await self._flush(box)  # outputs before the state that says they went
+        if not touched:
+            return
+        for store, offset in touched.values():
+            state.write_changes(store, offset)
+        await self._flush(box)
+        for store, offset in touched.values():
+            state.mark(store, offset)
+        await box.send(self.app.producer)  # delivered with the next batch's outputs
+
+    async def _flush(self, box: Outbox) -> None:
+        """Everything a stage produced, delivered: the topics, then the store's rows."""
+        await box.send(self.app.producer)
         await self.app.producer.flush()
         if self.store is not None:
             await self.store.aflush()
 
-    def _emit(self, order: Any, outcome: Outcome, offset: int) -> None:
+    def _emit(self, box: Outbox, order: Any, outcome: Outcome, offset: int) -> None:
         if outcome.decision is not None:
-            self.decisions.send_soon(
-                key=outcome.decision["order_id"].encode(), value=dumps(outcome.decision)
-            )
+            box.add("decisions", outcome.decision["order_id"].encode(), dumps(outcome.decision))
         for alert in outcome.alerts:
-            self._alert(alert)
+            self._alert(box, alert)
         for record in outcome.dead_letters:
-            self._dead_record(record)
+            self._dead_record(box, record)
         for ticket, watch in enumerate(outcome.watch):
-            self._route(watch, watch.raw, [offset, ticket])
+            self._route(box, watch, watch.raw, [offset, ticket])
         if self.store is not None and isinstance(order, OrderPaid):
             for item in order.items:  # the sales ledger's energy grades, from the catalog
                 found = self.catalog.get(item.sku)
@@ -382,20 +498,18 @@ class Worker:
         if outcome.status == "processed" and self.observers:
             notify_outcome(self.observers, order, outcome)
 
-    def _route(self, watch: Watch, raw: bytes, seq: list[int]) -> None:
+    def _route(self, box: Outbox, watch: Watch, raw: bytes, seq: list[int]) -> None:
         partitions = self.config.watch_partitions
         owned: dict[int, list[str]] = {}
         for kind, key in self._router.routes(watch.event).items():
             owned.setdefault(watch_partition(kind, key, partitions), []).append(kind)
+        order_key = watch.event.order_id.encode()
         for partition, kinds in sorted(owned.items()):
-            self.watch_topic.send_soon(
-                key=watch.event.order_id.encode(),
-                value=watch_message(watch, kinds, raw, seq),
-                partition=partition,
-            )
+            box.add(WATCH_TOPIC, order_key, watch_message(watch, kinds, raw, seq), partition)
 
     async def _watch(self, stream: Any) -> None:
         config = self.config
+        box = self.boxes["watch"]
         async for events in stream.take_events(config.batch, config.within):
             touched: dict[int, tuple[PartitionStore, int]] = {}
             for event in events:
@@ -407,13 +521,13 @@ class Worker:
                     )
                 if message.offset <= store.applied:
                     continue
-                self._watch_one(self.watchers[message.partition], store, message.value or b"")
+                self._watch_one(box, self.watchers[message.partition], store, message.value or b"")
                 touched[message.partition] = (store, message.offset)
-            await self._flush()
-            for store, offset in touched.values():
-                self.watch_state.save(store, offset)
+            await self._save(box, self.watch_state, touched)
 
-    def _watch_one(self, watchers: Watchers, store: PartitionStore, value: bytes) -> None:
+    def _watch_one(
+        self, box: Outbox, watchers: Watchers, store: PartitionStore, value: bytes
+    ) -> None:
         head, _, raw = value.partition(b"\n")
         meta = orjson.loads(head)
         progress = store.table("watch_progress")
@@ -424,9 +538,10 @@ class Worker:
         event = decode_order(raw, max(self.config.max_bytes, len(raw)))
         watch = Watch(event, meta["order"], meta["released"])
         for alert in watchers.watch(watch, frozenset(meta["owned"])):
-            self._alert(alert)
+            self._alert(box, alert)
 
     async def _catalog(self, stream: Any) -> None:
+        box = self.boxes["other"]
         async for event in stream.events():
             message = event.message
             raw = message.value or b""
@@ -434,37 +549,108 @@ class Worker:
                 entry: CatalogEntry = decode_catalog(raw, self.config.max_bytes)
             except DecodeError as exc:
                 self._consumed("catalog", "invalid")
-                self._dead(exc.reason, exc.message, raw, _origin(event))
+                self._dead(box, exc.reason, exc.message, raw, _origin(event))
+                await box.send(self.app.producer)
                 continue
             self._consumed("catalog", "catalog")
             self.catalog_table[entry.sku] = raw
+            # one record per batch: a global table's restore trusts the end offset, which
+            # tansu reports as the last batch's base offset + 1
+            await self.app.producer.flush()
             for observer in self.observers:
                 observer.on_catalog(entry)
 
     async def _labels(self, stream: Any) -> None:
+        """Verdicts validated; with learning, forwarded to the decide stage, whose models
+        learn them in sequence with the orders."""
+        box = self.boxes["other"]
         async for events in stream.take_events(self.config.batch, self.config.within):
             for event in events:
-                raw = event.message.value or b""
+                message = event.message
+                raw = message.value or b""
                 try:
                     decode_label(raw, self.config.max_bytes)
                 except DecodeError as exc:
                     self._consumed("labels", "invalid")
-                    self._dead(exc.reason, exc.message, raw, _origin(event))
+                    self._dead(box, exc.reason, exc.message, raw, _origin(event))
                     continue
                 self._consumed("labels", "label")
+                if self.learning is not None:
+                    box.add(DECIDE_TOPIC, message.key, raw, headers=[("kind", b"label")])
+            await box.send(self.app.producer)
+
+    # -- the models' checkpoints ------------------------------------------------------------
+
+    def _restore_models(self, partition: int) -> Models:
+        assert self.learning is not None
+        view = _Prefixed(self.models_table, f"{partition}|")
+        try:
+            blob, manifest = models.load(view)
+            learner = Learner.restore(self.rules, self.learning, blob)
+        except models.CheckpointMissing as exc:
+            if str(exc) != "no checkpoint yet":
+                log.error("models of decide partition %d start afresh: %s", partition, exc)
+            return Models(LearningRun(Learner(self.rules, self.learning)), None)
+        except CheckpointError as exc:
+            log.error("models of decide partition %d start afresh: %s", partition, exc)
+            return Models(LearningRun(Learner(self.rules, self.learning)), None)
+        log.warning(
+            "restored the models of decide partition %d from their checkpoint at offset %d "
+            "(%d orders learnt)",
+            partition,
+            manifest.offset,
+            learner.counts["orders"],
+        )
+        return Models(LearningRun(learner), manifest)
+
+    async def _checkpoint(self, partition: int, found: Models) -> None:
+        """The models, as they are after the decide stage's last saved batch, made durable.
+
+        Only then: models ahead of the saved state would, after a crash, learn again the
+        orders the restarted stage decides again.
+        """
+        store = self.decide_state.stores.get(partition)
+        if store is None or found.learnt != store.applied:
+            return
+        started = time.perf_counter()
+        blob = found.run.learner.checkpoint()
+        parts, manifest = models.records(blob, found.learnt, found.manifest)
+        box = self.boxes["decide"]
+        prefix = f"{partition}|"
+        for key, value in parts:
+            self.models_table.put(partition, prefix + key, value)
+        await self._flush(box)  # the parts, whole, before the manifest that names them
+        self.models_table.put(partition, prefix + manifest[0], manifest[1])
+        await self._flush(box)
+        found.manifest = models.Manifest.loads(manifest[1])
+        found.since_checkpoint = 0
+        log.info(
+            "checkpointed the models of decide partition %d at offset %d: %d bytes in %d "
+            "parts, %.0f ms",
+            partition,
+            found.learnt,
+            len(blob),
+            len(parts),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _shutting_down(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        for partition, found in list(self.models.items()):
+            await self._checkpoint(partition, found)
 
     # -- outputs and bookkeeping ----------------------------------------------------------
 
-    def _alert(self, alert: Alert) -> None:
-        self.alerts.send_soon(key=alert.entity_key.encode(), value=dumps(alert.record()))
+    def _alert(self, box: Outbox, alert: Alert) -> None:
+        box.add("alerts", alert.entity_key.encode(), dumps(alert.record()))
         for observer in self.observers:
             observer.on_alert(alert)
 
-    def _dead(self, reason: str, error: str, raw: bytes, origin: Origin) -> None:
-        self._dead_record(dead_letter_record(reason=reason, error=error, raw=raw, origin=origin))
+    def _dead(self, box: Outbox, reason: str, error: str, raw: bytes, origin: Origin) -> None:
+        record = dead_letter_record(reason=reason, error=error, raw=raw, origin=origin)
+        self._dead_record(box, record)
 
-    def _dead_record(self, record: dict[str, Any]) -> None:
-        self.dead.send_soon(key=None, value=dumps(record))
+    def _dead_record(self, box: Outbox, record: dict[str, Any]) -> None:
+        box.add("dead-letter", None, dumps(record))
         for observer in self.observers:
             observer.on_dead_letter(record)
 
@@ -482,8 +668,11 @@ class Worker:
                 if state is not None:
                     self.metrics.set_budget_used(name, line, Decimal(state["used"]))
 
-    async def _report_lag(self) -> None:
+    async def _report(self) -> None:
+        """The gauges a batch does not set: consumer lag, the models' quality."""
         assert self.metrics is not None
+        for found in self.models.values():
+            self.metrics.set_learning_quality(found.run.learner.quality())
         consumer = self.app.consumer
         try:
             for tp in consumer.assignment():
@@ -516,8 +705,24 @@ class Worker:
 
     async def _revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
-        for state, name in ((self.decide_state, DECIDE_TOPIC), (self.watch_state, WATCH_TOPIC)):
-            state.revoke({tp.partition for tp in revoked if tp.topic == name})
+        decide = {tp.partition for tp in revoked if tp.topic == DECIDE_TOPIC}
+        for partition in sorted(decide):
+            found = self.models.pop(partition, None)
+            if found is not None:  # the next holder starts from what these have learnt
+                await self._checkpoint(partition, found)
+        self.decide_state.revoke(decide)
+        self.watch_state.revoke({tp.partition for tp in revoked if tp.topic == WATCH_TOPIC})
+
+
+class _Prefixed:
+    """One partition's keys of a table, read without their prefix."""
+
+    def __init__(self, table: TableBacking, prefix: str) -> None:
+        self.table = table
+        self.prefix = prefix
+
+    def get(self, key: str) -> bytes | None:
+        return self.table.get(self.prefix + key)
 
 
 def _origin(event: EventT[Any]) -> Origin:
@@ -525,13 +730,16 @@ def _origin(event: EventT[Any]) -> Origin:
     return Origin(message.topic, message.partition, message.offset)
 
 
-def _headers(headers: Any) -> tuple[Origin, float]:
-    """The `orders` message a decide message was forwarded from, and its append time."""
-    origin, appended = Origin("orders"), 0.0
+def _headers(headers: Any) -> tuple[Origin, float, bytes]:
+    """Where a decide message was forwarded from, its append time and its kind (b"order",
+    or b"label" for a verdict)."""
+    origin, appended, kind = Origin("orders"), 0.0, b"order"
     for name, value in headers or ():
         if name == "origin":
             partition, _, offset = value.partition(b":")
             origin = Origin("orders", int(partition), int(offset))
         elif name == "appended":
             appended = float(value)
-    return origin, appended
+        elif name == "kind":
+            kind = value
+    return origin, appended, kind

@@ -34,7 +34,7 @@ def message_key(topic: str, raw: bytes) -> bytes | None:
     return value.encode() if isinstance(value, str) else None
 
 
-def produce(path: Path, topic: str, bootstrap: str, batch_bytes: int = 1) -> int:
+def produce(path: Path, topic: str, bootstrap: str, batch_bytes: int = 65536) -> int:
     """Send every non-blank line of a JSON Lines file; returns how many were sent.
 
     `batch_bytes` 1 sends each record as its own batch (see `Settings.kafka_batch_bytes`).

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import faust
 
+from detectors.learning import LearningConfig
 from replay.observers import Observer
 from schemas.rules import ProgrammeRules
 from streams.app import StoreSink, StreamConfig, Worker
@@ -22,6 +23,7 @@ def run_worker(
     loglevel: str = "warning",
     metrics_port: int = 0,
     store: StoreSink | None = None,
+    learning: LearningConfig | None = None,
 ) -> None:
     """Start the stages and block; Faust handles the signals and leaves the group cleanly.
 
@@ -35,7 +37,7 @@ def run_worker(
             server = metrics.serve(metrics_port)
         except OSError as exc:
             log.warning("metrics not served on port %d: %s", metrics_port, exc)
-    worker = Worker(config, rules, observers, metrics=metrics, store=store)
+    worker = Worker(config, rules, observers, metrics=metrics, store=store, learning=learning)
     logging.getLogger("faust").setLevel(loglevel.upper())
     try:
         runner = faust.Worker(worker.app, loglevel=loglevel, quiet=True)

@@ -159,7 +159,17 @@ class DurableState:
             self.stores.pop(partition, None)
 
     def save(self, store: PartitionStore, offset: int) -> int:
-        """Write every key changed since the last save, then the marker; returns keys written."""
+        """Write every key changed since the last save, then the marker; returns keys written.
+
+        A runtime whose broker needs the marker in a record batch of its own (see
+        `write_changes`) calls the two halves itself, flushing in between.
+        """
+        written = self.write_changes(store, offset)
+        self.mark(store, offset)
+        return written
+
+    def write_changes(self, store: PartitionStore, offset: int) -> int:
+        """The changed keys, each with its before-image and `offset`."""
         prefix = f"{store.partition}|"
         table = self.table
         written = 0
@@ -172,9 +182,18 @@ class DurableState:
             table.put(store.partition, full, b"%d\n%s\n%s" % (offset, now, before))
             written += 1
         store.dirty.clear()
-        table.put(store.partition, prefix + MARKER, b"%d" % offset)
-        store.applied = offset
         return written
+
+    def mark(self, store: PartitionStore, offset: int) -> None:
+        """Record that the batch ending at `offset` is saved whole.
+
+        Sent after the batch's changes are flushed, the marker starts a record batch of its
+        own. That keeps restores whole on a broker that reports a partition's end as its last
+        batch's base offset + 1 (tansu does): the end it reports is then a marker's, or the
+        first change after one, which a restore rolls back anyway.
+        """
+        self.table.put(store.partition, f"{store.partition}|{MARKER}", b"%d" % offset)
+        store.applied = offset
 
     def _restore(self, partition: int) -> PartitionStore:
         store = PartitionStore(partition, self.shared)

@@ -4,6 +4,8 @@
 - eight partitions and two workers: the same flagged orders, the load shared;
 - a worker killed with SIGKILL mid-run and started again: every paid order decided exactly
   once (reading as a consumer that drops repeated ids), no alert lost, state restored;
+- a worker stopped and started again: its online models carry on where they were, so their
+  alerts after the restart are the replay's;
 - a malformed message, a 10 MB message and an unknown schema version go to the dead letters
   while the stream goes on.
 """
@@ -21,10 +23,14 @@ from typing import Any
 import orjson
 import pytest
 
+from detectors.learning import DETECTORS as LEARNING_DETECTORS
+from detectors.learning import Learner, LearningConfig
 from replay import Replay
+from replay.learning import LearningRun
 from schemas.rules import load_rules
 from simulation.generator import generate
-from streams.local import LocalCluster
+from streams.broker import free_port
+from streams.local import LocalCluster, TopicReader
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +42,9 @@ class Expected:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        engine = Replay(load_rules())
+        rules = load_rules()
+        # the workers run the online models by default: the replay does too
+        engine = Replay(rules, learning=LearningRun(Learner(rules, LearningConfig())))
         stats = engine.run(
             folder / "events.jsonl",
             catalog=folder / "catalog.jsonl",
@@ -51,12 +59,15 @@ class Expected:
         self.stats = stats
         self.state = engine.store
         self.flagged = flagged(self.alerts.values(), self.decisions.values())
+        # with several partitions the decide stage sees the orders interleaved otherwise than
+        # the file has them, and the models' scores follow the order they learn in
+        self.rules_flagged = flagged(self.alerts.values(), self.decisions.values(), rules_only=True)
 
 
 @pytest.fixture(scope="module")
 def expected(tmp_path_factory: pytest.TempPathFactory) -> Expected:
     folder = tmp_path_factory.mktemp("sim")
-    generate(5, 2, folder, events_per_day=2500, bad_lines=4)
+    generate(5, 2, folder, events_per_day=2500, bad_lines=4, labels=True)
     return Expected(folder)
 
 
@@ -71,9 +82,11 @@ def _by(records: Any, key: str) -> dict[str, dict[str, Any]]:
     return {r[key]: r for r in records}
 
 
-def flagged(alerts: Any, decisions: Any) -> set[str]:
+def flagged(alerts: Any, decisions: Any, rules_only: bool = False) -> set[str]:
     out: set[str] = set()
     for alert in alerts:
+        if rules_only and alert["detector"] in LEARNING_DETECTORS:
+            continue
         if alert["action"] != "notify":
             out.update(alert["order_ids"])
     out.update(d["order_id"] for d in decisions if d["decision"] != "approve")
@@ -119,11 +132,6 @@ def test_one_partition_gives_the_replays_alerts_and_decisions(
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, issue 3 open: now and then a worker stalls with Faust's producer buffer "
-    "full and a few orders stay undecided; when it does not, every assertion here holds",
-)
 def test_two_workers_on_eight_partitions_flag_the_same_orders(
     expected: Expected, tmp_path: Path
 ) -> None:
@@ -136,15 +144,9 @@ def test_two_workers_on_eight_partitions_flag_the_same_orders(
     shares = [_last_assignment(tmp_path / f"worker-{name}.log") for name in "ab"]
     assert all(shares) and sorted(sum(shares, [])) == list(range(8)), shares  # load shared
     assert Counter(d["order_id"] for d in decisions) == Counter(expected.decisions.keys())
-    assert flagged(alerts, decisions) == expected.flagged
+    assert flagged(alerts, decisions, rules_only=True) == expected.rules_flagged
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, issue 3 open: about 1 run in 3, the worker that holds the decide stage after "
-    "the restart stalls with Faust's producer buffer full and orders stay undecided; when it "
-    "does not stall, every assertion here holds",
-)
 def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     expected: Expected, tmp_path: Path
 ) -> None:
@@ -171,9 +173,81 @@ def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     assert contents.keys() == expected.decisions.keys()
     assert all(len(v) == 1 for v in contents.values()), "a repeated decision is the same one"
     (tmp_path / "alerts-read.jsonl").write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in alerts))
-    assert expected.flagged - flagged(alerts, records) == set()  # no alert lost
-    assert flagged(alerts, records) == expected.flagged
+    found = flagged(alerts, records, rules_only=True)
+    assert expected.rules_flagged - found == set()  # no alert lost
+    assert found == expected.rules_flagged
     assert "from its changelog" in logs  # the survivor took the killed worker's state over
+
+
+def test_a_restarted_worker_keeps_its_models(expected: Expected, tmp_path: Path) -> None:
+    events = (expected.folder / "events.jsonl").read_bytes().splitlines(keepends=True)
+    half = len(events) // 2
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(events[:half]))
+    second.write_bytes(b"".join(events[half:]))
+    early = set(expected.decisions) & {_order_id(line) for line in events[:half]}
+    port = free_port()
+    with LocalCluster(
+        tmp_path, partitions=1, watch_partitions=1, env={"RISKMON_METRICS_PORT": str(port)}
+    ) as cluster:
+        _start(cluster, expected, ("a",))
+        cluster.produce(first, "orders")
+        cluster.wait_for("decisions", lambda n: n >= len(early), 90, "first half")
+        cluster.kill_worker("a", signal.SIGTERM)  # a stop: the models are checkpointed
+        cluster.produce(second, "orders")
+        cluster.start_worker("a")
+        _decided(cluster, expected)
+        _alerts_settle(cluster, len(expected.alerts))
+        alerts = _by(cluster.read("alerts"), "alert_id")
+        # the verdicts, once every order is in: learnt by the models in the decide stage
+        labels = cluster.produce(expected.folder / "labels.jsonl", "labels")
+        figures = _scrape_until(port, lambda f: f.get("labels", 0) >= labels, 60)
+        logs = cluster.logs(lines=400)
+    assert "restored the models of decide partition 0" in logs
+    assert alerts == expected.alerts  # the models' alerts among them
+    # models that had started afresh would have counted the second half only, and their
+    # anomaly threshold would be another number
+    assert figures["orders"] == expected.stats.learning["orders_total"]
+    assert figures["threshold"] == expected.stats.learning["anomaly_threshold"]
+    assert figures["labels"] == labels
+
+
+def _order_id(line: bytes) -> str:
+    try:
+        return str(orjson.loads(line).get("order_id", ""))
+    except orjson.JSONDecodeError:
+        return ""
+
+
+def _scrape_until(port: int, done: Any, timeout: float) -> dict[str, float]:
+    """The worker's learning counters from /metrics, once `done(figures)` holds."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    deadline = time.monotonic() + timeout
+    figures: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                text = answer.read().decode()
+        except OSError:
+            time.sleep(1)
+            continue
+        figures = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = sample.labels
+                if sample.name == "riskmon_learning_events_total" and labels["kind"] == "order":
+                    figures["orders"] = sample.value
+                if sample.name == "riskmon_anomaly_threshold":
+                    figures["threshold"] = sample.value
+                if sample.name == "riskmon_model_labels_total":
+                    figures["labels"] = figures.get("labels", 0.0) + sample.value
+        if done(figures):
+            return figures
+        time.sleep(1)
+    raise TimeoutError(f"learning figures on /metrics: {figures}")
 
 
 def _until_decided(
@@ -186,7 +260,18 @@ def _until_decided(
         if not missing:
             return records
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(missing)} orders undecided\n{cluster.logs()}")
+            # read again from the beginning: a worker that lost them, or a reader that did?
+            again = TopicReader(cluster.bootstrap, "decisions")
+            try:
+                while again.poll(1.0):
+                    pass
+                seen = {orjson.loads(v)["order_id"] for v in again.values}
+            finally:
+                again.close()
+            raise TimeoutError(
+                f"{len(missing)} orders undecided ({len(missing - seen)} on a second reading)"
+                f": {sorted(missing)[:5]}\n{cluster.logs()}"
+            )
         cluster.check_workers()
 
 

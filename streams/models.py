@@ -1,0 +1,110 @@
+"""The online models' checkpoints in a Faust table: split in parts, whole or not at all.
+
+A learner's checkpoint is a few megabytes, more than a Kafka message may be (1 MB by
+default). It is written as numbered parts of at most `PART_BYTES`, then, once those are
+delivered, a manifest naming their slot, how many there are, their digest and the decide
+offset the models had learnt through. Checkpoints take turns between two slots, so one cut
+short by a crash leaves the previous manifest and its parts whole. A restore reads the
+manifest, joins its parts and checks their digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import orjson
+
+PART_BYTES = 512 * 1024
+MANIFEST = "learner/manifest"
+
+
+class CheckpointMissing(LookupError):
+    """No whole checkpoint in the table: the models start afresh (the reason says why)."""
+
+
+def split(blob: bytes, size: int = PART_BYTES) -> list[bytes]:
+    """`blob` in parts of at most `size` bytes (one empty part for an empty blob).
+
+    >>> [len(p) for p in split(b"x" * 5, 2)]
+    [2, 2, 1]
+    """
+    return [blob[i : i + size] for i in range(0, len(blob), size)] or [b""]
+
+
+def digest(blob: bytes) -> str:
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    slot: int  # 0 or 1: the next checkpoint writes the other
+    parts: int
+    size: int
+    digest: str
+    offset: int  # the decide offset whose batch the models had learnt through
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(self.__dict__)
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Manifest:
+        data = orjson.loads(raw)
+        return cls(
+            int(data["slot"]),
+            int(data["parts"]),
+            int(data["size"]),
+            str(data["digest"]),
+            int(data["offset"]),
+        )
+
+
+def part_key(slot: int, index: int) -> str:
+    return f"learner/{slot}/part/{index:04d}"
+
+
+class Table(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+
+
+def records(
+    blob: bytes, offset: int, previous: Manifest | None
+) -> tuple[list[tuple[str, bytes]], tuple[str, bytes]]:
+    """The records of a checkpoint: its parts, to deliver first, and then its manifest.
+
+    >>> parts, (key, _) = records(b"models", 41, None)
+    >>> [k for k, _ in parts], key
+    (['learner/0/part/0000'], 'learner/manifest')
+    """
+    slot = 0 if previous is None else 1 - previous.slot
+    parts = split(blob)
+    manifest = Manifest(slot, len(parts), len(blob), digest(blob), offset)
+    keyed = [(part_key(slot, i), part) for i, part in enumerate(parts)]
+    return keyed, (MANIFEST, manifest.dumps())
+
+
+def manifest_of(table: Table) -> Manifest | None:
+    raw = table.get(MANIFEST)
+    return None if raw is None else Manifest.loads(raw)
+
+
+def load(table: Table) -> tuple[bytes, Manifest]:
+    """The last whole checkpoint in `table`: its bytes and its manifest."""
+    raw = table.get(MANIFEST)
+    if raw is None:
+        raise CheckpointMissing("no checkpoint yet")
+    try:
+        manifest = Manifest.loads(raw)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointMissing(f"unreadable manifest: {exc}") from exc
+    chunks: list[bytes] = []
+    for index in range(manifest.parts):
+        part = table.get(part_key(manifest.slot, index))
+        if part is None:
+            raise CheckpointMissing(f"part {index} of {manifest.parts} missing")
+        chunks.append(part)
+    blob = b"".join(chunks)
+    if len(blob) != manifest.size or digest(blob) != manifest.digest:
+        raise CheckpointMissing("parts do not match the manifest's digest")
+    return blob, manifest
