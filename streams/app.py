@@ -34,7 +34,6 @@ from functools import partial
 from typing import Any, Protocol, cast
 
 import faust
-import orjson
 from faust.serializers import codecs
 from faust.types import TP, EventT
 
@@ -58,8 +57,9 @@ from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams import models
+from streams.frames import FrameError, Framer, unframe
 from streams.metrics import MetricsObserver
-from streams.state import DurableState, PartitionStore, dumps_state
+from streams.state import DurableState, PartitionStore
 from streams.topics import TOPICS
 from streams.transport import with_fetch_wait
 
@@ -202,16 +202,16 @@ def watch_partition(kind: str, key: str, partitions: int) -> int:
     return zlib.crc32(f"{kind}|{key}".encode()) % partitions
 
 
-def watch_message(watch: Watch, owned: Sequence[str], raw: bytes, seq: list[int]) -> bytes:
-    """`meta-json \\n event-json`: the meta never holds a newline, the event may.
+def watch_meta(watch: Watch, owned: Sequence[str], seq: list[int]) -> dict[str, Any]:
+    """A watch ticket's metadata (its body is the event as it came).
 
-    `seq` is [decide offset, ticket]: the decide stage sends in that order, and sends again
-    what follows its last saved batch after a crash; a watch partition skips what it has seen.
+    `seq` is [decide offset, ticket number]: the decide stage sends in that order, and sends
+    again what follows its last saved batch after a crash, numbering the tickets as it did
+    then; a watch partition skips what it has seen.
     """
-    # the order's amounts go as strings, as in saved state: a JSON number comes back a float,
-    # and Decimal(float) is not the amount
-    meta = {"owned": list(owned), "order": watch.order, "released": watch.released, "seq": seq}
-    return dumps_state(meta) + b"\n" + raw
+    # the order's amounts go as strings, as in saved state (frames are written so): a JSON
+    # number comes back a float, and Decimal(float) is not the amount
+    return {"owned": list(owned), "order": watch.order, "released": watch.released, "seq": seq}
 
 
 class StoreSink(Observer, Protocol):
@@ -342,6 +342,8 @@ class Worker:
         self.pipelines: dict[int, Pipeline] = {}
         self.watchers: dict[int, Watchers] = {}
         self.models: dict[int, Models] = {}
+        self.watch_frames: dict[int, Framer] = {}  # watch partition -> this batch's tickets
+        self._tickets = 0  # numbers the watch tickets of one decide message
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
         self._decided = 0
         self._event_time: dict[int, float] = {}  # orders partition -> latest event time seen
@@ -364,6 +366,7 @@ class Worker:
     async def _intake(self, stream: Any) -> None:
         max_bytes = self.config.max_bytes
         box = self.boxes["intake"]
+        framer = Framer()
         async for events in stream.take_events(self.config.batch, self.config.within):
             for event in events:
                 message = event.message
@@ -377,15 +380,12 @@ class Worker:
                 self._consumed("orders", order.event_type)
                 # where it came from, for dead letters, and when it was appended, for the
                 # append-to-decision delay
-                box.add(
-                    DECIDE_TOPIC,
-                    message.key,
+                framer.add(
+                    {"at": [message.partition, message.offset], "ts": message.timestamp or 0.0},
                     raw,
-                    headers=[
-                        ("origin", b"%d:%d" % (message.partition, message.offset)),
-                        ("appended", b"%.3f" % (message.timestamp or 0.0)),
-                    ],
                 )
+            for value in framer.take():
+                box.add(DECIDE_TOPIC, None, value, headers=[("kind", b"orders")])
             await box.send(self.app.producer)
 
     async def _decide(self, stream: Any) -> None:
@@ -402,8 +402,11 @@ class Worker:
                         self.models[message.partition] = self._restore_models(message.partition)
                 if message.offset <= store.applied:
                     continue  # decided before a crash: its outputs went out then
-                self._decide_one(box, message.partition, event)
+                self._decide_message(box, message)
                 touched[message.partition] = (store, message.offset)
+            for partition, framer in sorted(self.watch_frames.items()):
+                for value in framer.take():
+                    box.add(WATCH_TOPIC, None, value, partition)
             await self._save(box, self.decide_state, touched)
             for partition, (store, _) in touched.items():
                 if self.metrics is not None:
@@ -412,17 +415,41 @@ class Worker:
                 if found is not None and found.since_checkpoint >= config.checkpoint_every:
                     await self._checkpoint(partition, found)
 
-    def _decide_one(self, box: Outbox, partition: int, event: EventT[Any]) -> None:
-        started = time.perf_counter()
-        message = event.message
+    def _decide_message(self, box: Outbox, message: Any) -> None:
+        """A frame of orders from the intake stage, or a verdict from the labels stage."""
         raw = message.value or b""
-        origin, appended, kind = _headers(message.headers)
+        partition = message.partition
         found = self.models.get(partition)
-        if kind == b"label":
+        if _kind(message.headers) == b"label":
             if found is not None:  # validated by the labels stage
                 found.run.learner.on_label(decode_label(raw, max(self.config.max_bytes, len(raw))))
                 found.learnt = message.offset
             return
+        try:
+            records = list(unframe(raw))
+        except FrameError as exc:  # not from an intake stage: say so rather than lose it
+            origin = Origin(message.topic, partition, message.offset)
+            self._dead(box, "malformed_frame", str(exc), raw, origin)
+            return
+        self._tickets = 0
+        for meta, body in records:
+            at = meta.get("at") or (None, None)
+            origin = Origin("orders", at[0], at[1])
+            self._decide_one(box, partition, message.offset, body, origin, meta.get("ts", 0.0))
+        if found is not None:
+            found.learnt = message.offset
+
+    def _decide_one(
+        self,
+        box: Outbox,
+        partition: int,
+        offset: int,
+        raw: bytes,
+        origin: Origin,
+        appended: float,
+    ) -> None:
+        started = time.perf_counter()
+        found = self.models.get(partition)
         try:
             order = decode_order(raw, self.config.max_bytes)
         except DecodeError as exc:  # not from intake: say so rather than lose it
@@ -433,14 +460,13 @@ class Worker:
         ts = order.occurred_at.timestamp()
         if origin.partition is not None and ts > self._event_time.get(origin.partition, ts - 1):
             self._event_time[origin.partition] = ts
-        self._emit(box, order, outcome, message.offset)
+        self._emit(box, order, outcome, offset)
         if found is not None:
             if isinstance(order, OrderPaid):
                 found.teach_catalog(self.catalog, order)
                 found.since_checkpoint += 1
             for alert in found.run.after(order, outcome):
                 self._alert(box, alert)
-            found.learnt = message.offset
         if self.metrics is not None:
             self.metrics.observe_processing(time.perf_counter() - started)
             if outcome.decision is not None and appended:
@@ -488,8 +514,9 @@ class Worker:
             self._alert(box, alert)
         for record in outcome.dead_letters:
             self._dead_record(box, record)
-        for ticket, watch in enumerate(outcome.watch):
-            self._route(box, watch, watch.raw, [offset, ticket])
+        for watch in outcome.watch:
+            self._route(watch, watch.raw, [offset, self._tickets])
+            self._tickets += 1
         if self.store is not None and isinstance(order, OrderPaid):
             for item in order.items:  # the sales ledger's energy grades, from the catalog
                 found = self.catalog.get(item.sku)
@@ -498,14 +525,18 @@ class Worker:
         if outcome.status == "processed" and self.observers:
             notify_outcome(self.observers, order, outcome)
 
-    def _route(self, box: Outbox, watch: Watch, raw: bytes, seq: list[int]) -> None:
+    def _route(self, watch: Watch, raw: bytes, seq: list[int]) -> None:
+        """A ticket to each watch partition that holds one of the event's entities, in the
+        frame that partition gets at the end of the batch."""
         partitions = self.config.watch_partitions
         owned: dict[int, list[str]] = {}
         for kind, key in self._router.routes(watch.event).items():
             owned.setdefault(watch_partition(kind, key, partitions), []).append(kind)
-        order_key = watch.event.order_id.encode()
         for partition, kinds in sorted(owned.items()):
-            box.add(WATCH_TOPIC, order_key, watch_message(watch, kinds, raw, seq), partition)
+            framer = self.watch_frames.get(partition)
+            if framer is None:
+                framer = self.watch_frames[partition] = Framer()
+            framer.add(watch_meta(watch, kinds, seq), raw)
 
     async def _watch(self, stream: Any) -> None:
         config = self.config
@@ -521,24 +552,30 @@ class Worker:
                     )
                 if message.offset <= store.applied:
                     continue
-                self._watch_one(box, self.watchers[message.partition], store, message.value or b"")
+                self._watch_frame(box, self.watchers[message.partition], store, message)
                 touched[message.partition] = (store, message.offset)
             await self._save(box, self.watch_state, touched)
 
-    def _watch_one(
-        self, box: Outbox, watchers: Watchers, store: PartitionStore, value: bytes
+    def _watch_frame(
+        self, box: Outbox, watchers: Watchers, store: PartitionStore, message: Any
     ) -> None:
-        head, _, raw = value.partition(b"\n")
-        meta = orjson.loads(head)
+        raw = message.value or b""
+        try:
+            tickets = list(unframe(raw))
+        except FrameError as exc:  # not from a decide stage: say so rather than lose it
+            origin = Origin(message.topic, message.partition, message.offset)
+            self._dead(box, "malformed_frame", str(exc), raw, origin)
+            return
         progress = store.table("watch_progress")
-        seq = meta["seq"]
-        if seq <= progress.get("seq", [-1, -1]):
-            return  # sent again by a decide stage that restarted: applied here already
-        progress["seq"] = seq
-        event = decode_order(raw, max(self.config.max_bytes, len(raw)))
-        watch = Watch(event, meta["order"], meta["released"])
-        for alert in watchers.watch(watch, frozenset(meta["owned"])):
-            self._alert(box, alert)
+        for meta, body in tickets:
+            seq = meta["seq"]
+            if seq <= progress.get("seq", [-1, -1]):
+                continue  # sent again by a decide stage that restarted: applied here already
+            progress["seq"] = seq
+            event = decode_order(body, max(self.config.max_bytes, len(body)))
+            watch = Watch(event, meta["order"], meta["released"])
+            for alert in watchers.watch(watch, frozenset(meta["owned"])):
+                self._alert(box, alert)
 
     async def _catalog(self, stream: Any) -> None:
         box = self.boxes["other"]
@@ -730,16 +767,9 @@ def _origin(event: EventT[Any]) -> Origin:
     return Origin(message.topic, message.partition, message.offset)
 
 
-def _headers(headers: Any) -> tuple[Origin, float, bytes]:
-    """Where a decide message was forwarded from, its append time and its kind (b"order",
-    or b"label" for a verdict)."""
-    origin, appended, kind = Origin("orders"), 0.0, b"order"
+def _kind(headers: Any) -> bytes:
+    """What a decide message holds: b"orders" (a frame from intake) or b"label"."""
     for name, value in headers or ():
-        if name == "origin":
-            partition, _, offset = value.partition(b":")
-            origin = Origin("orders", int(partition), int(offset))
-        elif name == "appended":
-            appended = float(value)
-        elif name == "kind":
-            kind = value
-    return origin, appended, kind
+        if name == "kind":
+            return bytes(value)
+    return b"orders"
