@@ -24,7 +24,9 @@ behavioural alert. No detector logic lives here: this module moves bytes and sta
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 import zlib
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
@@ -142,10 +144,11 @@ class Outbox:
     without a delivery, which is no ground to save state on.
     """
 
-    __slots__ = ("records",)
+    __slots__ = ("pending", "records")
 
     def __init__(self) -> None:
         self.records: list[Outgoing] = []
+        self.pending: list[asyncio.Future[Any]] = []  # handed over, delivery not yet checked
 
     def add(
         self,
@@ -161,8 +164,21 @@ class Outbox:
         """Hand the records to the client, in order (it batches them per partition)."""
         records, self.records = self.records, []
         send = producer.send
+        pending = self.pending
         for topic, key, value, partition, headers in records:
-            await send(topic, key, value, partition, None, headers)
+            pending.append(await send(topic, key, value, partition, None, headers))
+
+    async def delivered(self, producer: Any) -> None:
+        """Wait until everything handed over is on the broker; raise if anything is not.
+
+        A flush only waits: a record the client gave up on (after its own retries) fails its
+        future, and nothing else says so.
+        """
+        await self.send(producer)
+        await producer.flush()
+        pending, self.pending = self.pending, []
+        for future in pending:
+            await future  # done after the flush; raises the client's error if it failed
 
 
 class TableBacking:
@@ -386,7 +402,7 @@ class Worker:
                 )
             for value in framer.take():
                 box.add(DECIDE_TOPIC, None, value, headers=[("kind", b"orders")])
-            await box.send(self.app.producer)
+            await self._delivered(box)  # before Faust acknowledges the batch
 
     async def _decide(self, stream: Any) -> None:
         config = self.config
@@ -495,17 +511,27 @@ class Worker:
             return
         for store, offset in touched.values():
             state.write_changes(store, offset)
-        await self._flush(box)
+        await self._delivered(box)
         for store, offset in touched.values():
             state.mark(store, offset)
-        await box.send(self.app.producer)  # delivered with the next batch's outputs
+        await self._delivered(box)  # before Faust acknowledges the batch and commits past it
 
     async def _flush(self, box: Outbox) -> None:
         """Everything a stage produced, delivered: the topics, then the store's rows."""
-        await box.send(self.app.producer)
-        await self.app.producer.flush()
+        await self._delivered(box)
         if self.store is not None:
             await self.store.aflush()
+
+    async def _delivered(self, box: Outbox) -> None:
+        try:
+            await box.delivered(self.app.producer)
+        except Exception:
+            # Faust would commit offsets past what was lost, and restarting one agent leaves
+            # its unacknowledged events in the way of every later commit: the process stops
+            # instead, and the group gives its partitions, from their last commits, to others
+            log.critical("a stage's output was not delivered: stopping the worker", exc_info=True)
+            logging.shutdown()
+            os._exit(70)  # EX_SOFTWARE
 
     def _emit(self, box: Outbox, order: Any, outcome: Outcome, offset: int) -> None:
         if outcome.decision is not None:
@@ -587,7 +613,7 @@ class Worker:
             except DecodeError as exc:
                 self._consumed("catalog", "invalid")
                 self._dead(box, exc.reason, exc.message, raw, _origin(event))
-                await box.send(self.app.producer)
+                await self._delivered(box)
                 continue
             self._consumed("catalog", "catalog")
             self.catalog_table[entry.sku] = raw
@@ -614,7 +640,7 @@ class Worker:
                 self._consumed("labels", "label")
                 if self.learning is not None:
                     box.add(DECIDE_TOPIC, message.key, raw, headers=[("kind", b"label")])
-            await box.send(self.app.producer)
+            await self._delivered(box)
 
     # -- the models' checkpoints ------------------------------------------------------------
 
