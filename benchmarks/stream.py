@@ -8,7 +8,7 @@ Every figure comes from `riskmon worker` processes on the embedded tansu broker
 
 - the ceiling: a raw aiokafka loop consumes the N events pre-loaded on `orders`, parses each and
   produces one message per event to another topic; once batched as a client normally does,
-  once with one record per batch, as the workers produce with `kafka_batch_bytes` 1;
+  once with one record per batch, as the last release's workers produced;
 - throughput: one worker (and, on another broker, two) started, the catalog in its table, then
   N events pre-loaded on `orders`; events/s and decisions/s from the first message the intake
   forwards to the last decision (record timestamps), and to the last write of any stage once

@@ -318,6 +318,10 @@ def worker(
             help="run the online models after the decide stage (anomaly, verdicts, drift, rings)",
         ),
     ] = True,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(min=1, help="paid orders between checkpoints of the models (and on stop)"),
+    ] = 50_000,
 ) -> None:
     """Run a streaming worker (Faust): several may run side by side and share the partitions."""
     from contextlib import ExitStack
@@ -334,6 +338,7 @@ def worker(
         max_bytes=settings.max_message_bytes,
         batch_bytes=settings.kafka_batch_bytes,
         fetch_wait=settings.kafka_fetch_wait_ms / 1000,
+        checkpoint_every=checkpoint_every,
     )
     programme = _rules(rules)
     with ExitStack() as stack:

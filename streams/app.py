@@ -89,7 +89,9 @@ class StreamConfig:
     commit_interval: float = 1.0
     batch_bytes: int = 65536  # producer batches: see `Settings.kafka_batch_bytes`
     fetch_wait: float = 0.025  # seconds the broker may hold a fetch: see streams/transport.py
-    checkpoint_every: int = 5000  # paid orders between checkpoints of the online models
+    # paid orders between checkpoints of the online models (a checkpoint of a few MB holds the
+    # decide stage for a fraction of a second; a stop and a rebalance checkpoint anyway)
+    checkpoint_every: int = 50_000
     extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
 
 

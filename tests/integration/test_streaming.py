@@ -188,7 +188,11 @@ def test_a_restarted_worker_keeps_its_models(expected: Expected, tmp_path: Path)
     early = set(expected.decisions) & {_order_id(line) for line in events[:half]}
     port = free_port()
     with LocalCluster(
-        tmp_path, partitions=1, watch_partitions=1, env={"RISKMON_METRICS_PORT": str(port)}
+        tmp_path,
+        partitions=1,
+        watch_partitions=1,
+        worker_args=("--checkpoint-every", "700"),  # and on stop: both slots written
+        env={"RISKMON_METRICS_PORT": str(port)},
     ) as cluster:
         _start(cluster, expected, ("a",))
         cluster.produce(first, "orders")
