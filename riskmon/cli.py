@@ -339,6 +339,7 @@ def worker(
         batch_bytes=settings.kafka_batch_bytes,
         fetch_wait=settings.kafka_fetch_wait_ms / 1000,
         checkpoint_every=checkpoint_every,
+        instance_id=settings.worker_id,
     )
     programme = _rules(rules)
     with ExitStack() as stack:

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # How long the broker may hold a worker's fetch when nothing is new (Faust fixes 1.5 s):
     # each stage waits on a fetch, so this bounds the delay an idle partition adds per hop.
     kafka_fetch_wait_ms: int = Field(default=25, ge=1, le=10_000)
+    # This worker's stable name in the consumer group (Kafka static membership): a worker that
+    # restarts under the same name takes its own place back instead of leaving a ghost member
+    worker_id: str | None = Field(default=None, description="RISKMON_WORKER_ID")
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
     # SQLAlchemy URL of the store; credentials in it are never logged
     database_url: SecretStr = Field(default=SecretStr("sqlite:///var/riskmon.db"))

@@ -92,6 +92,8 @@ class StreamConfig:
     # paid orders between checkpoints of the online models (a checkpoint of a few MB holds the
     # decide stage for a fraction of a second; a stop and a rebalance checkpoint anyway)
     checkpoint_every: int = 50_000
+    # a stable name for this worker in the consumer group (static membership), or none
+    instance_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
 
 
@@ -299,6 +301,7 @@ class Worker:
             producer_max_batch_size=config.batch_bytes,
             consumer_auto_offset_reset="earliest",
             table_standby_replicas=0,
+            consumer_group_instance_id=config.instance_id,
             **config.extra,
         )
         with_fetch_wait(app, config.fetch_wait)
