@@ -29,7 +29,15 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    MutableMapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -371,11 +379,11 @@ class Worker:
         # routes are pure: any Watchers computes them
         self._router = Watchers(rules, PartitionStore(-1, shared), [])
 
-        app.agent(self.orders, name="intake")(self._intake)
-        app.agent(self.decide_topic, name="decide")(self._decide)
-        app.agent(self.watch_topic, name="watch")(self._watch)
-        app.agent(self.catalog_in, name="catalog")(self._catalog)
-        app.agent(self.labels, name="labels")(self._labels)
+        app.agent(self.orders, name="intake")(_fatal(self._intake))
+        app.agent(self.decide_topic, name="decide")(_fatal(self._decide))
+        app.agent(self.watch_topic, name="watch")(_fatal(self._watch))
+        app.agent(self.catalog_in, name="catalog")(_fatal(self._catalog))
+        app.agent(self.labels, name="labels")(_fatal(self._labels))
         app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
         app.on_before_shutdown.connect(cast(Any, self._shutting_down))
@@ -388,7 +396,7 @@ class Worker:
         max_bytes = self.config.max_bytes
         box = self.boxes["intake"]
         framer = Framer()
-        async for events in stream.take_events(self.config.batch, self.config.within):
+        async for events in batches(stream, self.config):
             for event in events:
                 message = event.message
                 raw = message.value or b""
@@ -412,7 +420,7 @@ class Worker:
     async def _decide(self, stream: Any) -> None:
         config = self.config
         box = self.boxes["decide"]
-        async for events in stream.take_events(config.batch, config.within):
+        async for events in batches(stream, config):
             touched: dict[int, tuple[PartitionStore, int]] = {}
             for event in events:
                 message = event.message
@@ -572,7 +580,7 @@ class Worker:
     async def _watch(self, stream: Any) -> None:
         config = self.config
         box = self.boxes["watch"]
-        async for events in stream.take_events(config.batch, config.within):
+        async for events in batches(stream, config):
             touched: dict[int, tuple[PartitionStore, int]] = {}
             for event in events:
                 message = event.message
@@ -632,7 +640,7 @@ class Worker:
         """Verdicts validated; with learning, forwarded to the decide stage, whose models
         learn them in sequence with the orders."""
         box = self.boxes["other"]
-        async for events in stream.take_events(self.config.batch, self.config.within):
+        async for events in batches(stream, self.config):
             for event in events:
                 message = event.message
                 raw = message.value or b""
@@ -791,6 +799,53 @@ class _Prefixed:
 
     def get(self, key: str) -> bytes | None:
         return self.table.get(self.prefix + key)
+
+
+def _fatal(stage: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+    """A stage whose error stops the worker.
+
+    Faust would restart the agent alone, and the batch it was on, never acknowledged, would
+    hold back every later commit of its partitions; stopped, the worker's partitions go to the
+    group from their last commits, and their work is done again.
+    """
+
+    async def run(stream: Any) -> None:
+        try:
+            await stage(stream)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.critical("stage %s failed: stopping the worker", stage.__name__, exc_info=True)
+            logging.shutdown()
+            os._exit(70)  # EX_SOFTWARE
+
+    run.__name__ = run.__qualname__ = stage.__name__
+    return run
+
+
+async def batches(stream: Any, config: StreamConfig) -> AsyncIterator[list[EventT[Any]]]:
+    """The stream's events in batches (Faust's `take_events`), acknowledged only when done.
+
+    `take_events` acknowledges a batch in a `finally`: after the agent's body has finished
+    with it, but also when the body never finished (a worker stopping in the middle of a
+    delivery, an error). Faust would then commit offsets past messages whose outputs never went
+    out. Here a batch's acknowledgements go only once the body has asked for the next batch;
+    a batch cut short stays unacknowledged, and the next holder of the partition does it again.
+    """
+    done = True
+    acknowledge = stream.ack
+
+    async def ack(event: EventT[Any]) -> bool:
+        if not done:
+            return False
+        result: bool = await acknowledge(event)
+        return result
+
+    stream.ack = ack  # take_events calls it as self.ack
+    async for events in stream.take_events(config.batch, config.within):
+        done = False
+        yield events
+        done = True
 
 
 def _origin(event: EventT[Any]) -> Origin:
