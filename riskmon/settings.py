@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     # each stage waits on a fetch, so this bounds the delay an idle partition adds per hop.
     kafka_fetch_wait_ms: int = Field(default=25, ge=1, le=10_000)
     # This worker's stable name in the consumer group (Kafka static membership): a worker that
-    # restarts under the same name takes its own place back instead of leaving a ghost member
+    # restarts under the same name takes its own place back without a rebalance. Not on the
+    # embedded tansu broker: a member rejoining under its name there never got its assignment.
     worker_id: str | None = Field(default=None, description="RISKMON_WORKER_ID")
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
     # SQLAlchemy URL of the store; credentials in it are never logged

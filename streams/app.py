@@ -69,6 +69,7 @@ from schemas.rules import ProgrammeRules
 from streams import models
 from streams.frames import FrameError, Framer, unframe
 from streams.metrics import MetricsObserver
+from streams.ordering import WatchQueue
 from streams.state import DurableState, PartitionStore
 from streams.topics import TOPICS
 from streams.transport import with_fetch_wait
@@ -102,6 +103,8 @@ class StreamConfig:
     checkpoint_every: int = 50_000
     # a stable name for this worker in the consumer group (static membership), or none
     instance_id: str | None = None
+    # seconds without input after which the decide stage releases every held watch ticket
+    release_idle: float = 15.0
     extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
 
 
@@ -372,7 +375,10 @@ class Worker:
         self.watchers: dict[int, Watchers] = {}
         self.models: dict[int, Models] = {}
         self.watch_frames: dict[int, Framer] = {}  # watch partition -> this batch's tickets
-        self._tickets = 0  # numbers the watch tickets of one decide message
+        self._seen: dict[int, int] = {}  # orders partition -> the last offset taken in
+        self.queues: dict[int, WatchQueue] = {}  # decide partition -> its held watch tickets
+        self._decide_lock = asyncio.Lock()  # a batch, or a release of the held tickets
+        self._decide_input = time.monotonic()  # when the decide stage last had input
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
         self._decided = 0
         self._event_time: dict[int, float] = {}  # orders partition -> latest event time seen
@@ -387,6 +393,7 @@ class Worker:
         app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
         app.on_before_shutdown.connect(cast(Any, self._shutting_down))
+        app.timer(1.0)(self._release_idle)
         if metrics is not None:
             app.timer(5.0)(self._report)
 
@@ -399,6 +406,17 @@ class Worker:
         async for events in batches(stream, self.config):
             for event in events:
                 message = event.message
+                last = self._seen.get(message.partition)
+                if last is not None and message.offset > last + 1:
+                    # nothing here makes gaps (no transactions, no compaction of orders):
+                    # Faust did not hand these over; they are read again after a restart
+                    log.warning(
+                        "orders partition %d: offsets %d to %d were not handed to this worker",
+                        message.partition,
+                        last + 1,
+                        message.offset - 1,
+                    )
+                self._seen[message.partition] = message.offset
                 raw = message.value or b""
                 try:
                     order = decode_order(raw, max_bytes)
@@ -421,28 +439,67 @@ class Worker:
         config = self.config
         box = self.boxes["decide"]
         async for events in batches(stream, config):
+            self._decide_input = time.monotonic()
+            async with self._decide_lock:
+                await self._decide_batch(box, events)
+
+    async def _decide_batch(self, box: Outbox, events: list[EventT[Any]]) -> None:
+        touched: dict[int, tuple[PartitionStore, int]] = {}
+        for event in events:
+            message = event.message
+            store, fresh = self.decide_state.partition(message.partition)
+            if fresh or message.partition not in self.pipelines:
+                self.pipelines[message.partition] = Pipeline(self.rules, store)
+                self.queues[message.partition] = WatchQueue(store, self._decode_held)
+                if self.learning is not None:
+                    self.models[message.partition] = self._restore_models(message.partition)
+            if message.offset <= store.applied:
+                continue  # decided before a crash: its outputs went out then
+            self._decide_message(box, message)
+            touched[message.partition] = (store, message.offset)
+        self._frames_out(box)
+        await self._save(box, self.decide_state, touched)
+        for partition, (store, _) in touched.items():
+            if self.metrics is not None:
+                self._report_budget(store)
+            found = self.models.get(partition)
+            if found is not None and found.since_checkpoint >= self.config.checkpoint_every:
+                await self._checkpoint(partition, found)
+
+    def _frames_out(self, box: Outbox) -> None:
+        for partition, framer in sorted(self.watch_frames.items()):
+            for value in framer.take():
+                box.add(WATCH_TOPIC, None, value, partition)
+
+    def _release(self, partition: int, offset: int, everything: bool = False) -> None:
+        """The held tickets that are ready, to their watch partitions' frames.
+
+        A ticket's `seq` is [the decide offset it goes out at, its arrival number]: increasing
+        at every watch partition, and the same when a restarted stage releases it again.
+        """
+        for ticket in self.queues[partition].ready(everything):
+            self._route(ticket.watch, ticket.watch.raw, [offset, ticket.number])
+
+    async def _release_idle(self) -> None:
+        """With no input for a while, everything held goes out (the tail of a stream)."""
+        if time.monotonic() - self._decide_input < self.config.release_idle:
+            return
+        if not any(len(queue) for queue in self.queues.values()):
+            return
+        async with self._decide_lock:
+            box = self.boxes["decide"]
             touched: dict[int, tuple[PartitionStore, int]] = {}
-            for event in events:
-                message = event.message
-                store, fresh = self.decide_state.partition(message.partition)
-                if fresh or message.partition not in self.pipelines:
-                    self.pipelines[message.partition] = Pipeline(self.rules, store)
-                    if self.learning is not None:
-                        self.models[message.partition] = self._restore_models(message.partition)
-                if message.offset <= store.applied:
-                    continue  # decided before a crash: its outputs went out then
-                self._decide_message(box, message)
-                touched[message.partition] = (store, message.offset)
-            for partition, framer in sorted(self.watch_frames.items()):
-                for value in framer.take():
-                    box.add(WATCH_TOPIC, None, value, partition)
+            for partition, queue in list(self.queues.items()):
+                store = self.decide_state.stores.get(partition)
+                if store is None or queue.store is not store or not len(queue):
+                    continue  # revoked, or restored anew since
+                self._release(partition, store.applied, everything=True)
+                touched[partition] = (store, store.applied)
+            self._frames_out(box)
             await self._save(box, self.decide_state, touched)
-            for partition, (store, _) in touched.items():
-                if self.metrics is not None:
-                    self._report_budget(store)
-                found = self.models.get(partition)
-                if found is not None and found.since_checkpoint >= config.checkpoint_every:
-                    await self._checkpoint(partition, found)
+
+    def _decode_held(self, raw: bytes) -> Any:
+        return decode_order(raw, max(self.config.max_bytes, len(raw)))
 
     def _decide_message(self, box: Outbox, message: Any) -> None:
         """A frame of orders from the intake stage, or a verdict from the labels stage."""
@@ -460,11 +517,11 @@ class Worker:
             origin = Origin(message.topic, partition, message.offset)
             self._dead(box, "malformed_frame", str(exc), raw, origin)
             return
-        self._tickets = 0
         for meta, body in records:
             at = meta.get("at") or (None, None)
             origin = Origin("orders", at[0], at[1])
             self._decide_one(box, partition, message.offset, body, origin, meta.get("ts", 0.0))
+        self._release(partition, message.offset)
         if found is not None:
             found.learnt = message.offset
 
@@ -487,9 +544,11 @@ class Worker:
         pipeline = self.pipelines[partition]
         outcome = pipeline.decide(order, raw, origin)
         ts = order.occurred_at.timestamp()
-        if origin.partition is not None and ts > self._event_time.get(origin.partition, ts - 1):
-            self._event_time[origin.partition] = ts
-        self._emit(box, order, outcome, offset)
+        if origin.partition is not None:
+            if ts > self._event_time.get(origin.partition, ts - 1):
+                self._event_time[origin.partition] = ts
+            self.queues[partition].note(origin.partition, ts, appended)
+        self._emit(box, order, outcome, self.queues[partition])
         if found is not None:
             if isinstance(order, OrderPaid):
                 found.teach_catalog(self.catalog, order)
@@ -546,7 +605,7 @@ class Worker:
             logging.shutdown()
             os._exit(70)  # EX_SOFTWARE
 
-    def _emit(self, box: Outbox, order: Any, outcome: Outcome, offset: int) -> None:
+    def _emit(self, box: Outbox, order: Any, outcome: Outcome, queue: WatchQueue) -> None:
         if outcome.decision is not None:
             box.add("decisions", outcome.decision["order_id"].encode(), dumps(outcome.decision))
         for alert in outcome.alerts:
@@ -554,8 +613,7 @@ class Worker:
         for record in outcome.dead_letters:
             self._dead_record(box, record)
         for watch in outcome.watch:
-            self._route(watch, watch.raw, [offset, self._tickets])
-            self._tickets += 1
+            queue.hold(watch)  # released when every orders partition has come that far
         if self.store is not None and isinstance(order, OrderPaid):
             for item in order.items:  # the sales ledger's energy grades, from the catalog
                 found = self.catalog.get(item.sku)
@@ -781,8 +839,12 @@ class Worker:
 
     async def _revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
+        for tp in revoked:
+            if tp.topic == "orders":  # read from its commit when it comes back
+                self._seen.pop(tp.partition, None)
         decide = {tp.partition for tp in revoked if tp.topic == DECIDE_TOPIC}
         for partition in sorted(decide):
+            self.queues.pop(partition, None)
             found = self.models.pop(partition, None)
             if found is not None:  # the next holder starts from what these have learnt
                 await self._checkpoint(partition, found)

@@ -76,7 +76,7 @@ class LocalCluster:
             *self.worker_args,
         ]
         # several workers on one machine: /metrics only where a test or the demo asks for it
-        env = {**os.environ, "RISKMON_METRICS_PORT": "0", "RISKMON_WORKER_ID": name, **self.env}
+        env = {**os.environ, "RISKMON_METRICS_PORT": "0", **self.env}
         process = subprocess.Popen(  # noqa: S603 - our own command line
             command, stdout=log, stderr=subprocess.STDOUT, env=env
         )

@@ -176,8 +176,10 @@ class DurableState:
         for name, key in store.dirty:
             full = f"{prefix}{name}|{key}"
             value = store.tables[name].get(key, _ABSENT)
-            now = b"" if value is _ABSENT else dumps_state(value)
             previous = table.get(full)
+            if value is _ABSENT and previous is None:
+                continue  # made and removed within the batch: nothing was ever saved
+            now = b"" if value is _ABSENT else dumps_state(value)
             before = previous.split(b"\n", 2)[1] if previous is not None else b""
             table.put(store.partition, full, b"%d\n%s\n%s" % (offset, now, before))
             written += 1

@@ -1,0 +1,77 @@
+"""Watch tickets held until every active orders partition has come that far."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from detectors.examples import order
+from detectors.watch import Watch
+from streams.ordering import WatchQueue
+from streams.state import PartitionStore
+
+
+def ticket(name: str, ts: float) -> Watch:
+    event = order(name)
+    at = event.occurred_at.fromtimestamp(ts, event.occurred_at.tzinfo)
+    event = event.model_copy(update={"occurred_at": at, "order_id": f"o-{name}"})
+    return Watch(event, None, False, event.model_dump_json().encode())
+
+
+def queue() -> WatchQueue:
+    return WatchQueue(PartitionStore(0, {}), decode=lambda raw: raw, idle_after=10.0)
+
+
+def names(tickets: list) -> list[str]:
+    return [t.watch.event.order_id for t in tickets]
+
+
+def test_one_partition_releases_each_ticket_as_it_comes() -> None:
+    q = queue()
+    for i, ts in enumerate((100.0, 90.0, 120.0)):  # out of order within the partition
+        q.note(0, ts, appended=1.0 + i)
+        q.hold(ticket(f"c{i}", ts))
+        assert names(q.ready()) == [f"o-c{i}"]
+
+
+def test_a_partition_behind_holds_back_what_the_others_ran_ahead_to() -> None:
+    q = queue()
+    q.note(0, 100.0, appended=1.0)
+    q.hold(ticket("early", 100.0))
+    q.note(1, 500.0, appended=1.0)  # partition 1 races ahead
+    q.hold(ticket("ahead", 500.0))
+    assert names(q.ready()) == ["o-early"]
+    q.note(0, 300.0, appended=2.0)
+    q.hold(ticket("late", 300.0))
+    assert names(q.ready()) == ["o-late"]  # "ahead" waits for partition 0
+    q.note(0, 600.0, appended=3.0)
+    assert names(q.ready()) == ["o-ahead"]
+    assert len(q) == 0
+
+
+def test_an_idle_partition_stops_holding_back_and_everything_can_go() -> None:
+    q = queue()
+    q.note(0, 100.0, appended=1.0)
+    q.note(1, 500.0, appended=1.0)
+    q.hold(ticket("ahead", 500.0))
+    assert q.ready() == []
+    q.note(1, 600.0, appended=12.0)  # nothing appended to partition 0 for 11 s
+    assert names(q.ready()) == ["o-ahead"]
+    q.note(0, 100.0, appended=13.0)  # back: it holds back again
+    q.hold(ticket("later", 650.0))
+    assert q.ready() == []
+    assert names(q.ready(everything=True)) == ["o-later"]
+
+
+def test_held_tickets_survive_as_saved_state() -> None:
+    store = PartitionStore(0, {})
+    q = WatchQueue(store, decode=lambda raw: ("decoded", raw))
+    q.note(0, 100.0, appended=1.0)
+    q.note(1, 50.0, appended=1.0)
+    held = ticket("held", 100.0)
+    q.hold(held)
+    assert q.ready() == []
+    again = WatchQueue(store, decode=lambda raw: ("decoded", raw))  # restored: no event objects
+    again.note(1, 200.0, appended=2.0)
+    [out] = again.ready()
+    assert out.watch.event == ("decoded", held.raw)
+    assert replace(out.watch, event=held.event) == held
