@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import signal
 import time
 from collections import Counter
@@ -229,6 +230,33 @@ def test_a_restarted_worker_keeps_its_models(expected: Expected, tmp_path: Path)
     assert figures["orders"] == expected.stats.learning["orders_total"]
     assert figures["threshold"] == expected.stats.learning["anomaly_threshold"]
     assert figures["labels"] == labels
+
+
+def test_a_stopped_worker_takes_its_models_back(expected: Expected, tmp_path: Path) -> None:
+    """The models' state through a stop and a start, on its own: what they had learnt when
+    the worker stopped is what they know when it starts again."""
+    events = (expected.folder / "events.jsonl").read_bytes().splitlines(keepends=True)
+    half = len(events) // 2
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(events[:half]))
+    second.write_bytes(b"".join(events[half:]))
+    early = set(expected.decisions) & {_order_id(line) for line in events[:half]}
+    with LocalCluster(tmp_path, partitions=1, watch_partitions=1) as cluster:
+        _start(cluster, expected, ("a",))
+        cluster.produce(first, "orders")
+        cluster.wait_for("decisions", lambda n: n >= len(early), 90, "first half")
+        cluster.kill_worker("a", signal.SIGTERM)  # a stop: the models are checkpointed
+        cluster.produce(second, "orders")
+        cluster.start_worker("a")
+        log = tmp_path / "worker-a.log"
+        deadline = time.monotonic() + 90
+        while "restored the models" not in log.read_text():
+            assert time.monotonic() < deadline, cluster.logs()
+            cluster.check_workers()
+            time.sleep(0.5)
+    restored = re.search(r"restored the models .* \((\d+) orders learnt\)", log.read_text())
+    assert restored is not None
+    assert int(restored.group(1)) == len(early)  # every paid order of the first half, once
 
 
 def _order_id(line: bytes) -> str:
