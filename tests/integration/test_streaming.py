@@ -157,11 +157,7 @@ def test_two_workers_on_eight_partitions_flag_the_same_orders(
 def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     expected: Expected, tmp_path: Path
 ) -> None:
-    events = (expected.folder / "events.jsonl").read_bytes().splitlines(keepends=True)
-    half = len(events) // 2
-    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    first.write_bytes(b"".join(events[:half]))
-    second.write_bytes(b"".join(events[half:]))
+    first, second, _ = _halves(expected, tmp_path)
     with LocalCluster(tmp_path, watch_partitions=8, worker_args=("--loglevel", "info")) as cluster:
         _start(cluster, expected, ("a", "b"))
         cluster.produce(first, "orders")
@@ -196,12 +192,7 @@ def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     "worker'); they are read again only after its next restart. Every other assertion holds.",
 )
 def test_a_restarted_worker_keeps_its_models(expected: Expected, tmp_path: Path) -> None:
-    events = (expected.folder / "events.jsonl").read_bytes().splitlines(keepends=True)
-    half = len(events) // 2
-    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    first.write_bytes(b"".join(events[:half]))
-    second.write_bytes(b"".join(events[half:]))
-    early = set(expected.decisions) & {_order_id(line) for line in events[:half]}
+    first, second, early = _halves(expected, tmp_path)
     port = free_port()
     with LocalCluster(
         tmp_path,
@@ -235,12 +226,7 @@ def test_a_restarted_worker_keeps_its_models(expected: Expected, tmp_path: Path)
 def test_a_stopped_worker_takes_its_models_back(expected: Expected, tmp_path: Path) -> None:
     """The models' state through a stop and a start, on its own: what they had learnt when
     the worker stopped is what they know when it starts again."""
-    events = (expected.folder / "events.jsonl").read_bytes().splitlines(keepends=True)
-    half = len(events) // 2
-    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    first.write_bytes(b"".join(events[:half]))
-    second.write_bytes(b"".join(events[half:]))
-    early = set(expected.decisions) & {_order_id(line) for line in events[:half]}
+    first, second, early = _halves(expected, tmp_path)
     with LocalCluster(tmp_path, partitions=1, watch_partitions=1) as cluster:
         _start(cluster, expected, ("a",))
         cluster.produce(first, "orders")
@@ -257,6 +243,16 @@ def test_a_stopped_worker_takes_its_models_back(expected: Expected, tmp_path: Pa
     restored = re.search(r"restored the models .* \((\d+) orders learnt\)", log.read_text())
     assert restored is not None
     assert int(restored.group(1)) == len(early)  # every paid order of the first half, once
+
+
+def _halves(expected: Expected, tmp_path: Path) -> tuple[Path, Path, set[str]]:
+    """The events in two files, and the orders decided in the first."""
+    events = (expected.folder / "events.jsonl").read_bytes().splitlines(keepends=True)
+    half = len(events) // 2
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(events[:half]))
+    second.write_bytes(b"".join(events[half:]))
+    return first, second, set(expected.decisions) & {_order_id(x) for x in events[:half]}
 
 
 def _order_id(line: bytes) -> str:
