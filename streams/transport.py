@@ -1,4 +1,5 @@
-"""Faust's Kafka transport with the consumer's fetch wait as a setting.
+"""Faust's Kafka transport with the consumer's fetch wait as a setting, and stream buffers
+that a resumed flow does not empty.
 
 Faust builds its worker consumer with `fetch_max_wait_ms=1500` written into the call, and the
 broker may hold a fetch that long when a partition has nothing new. Each stage of a pipeline
@@ -13,6 +14,7 @@ from typing import Any
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.utils.queues import FlowControlEvent
 
 
 def with_fetch_wait(app: Any, fetch_wait: float) -> None:
@@ -39,3 +41,26 @@ def with_fetch_wait(app: Any, fetch_wait: float) -> None:
         Consumer = WaitingConsumer
 
     app.transport = Transport(app.conf.broker_consumer, app)
+
+
+class KeptBuffers(FlowControlEvent):
+    """Flow control whose `resume()` leaves the streams' buffers as they are.
+
+    Faust empties every stream buffer when it resumes the flow, and it resumes it at the end of
+    a rebalance *after* seeking the partitions to their committed offsets, while the fetcher is
+    already delivering them (faust/tables/recovery.py: `resume_partitions`, `perform_seek`,
+    then `flow_control.resume()`). The messages delivered during the seek were dropped from the
+    buffers, and the consumer's read offset had passed them, so it dropped them again when the
+    seek brought them back: a worker that started on a backlog was never handed a few dozen
+    orders until its next restart. A revocation still empties the buffers (Faust calls
+    `clear()` then), and nothing enters them while the flow is suspended.
+    """
+
+    def resume(self) -> None:
+        self._suspend.clear()
+        self._resume.set()
+
+
+def with_kept_buffers(app: Any) -> None:
+    """Give `app` the flow control above; call it before any stream or topic is made."""
+    app.flow_control = KeptBuffers(loop=app.loop)

@@ -148,12 +148,6 @@ def test_two_workers_on_eight_partitions_flag_the_same_orders(
     assert flagged(alerts, decisions, rules_only=True) == expected.rules_flagged
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, issue 3 open: in about half the runs, a worker that has just started on a "
-    "backlog is not handed a dozen orders by Faust (it logs 'offsets ... were not handed to this "
-    "worker'); they are read again only after its next restart. Every other assertion holds.",
-)
 def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     expected: Expected, tmp_path: Path
 ) -> None:
@@ -185,12 +179,6 @@ def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     assert "from its changelog" in logs  # the survivor took the killed worker's state over
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, issue 3 open: in about half the runs, a worker that has just started on a "
-    "backlog is not handed a dozen orders by Faust (it logs 'offsets ... were not handed to this "
-    "worker'); they are read again only after its next restart. Every other assertion holds.",
-)
 def test_a_restarted_worker_keeps_its_models(expected: Expected, tmp_path: Path) -> None:
     first, second, early = _halves(expected, tmp_path)
     port = free_port()
