@@ -7,23 +7,28 @@ is well, by hours of event time when a worker dies and its partitions wait for a
 while the others race through a backlog. A window that has moved on past the late events then
 never sees them together with the early ones, and an alert is lost.
 
-So the decide stage holds each watch ticket until every active `orders` partition has reached
-the ticket's event time (the low watermark), then releases the ready ones in the order they
-arrived. A partition is active while it has had a record appended within `idle_after` seconds
-of the newest record from any partition (append time, from the records: the same on a
-redo, unlike the clock); a stage that has had no input for a while releases everything (a
-runtime's timer: the tail of a stream must not wait for the next order forever).
+So the decide stage holds each watch ticket until every `orders` partition that holds back has
+reached the ticket's event time (the low watermark), then releases the ready ones in the order
+they arrived. A partition holds back while its reader had not read all it held when it last
+sent a batch ("behind": the intake says so, from the fetch's high watermark), and while it has
+had a record appended within `idle_after` seconds of the newest record from any partition
+(append time, from the records: the same on a redo, unlike the clock). A partition behind holds
+back however old its last record: its reader died with orders unread, and they come when a new
+reader takes it, some seconds later. When the stage has had no input for a while (a runtime's
+timer), only the partitions behind still hold back: the tail of a stream goes out without
+waiting for the next order.
 
 With one `orders` partition the watermark is that partition's newest event time, every ticket
 is ready when it arrives, and the order is the replay's.
 
 The held tickets live in the decide stage's saved state (`watch_pending`, `partition_time`,
-`watch_clock`), so a crash or a rebalance loses none and a redo releases them at the same
-points.
+`partition_behind`, `watch_clock`), so a crash or a rebalance loses none and a redo releases
+them at the same points.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +58,9 @@ class WatchQueue:
         self.decode = decode  # the raw event back to its model, for a ticket restored as JSON
         self.idle_after = idle_after
         self._events: dict[str, Any] = {}  # held ticket -> its event, while in this process
+        # the held tickets by event time (built from the store on first use): a release takes
+        # the ready ones off the top, instead of sorting everything held at every frame
+        self._by_time: list[tuple[float, str]] | None = None
 
     def note(self, partition: int, event_time: float, appended: float) -> None:
         """A record of `orders` partition `partition` has been decided."""
@@ -63,6 +71,16 @@ class WatchQueue:
             times[key] = [event_time, appended]
         elif event_time > seen[0] or appended > seen[1]:
             times[key] = [max(seen[0], event_time), max(seen[1], appended)]
+
+    def position(self, partition: int, behind: bool) -> None:
+        """Whether `orders` partition `partition` held more than its reader had read."""
+        table = self.store.table("partition_behind")
+        key = str(partition)
+        if behind:
+            if key not in table:
+                table[key] = True
+        elif key in table:
+            del table[key]
 
     def hold(self, watch: Watch) -> None:
         clock = self.store.table("watch_clock")
@@ -77,28 +95,40 @@ class WatchQueue:
             "released": watch.released,
         }
         self._events[key] = event
+        if self._by_time is not None:
+            heapq.heappush(self._by_time, (event.occurred_at.timestamp(), key))
 
-    def watermark(self) -> float:
-        """The event time every active partition has reached."""
+    def watermark(self, idle: bool = False) -> float:
+        """The event time every partition that holds back has reached (`idle`: with no input
+        for a while, only the partitions behind hold back)."""
         times = self.store.table("partition_time")
+        behind = self.store.table("partition_behind")
         if not times:
-            return float("-inf")
+            return float("inf") if idle else float("-inf")
         newest = max(appended for _, appended in times.values())
-        active = [ts for ts, appended in times.values() if appended >= newest - self.idle_after]
-        return float(min(active))
+        holding = [
+            ts
+            for key, (ts, appended) in times.items()
+            if key in behind or (not idle and appended >= newest - self.idle_after)
+        ]
+        return float(min(holding, default=float("inf")))
 
-    def ready(self, everything: bool = False) -> list[Ticket]:
-        """The tickets the watermark has passed (or all of them), in arrival order, released."""
+    def ready(self, idle: bool = False) -> list[Ticket]:
+        """The tickets the watermark has passed, in arrival order, released."""
         pending = self.store.table("watch_pending")
         if not pending:
             return []
-        low = float("inf") if everything else self.watermark()
+        low = self.watermark(idle)
+        by_time = self._by_time
+        if by_time is None:
+            by_time = self._by_time = [(item["ts"], key) for key, item in pending.items()]
+            heapq.heapify(by_time)
+        keys: list[str] = []
+        while by_time and by_time[0][0] <= low:
+            keys.append(heapq.heappop(by_time)[1])
         out: list[Ticket] = []
-        for key in sorted(pending):
-            item = pending[key]
-            if item["ts"] > low:
-                continue
-            del pending[key]
+        for key in sorted(keys):  # numbered in arrival order
+            item = pending.pop(key)
             raw = item["raw"].encode()
             event = self._events.pop(key, None)
             if event is None:
