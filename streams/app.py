@@ -61,18 +61,18 @@ from schemas.decode import (
     DecodeError,
     decode_catalog,
     decode_label,
-    decode_order,
 )
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams import models
+from streams.decoding import RecentOrders
 from streams.frames import FrameError, Framer, unframe
 from streams.metrics import MetricsObserver
 from streams.ordering import WatchQueue
 from streams.state import DurableState, PartitionStore
 from streams.topics import TOPICS
-from streams.transport import with_fetch_wait
+from streams.transport import with_fetch_wait, with_kept_buffers
 
 log = logging.getLogger("riskmon.streams")
 DECIDE_TOPIC = "riskmon-decide"
@@ -316,6 +316,7 @@ class Worker:
             **config.extra,
         )
         with_fetch_wait(app, config.fetch_wait)
+        with_kept_buffers(app)
 
         def topic(name: str, partitions: int, internal: bool = False) -> Any:
             return app.topic(
@@ -371,6 +372,7 @@ class Worker:
         )
         # the models' checkpoints, beside the decide stage's state (same partitions)
         self.models_table = TableBacking(table("decide-models", 1), self.boxes["decide"])
+        self.recent = RecentOrders()  # the stages decode the same bytes: once is enough
         self.pipelines: dict[int, Pipeline] = {}
         self.watchers: dict[int, Watchers] = {}
         self.models: dict[int, Models] = {}
@@ -403,9 +405,12 @@ class Worker:
         max_bytes = self.config.max_bytes
         box = self.boxes["intake"]
         framer = Framer()
+        consumer = self.app.consumer
         async for events in batches(stream, self.config):
+            read: dict[int, Any] = {}  # orders partition -> its last message in this batch
             for event in events:
                 message = event.message
+                read[message.partition] = message
                 last = self._seen.get(message.partition)
                 if last is not None and message.offset > last + 1:
                     # nothing here makes gaps (no transactions, no compaction of orders):
@@ -419,7 +424,7 @@ class Worker:
                 self._seen[message.partition] = message.offset
                 raw = message.value or b""
                 try:
-                    order = decode_order(raw, max_bytes)
+                    order = self.recent.decode(raw, max_bytes)
                 except DecodeError as exc:
                     self._consumed("orders", "invalid")
                     self._dead(box, exc.reason, exc.message, raw, _origin(event))
@@ -431,6 +436,11 @@ class Worker:
                     {"at": [message.partition, message.offset], "ts": message.timestamp or 0.0},
                     raw,
                 )
+            # where each partition's reader stands: one behind holds back the watch tickets of
+            # the others (streams/ordering.py); the high watermark is the fetch's (right on
+            # tansu, unlike its ListOffsets)
+            pos = {str(p): [m.offset, consumer.highwater(m.tp)] for p, m in read.items()}
+            framer.add({"pos": pos}, b"")
             for value in framer.take():
                 box.add(DECIDE_TOPIC, None, value, headers=[("kind", b"orders")])
             await self._delivered(box)  # before Faust acknowledges the batch
@@ -471,17 +481,20 @@ class Worker:
             for value in framer.take():
                 box.add(WATCH_TOPIC, None, value, partition)
 
-    def _release(self, partition: int, offset: int, everything: bool = False) -> None:
-        """The held tickets that are ready, to their watch partitions' frames.
+    def _release(self, partition: int, offset: int, idle: bool = False) -> int:
+        """The held tickets that are ready, to their watch partitions' frames; how many.
 
         A ticket's `seq` is [the decide offset it goes out at, its arrival number]: increasing
         at every watch partition, and the same when a restarted stage releases it again.
         """
-        for ticket in self.queues[partition].ready(everything):
+        tickets = self.queues[partition].ready(idle)
+        for ticket in tickets:
             self._route(ticket.watch, ticket.watch.raw, [offset, ticket.number])
+        return len(tickets)
 
     async def _release_idle(self) -> None:
-        """With no input for a while, everything held goes out (the tail of a stream)."""
+        """With no input for a while, what only caught-up partitions held goes out (the tail
+        of a stream); a partition whose reader had not read all it held still holds back."""
         if time.monotonic() - self._decide_input < self.config.release_idle:
             return
         if not any(len(queue) for queue in self.queues.values()):
@@ -493,13 +506,13 @@ class Worker:
                 store = self.decide_state.stores.get(partition)
                 if store is None or queue.store is not store or not len(queue):
                     continue  # revoked, or restored anew since
-                self._release(partition, store.applied, everything=True)
-                touched[partition] = (store, store.applied)
+                if self._release(partition, store.applied, idle=True):
+                    touched[partition] = (store, store.applied)
             self._frames_out(box)
             await self._save(box, self.decide_state, touched)
 
     def _decode_held(self, raw: bytes) -> Any:
-        return decode_order(raw, max(self.config.max_bytes, len(raw)))
+        return self.recent.decode(raw, max(self.config.max_bytes, len(raw)))
 
     def _decide_message(self, box: Outbox, message: Any) -> None:
         """A frame of orders from the intake stage, or a verdict from the labels stage."""
@@ -517,7 +530,13 @@ class Worker:
             origin = Origin(message.topic, partition, message.offset)
             self._dead(box, "malformed_frame", str(exc), raw, origin)
             return
+        queue = self.queues[partition]
         for meta, body in records:
+            pos = meta.get("pos")
+            if pos is not None:  # where the intake's partitions stood after the records before
+                for part, (offset, end) in pos.items():
+                    queue.position(int(part), end is not None and offset + 1 < end)
+                continue
             at = meta.get("at") or (None, None)
             origin = Origin("orders", at[0], at[1])
             self._decide_one(box, partition, message.offset, body, origin, meta.get("ts", 0.0))
@@ -537,7 +556,7 @@ class Worker:
         started = time.perf_counter()
         found = self.models.get(partition)
         try:
-            order = decode_order(raw, self.config.max_bytes)
+            order = self.recent.decode(raw, self.config.max_bytes)
         except DecodeError as exc:  # not from intake: say so rather than lose it
             self._dead(box, exc.reason, exc.message, raw, origin)
             return
@@ -669,7 +688,7 @@ class Worker:
             if seq <= progress.get("seq", [-1, -1]):
                 continue  # sent again by a decide stage that restarted: applied here already
             progress["seq"] = seq
-            event = decode_order(body, max(self.config.max_bytes, len(body)))
+            event = self.recent.decode(body, max(self.config.max_bytes, len(body)))
             watch = Watch(event, meta["order"], meta["released"])
             for alert in watchers.watch(watch, frozenset(meta["owned"])):
                 self._alert(box, alert)

@@ -1,0 +1,48 @@
+"""Orders decoded lately in this worker, by their bytes.
+
+An order crosses three stages, and in one worker every stage decodes the same bytes again:
+the intake to validate it, the decide stage to decide it, and each watch partition it is routed
+to (about five of eight) to watch it. Decoding was the largest cost after the detectors; the
+models are frozen, so the stages can share one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.decode import decode_order
+
+
+class RecentOrders:
+    """`decode_order` with the last `size` successes remembered (first in, first out)."""
+
+    __slots__ = ("_items", "size")
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._items: dict[bytes, Any] = {}
+
+    def decode(self, raw: bytes, max_bytes: int) -> Any:
+        """The order `raw` holds; raises `DecodeError` as `decode_order` does (never cached).
+
+        >>> import orjson
+        >>> recent = RecentOrders(size=1)
+        >>> raw = orjson.dumps({"schema_version": 1})
+        >>> try:
+        ...     recent.decode(raw, 1 << 20)
+        ... except Exception as exc:
+        ...     type(exc).__name__
+        'DecodeError'
+        """
+        found = self._items.get(raw)
+        if found is not None and len(raw) <= max_bytes:
+            return found
+        order = decode_order(raw, max_bytes)
+        items = self._items
+        items[raw] = order
+        if len(items) > self.size:
+            del items[next(iter(items))]
+        return order
+
+    def __len__(self) -> int:
+        return len(self._items)
