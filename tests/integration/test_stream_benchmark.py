@@ -14,12 +14,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, issue 3 open: two workers started on a backlog sometimes stop short of "
-    "deciding every order (Faust does not hand some orders over; see README, streaming), and "
-    "the benchmark then refuses to print figures that would mean nothing",
-)
 def test_quick_run_prints_the_table_of_figures(tmp_path: Path) -> None:
     result = subprocess.run(
         [
