@@ -66,6 +66,7 @@ from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams import models
+from streams.collector import Collector
 from streams.decoding import RecentOrders
 from streams.frames import FrameError, Framer, unframe
 from streams.metrics import MetricsObserver
@@ -105,6 +106,9 @@ class StreamConfig:
     instance_id: str | None = None
     # seconds without input after which the decide stage releases every held watch ticket
     release_idle: float = 15.0
+    # seconds between the garbage collector's full passes, run by the worker's timer once
+    # `run_worker` has taken them out of the collector's hands (0: leave them there)
+    full_collection_every: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
 
 
@@ -396,6 +400,8 @@ class Worker:
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
         app.on_before_shutdown.connect(cast(Any, self._shutting_down))
         app.timer(1.0)(self._release_idle)
+        if config.full_collection_every > 0:  # streams/collector.py says why
+            app.timer(1.0)(Collector(config.full_collection_every).tick)
         if metrics is not None:
             app.timer(5.0)(self._report)
 
@@ -591,18 +597,20 @@ class Worker:
     async def _save(
         self, box: Outbox, state: DurableState, touched: dict[int, tuple[PartitionStore, int]]
     ) -> None:
-        """A batch's outputs delivered, then its state: the changes, delivered, then markers.
+        """A batch's outputs and its state's changes delivered together, then its markers.
 
+        Changes without their marker are rolled back by a restore, so they may go out with
+        the outputs: the marker, which says the outputs went, waits for both (one round trip
+        to the broker less per batch than outputs, changes and markers one after the other).
         Each marker goes out after its changes are delivered, so it starts a record batch of
         its own: that keeps restores whole on a broker that reports a partition's end as its
         last record batch's base offset + 1 (tansu does; see streams/state.py).
         """
-        await self._flush(box)  # outputs before the state that says they went
-        if not touched:
-            return
         for store, offset in touched.values():
             state.write_changes(store, offset)
-        await self._delivered(box)
+        await self._flush(box)
+        if not touched:
+            return
         for store, offset in touched.values():
             state.mark(store, offset)
         await self._delivered(box)  # before Faust acknowledges the batch and commits past it
