@@ -338,6 +338,7 @@ def worker(
         max_bytes=settings.max_message_bytes,
         batch_bytes=settings.kafka_batch_bytes,
         fetch_wait=settings.kafka_fetch_wait_ms / 1000,
+        full_collection_every=settings.gc_full_every_s,
         checkpoint_every=checkpoint_every,
         instance_id=settings.worker_id,
     )

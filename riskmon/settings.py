@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # How long the broker may hold a worker's fetch when nothing is new (Faust fixes 1.5 s):
     # each stage waits on a fetch, so this bounds the delay an idle partition adds per hop.
     kafka_fetch_wait_ms: int = Field(default=25, ge=1, le=10_000)
+    # Seconds between a worker's full garbage-collection passes, which it runs on a timer
+    # instead of Python's own schedule (streams/collector.py); 0 leaves them to Python.
+    gc_full_every_s: int = Field(default=600, ge=0)
     # This worker's stable name in the consumer group (Kafka static membership): a worker that
     # restarts under the same name takes its own place back without a rebalance. Not on the
     # embedded tansu broker: a member rejoining under its name there never got its assignment.
