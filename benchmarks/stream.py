@@ -55,6 +55,7 @@ from schemas.decode import DecodeError, decode_catalog  # noqa: E402
 from simulation.generator import generate  # noqa: E402
 from streams.clients import message_key  # noqa: E402
 from streams.local import LocalCluster  # noqa: E402
+from streams.topics import TOPICS  # noqa: E402
 
 EVENTS_PER_DAY = 3400
 GROUP = "riskmon"  # StreamConfig.app_id: the workers' consumer group
@@ -85,6 +86,7 @@ TICK = 0.01  # seconds between bursts of offered events
 # stays above that noise on a 15 s run while a real shortfall shows in p99 anyway.
 GROWTH = 0.05
 DRAIN = 5.0  # seconds after a run that its orders may still be decided in
+INFO = ("--loglevel", "info")  # the workers log their partitions: see LocalCluster.wait_shared
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -383,6 +385,10 @@ def throughput(cluster: LocalCluster, data: Data, workers: int, console: Console
     cluster.wait_for(
         CATALOG_CHANGELOG, lambda n: n >= data.catalog, timeout=180, what="the catalog table"
     )
+    # the group settled before the pre-load: a worker joining late would rebalance it in the
+    # middle of the measurement (tansu takes 5 to 15 s over one)
+    orders = next(t.partitions for t in TOPICS if t.name == "orders")
+    cluster.wait_shared([f"w{n + 1}" for n in range(workers)], orders, 120)
     startup = time.monotonic() - started
     pids = {f"worker {n + 1}": p.pid for n, p in enumerate(processes)}
     if cluster.broker is not None and cluster.broker.process is not None:
@@ -894,10 +900,10 @@ def main() -> None:
             f"paid orders) pre-loaded, the rest offered at a rate"
         )
         raws = ceiling(workdir, data, console)
-        with LocalCluster(workdir / "one-worker", env=env) as cluster:
+        with LocalCluster(workdir / "one-worker", env=env, worker_args=INFO) as cluster:
             one = throughput(cluster, data, 1, console)
             main_step, steps, kinds = asyncio.run(latency(cluster, data, args, console))
-        with LocalCluster(workdir / "two-workers", env=env) as cluster:
+        with LocalCluster(workdir / "two-workers", env=env, worker_args=INFO) as cluster:
             two = throughput(cluster, data, 2, console)
     loads = (load_before, os.getloadavg()[0])
     kinds |= one.timestamp_types

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
@@ -132,6 +132,30 @@ class LocalCluster:
             if reader.poll():
                 quiet_since = time.monotonic()
         return [orjson.loads(value) for value in reader.values]
+
+    def assignment(self, name: str) -> list[int]:
+        """The `orders` partitions worker `name` held after its last rebalance, from its log
+        (the worker must log at info level)."""
+        log = self.workdir / f"worker-{name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        lines = [x for x in text.splitlines() if "assigned orders partitions" in x]
+        last = lines[-1].strip().rsplit(" ", 1)[1] if lines else "none"
+        return [] if last == "none" else [int(p) for p in last.split(",")]
+
+    def wait_shared(self, names: Sequence[str], partitions: int, timeout: float) -> None:
+        """Until the named workers hold every `orders` partition between them, each some and
+        none twice: the group has settled (a rebalance in the middle of a measurement, or of a
+        kill, would be measured too)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shares = [self.assignment(name) for name in names]
+            held = sorted(p for share in shares for p in share)
+            if all(shares) and held == list(range(partitions)):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"orders partitions held: {shares}\n{self.logs()}")
+            self.check_workers()
+            time.sleep(0.5)
 
     def check_workers(self) -> None:
         for name, process in self.workers.items():

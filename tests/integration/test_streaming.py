@@ -142,7 +142,7 @@ def test_two_workers_on_eight_partitions_flag_the_same_orders(
         _decided(cluster, expected)
         decisions = cluster.read("decisions")
         alerts = _until_flagged(cluster, decisions, expected.rules_flagged)
-    shares = [_last_assignment(tmp_path / f"worker-{name}.log") for name in "ab"]
+    shares = [cluster.assignment(name) for name in "ab"]
     assert all(shares) and sorted(sum(shares, [])) == list(range(8)), shares  # load shared
     assert Counter(d["order_id"] for d in decisions) == Counter(expected.decisions.keys())
     assert flagged(alerts, decisions, rules_only=True) == expected.rules_flagged
@@ -160,7 +160,7 @@ def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
         cluster.produce(second, "orders")
         # the survivor takes everything over once the dead member's session ends; a worker
         # joining before that could be given partitions alongside the dead one on tansu
-        _until_assigned(tmp_path / "worker-a.log", list(range(8)), 60)
+        cluster.wait_shared(("a",), 8, 60)
         cluster.start_worker("b")
         records = _until_decided(cluster, set(expected.decisions))
         alerts = _until_flagged(cluster, records, expected.rules_flagged)
@@ -316,21 +316,6 @@ def _until_decided(
                 f": {sorted(missing)[:5]}\n{cluster.logs()}"
             )
         cluster.check_workers()
-
-
-def _until_assigned(log: Path, partitions: list[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while _last_assignment(log) != partitions:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{log.name}: orders partitions {_last_assignment(log)}")
-        time.sleep(0.5)
-
-
-def _last_assignment(log: Path) -> list[int]:
-    """The `orders` partitions a worker held after its last rebalance, from its log."""
-    lines = [x for x in log.read_text().splitlines() if "assigned orders partitions" in x]
-    last = lines[-1].strip().rsplit(" ", 1)[1] if lines else "none"
-    return [] if last == "none" else [int(p) for p in last.split(",")]
 
 
 def test_bad_messages_go_to_the_dead_letters_and_the_stream_goes_on(
