@@ -331,6 +331,8 @@ def worker(
     from streams.runner import run_worker
 
     settings = load_settings()
+    if settings.gc_full_every_s > 0:
+        tuning.for_latency()  # the worker's timer runs the passes: streams/collector.py
     config = StreamConfig(
         broker=_kafka(kafka),
         watch_partitions=watch_partitions,

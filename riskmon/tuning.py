@@ -17,3 +17,9 @@ GEN0_THRESHOLD = 50_000
 def for_throughput() -> None:
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+
+
+def for_latency() -> None:
+    """No automatic collection at all: a streaming worker runs the passes on its own timer
+    (`streams.collector.Collector`, which says why)."""
+    gc.disable()

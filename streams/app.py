@@ -106,8 +106,8 @@ class StreamConfig:
     instance_id: str | None = None
     # seconds without input after which the decide stage releases every held watch ticket
     release_idle: float = 15.0
-    # seconds between the garbage collector's full passes, run by the worker's timer once
-    # `run_worker` has taken them out of the collector's hands (0: leave them there)
+    # seconds between the garbage collector's full passes, run by the worker's timer once the
+    # command has taken them out of the collector's hands (riskmon.tuning.for_latency; 0: none)
     full_collection_every: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)  # more Faust settings
 

@@ -9,7 +9,8 @@ of the orders waited that long, as many as a p99 of the decision delay allows
 (`benchmarks/stream.py`). Almost none of it is garbage: the state is dicts and lists without
 reference cycles, freed by reference counting when it goes.
 
-So the worker turns the automatic passes off and runs them itself: the young generation every
+So the worker command turns the automatic passes off (`riskmon.tuning.for_latency`, with the
+process's other tuning) and the worker runs them itself: the young generation every
 second (a few milliseconds: what survived one second), the whole heap every
 `full_every` seconds (10 minutes by default: one pause of a fraction of a second, about 0.1 %
 of the time). Garbage in reference cycles that outlived a young pass waits for the full one.
@@ -22,11 +23,6 @@ import logging
 import time
 
 log = logging.getLogger("riskmon.streams")
-
-
-def take_over() -> None:
-    """No automatic pass in this process: a `Collector` runs them (call at the process edge)."""
-    gc.disable()
 
 
 class Collector:

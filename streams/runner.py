@@ -10,7 +10,6 @@ import faust
 from detectors.learning import LearningConfig
 from replay.observers import Observer
 from schemas.rules import ProgrammeRules
-from streams import collector
 from streams.app import StoreSink, StreamConfig, Worker
 from streams.metrics import MetricsObserver, MetricsServer
 
@@ -39,8 +38,6 @@ def run_worker(
         except OSError as exc:
             log.warning("metrics not served on port %d: %s", metrics_port, exc)
     worker = Worker(config, rules, observers, metrics=metrics, store=store, learning=learning)
-    if config.full_collection_every > 0:
-        collector.take_over()  # the worker's timer runs the passes: streams/collector.py
     logging.getLogger("faust").setLevel(loglevel.upper())
     try:
         runner = faust.Worker(worker.app, loglevel=loglevel, quiet=True)

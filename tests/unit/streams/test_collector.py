@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from streams import collector
+from riskmon import tuning
 from streams.collector import Collector
 
 
@@ -22,10 +22,10 @@ def test_a_full_pass_every_n_ticks_and_young_ones_between(
     assert passes == [0, 0, 2, 0, 0, 2, 0]
 
 
-def test_taking_over_turns_the_automatic_passes_off() -> None:
+def test_the_worker_commands_tuning_turns_the_automatic_passes_off() -> None:
     assert gc.isenabled()
     try:
-        collector.take_over()
+        tuning.for_latency()
         assert not gc.isenabled()
     finally:
         gc.enable()
