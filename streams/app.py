@@ -532,16 +532,16 @@ class Worker:
             return
         try:
             records = list(unframe(raw))
+            positions = {i: _behind(m["pos"]) for i, (m, _) in enumerate(records) if "pos" in m}
         except FrameError as exc:  # not from an intake stage: say so rather than lose it
             origin = Origin(message.topic, partition, message.offset)
             self._dead(box, "malformed_frame", str(exc), raw, origin)
             return
         queue = self.queues[partition]
-        for meta, body in records:
-            pos = meta.get("pos")
-            if pos is not None:  # where the intake's partitions stood after the records before
-                for part, (offset, end) in pos.items():
-                    queue.position(int(part), end is not None and offset + 1 < end)
+        for i, (meta, body) in enumerate(records):
+            if i in positions:  # where the intake's partitions stood after the records before
+                for part, behind in positions[i].items():
+                    queue.position(part, behind)
                 continue
             at = meta.get("at") or (None, None)
             origin = Origin("orders", at[0], at[1])
@@ -935,6 +935,24 @@ async def batches(stream: Any, config: StreamConfig) -> AsyncIterator[list[Event
         done = False
         yield events
         done = True
+
+
+def _behind(pos: Any) -> dict[int, bool]:
+    """An intake frame's positions ({partition: [last offset read, high watermark]}) as
+    whether each partition had more than its reader had read.
+
+    >>> _behind({"3": [9, 10], "4": [9, 12], "5": [0, None]})
+    {3: False, 4: True, 5: False}
+    """
+    try:
+        out = {}
+        for part, (offset, end) in pos.items():
+            if not isinstance(offset, int) or not isinstance(end, int | None):
+                raise TypeError(part)
+            out[int(part)] = end is not None and offset + 1 < end
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise FrameError(f"positions are not {{partition: [offset, end]}}: {exc!r}") from exc
+    return out
 
 
 def _origin(event: EventT[Any]) -> Origin:

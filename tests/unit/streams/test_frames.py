@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from streams.app import _behind
 from streams.frames import FrameError, Framer, frame, unframe
 
 
@@ -40,3 +41,11 @@ def test_a_framer_cuts_frames_under_its_limit_and_keeps_a_large_body_whole() -> 
 def test_a_damaged_frame_is_named(value: bytes, message: str) -> None:
     with pytest.raises(FrameError, match=message):
         list(unframe(value))
+
+
+@pytest.mark.parametrize(
+    "pos", [[1, 2], {"x": [1, 2]}, {"1": [1]}, {"1": ["1", 2]}, {"1": [1, "end"]}, {"1": 5}]
+)
+def test_positions_that_are_not_partition_offset_end_make_a_malformed_frame(pos: object) -> None:
+    with pytest.raises(FrameError):
+        _behind(pos)
