@@ -156,18 +156,25 @@ Outgoing = tuple[str, bytes | None, bytes, int | None, list[tuple[str, bytes]] |
 
 
 class Outbox:
-    """One stage's outputs, in the order it made them, until the stage hands them over.
+    """One stage's outputs, in the order it made them, until the stage hands them over to its
+    own Kafka producer.
 
-    Each stage sends its own outputs straight to the Kafka client: Faust's `send_soon` buffer
+    Each stage sends its own outputs straight to a Kafka client: Faust's `send_soon` buffer
     publishes one message per turn of the event loop, and its `flush()` gives up after 0.1 s
-    without a delivery, which is no ground to save state on.
+    without a delivery, which is no ground to save state on. Each stage has a producer of its
+    own: aiokafka keeps one produce request in flight per connection and its `flush()` waits
+    for every batch of the producer, so on Faust's one producer a stage's delivery waited for
+    the other stages' outputs too (at 1,000 orders/s a delivery took 11 ms at the median and
+    37 ms at p99, against 1 to 2 ms for the same records on an idle broker).
     """
 
-    __slots__ = ("pending", "records")
+    __slots__ = ("_make", "_producer", "pending", "records")
 
-    def __init__(self) -> None:
+    def __init__(self, make_producer: Callable[[], Any] | None = None) -> None:
         self.records: list[Outgoing] = []
         self.pending: list[asyncio.Future[Any]] = []  # handed over, delivery not yet checked
+        self._make = make_producer
+        self._producer: Any = None
 
     def add(
         self,
@@ -179,25 +186,41 @@ class Outbox:
     ) -> None:
         self.records.append((topic, key, value, partition, headers))
 
-    async def send(self, producer: Any) -> None:
+    async def producer(self) -> Any:
+        """The stage's producer, started on first use (in the worker's event loop)."""
+        if self._producer is None:
+            if self._make is None:
+                raise RuntimeError("an outbox without a producer")
+            producer = self._make()
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def send(self) -> None:
         """Hand the records to the client, in order (it batches them per partition)."""
         records, self.records = self.records, []
-        send = producer.send
+        if not records:
+            return
+        send = (await self.producer()).send
         pending = self.pending
         for topic, key, value, partition, headers in records:
-            pending.append(await send(topic, key, value, partition, None, headers))
+            pending.append(await send(topic, value, key, partition, None, headers))
 
-    async def delivered(self, producer: Any) -> None:
+    async def delivered(self) -> None:
         """Wait until everything handed over is on the broker; raise if anything is not.
 
-        A flush only waits: a record the client gave up on (after its own retries) fails its
-        future, and nothing else says so.
+        Each record's future is awaited: a record the client gave up on (after its own
+        retries) fails its future, and nothing else says so.
         """
-        await self.send(producer)
-        await producer.flush()
+        await self.send()
         pending, self.pending = self.pending, []
         for future in pending:
-            await future  # done after the flush; raises the client's error if it failed
+            await future
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
 
 
 class TableBacking:
@@ -363,7 +386,10 @@ class Worker:
         )
         self.catalog = CatalogView(self.catalog_table)
         shared: dict[str, MutableMapping[str, Any]] = {"catalog": self.catalog}
-        self.boxes = {stage: Outbox() for stage in ("intake", "decide", "watch", "other")}
+        self.boxes = {
+            stage: Outbox(self._producer_for_stage)
+            for stage in ("intake", "decide", "watch", "other")
+        }
         self.decide_state = DurableState(
             TableBacking(table("decide-state", 1), self.boxes["decide"]),
             shared,
@@ -621,9 +647,22 @@ class Worker:
         if self.store is not None:
             await self.store.aflush()
 
+    def _producer_for_stage(self) -> Any:
+        """A stage's own Kafka producer (see `Outbox`), configured as Faust's would be."""
+        import aiokafka
+
+        return aiokafka.AIOKafkaProducer(
+            bootstrap_servers=self.config.broker,
+            acks="all",
+            linger_ms=0,  # a stage hands over a batch's outputs at once, then waits for them
+            max_batch_size=self.config.batch_bytes,
+            max_request_size=32 << 20,  # as Faust's: a 10 MB message reaches dead-letter
+            client_id=f"{self.config.app_id}-stage",
+        )
+
     async def _delivered(self, box: Outbox) -> None:
         try:
-            await box.delivered(self.app.producer)
+            await box.delivered()
         except Exception:
             # Faust would commit offsets past what was lost, and restarting one agent leaves
             # its unacknowledged events in the way of every later commit: the process stops
@@ -798,6 +837,8 @@ class Worker:
     async def _shutting_down(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         for partition, found in list(self.models.items()):
             await self._checkpoint(partition, found)
+        for box in self.boxes.values():  # everything delivered: each stage's batches waited
+            await box.stop()
 
     # -- outputs and bookkeeping ----------------------------------------------------------
 
