@@ -35,6 +35,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import shlex  # noqa: E402
@@ -43,8 +44,9 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from functools import partial  # noqa: E402
 from typing import Any, NoReturn  # noqa: E402
 
 import orjson  # noqa: E402
@@ -86,6 +88,8 @@ TICK = 0.01  # seconds between bursts of offered events
 # stays above that noise on a 15 s run while a real shortfall shows in p99 anyway.
 GROWTH = 0.05
 DRAIN = 5.0  # seconds after a run that its orders may still be decided in
+WINDOW = 30.0  # seconds of a step whose p99 the summary gives on its own, on a long step
+READ_EVERY = 0.5  # seconds between the reader's polls of the output (Offering says why)
 INFO = ("--loglevel", "info")  # the workers log their partitions: see LocalCluster.wait_shared
 
 
@@ -291,7 +295,11 @@ async def raw_loop(bootstrap: str, events: int, out_topic: str, batch_bytes: int
         await consumer.stop()
 
 
-def ceiling(workdir: Path, data: Data, console: Console) -> list[Raw]:
+def ceiling(
+    workdir: Path, data: Data, args: argparse.Namespace, console: Console
+) -> tuple[list[Raw], Step]:
+    """The raw loop's throughput (batched, and one record per batch), then its delay as a
+    relay at the offered rate, on one broker holding the same pre-load as the workers'."""
     from kafka.admin import KafkaAdminClient, NewTopic
 
     runs = (("raw aiokafka loop, batched", 16384), ("raw aiokafka loop, 1 record/batch", 1))
@@ -309,7 +317,11 @@ def ceiling(workdir: Path, data: Data, console: Console) -> list[Raw]:
             )
             out.append(Raw(label, data.events, seconds))
             console.print(f"{label}: {data.events / seconds:,.0f} events/s")
-        return out
+        relay = asyncio.run(offer_to_relay(cluster.bootstrap, data, args.rate, args.duration))
+        console.print(
+            f"raw relay at {args.rate:,.0f} events/s for {args.duration:g} s: {relay.summary()}"
+        )
+        return out, relay
 
 
 async def preload(bootstrap: str, path: Path) -> int:
@@ -499,7 +511,9 @@ class Step:
     delays: list[float] = field(default_factory=list)  # ms, record timestamps
     seen: list[float] = field(default_factory=list)  # ms, to our consumer reading it
     lag: list[tuple[float, int]] = field(default_factory=list)  # (s, committed lag on orders)
-    backlog: list[tuple[float, int]] = field(default_factory=list)  # (s, paid, not decided)
+    # (s, paid and not decided by then), by record timestamps: the reader's pace plays no part
+    backlog: list[tuple[float, int]] = field(default_factory=list)
+    clock: list[tuple[float, int]] = field(default_factory=list)  # (s, wall clock ms) sampled
     undecided: int = 0  # DRAIN seconds after the step
     exhausted: bool = False
 
@@ -535,40 +549,63 @@ class Step:
         if not self.paid:
             return "no paid order offered" + (" (the data ran out)" if self.exhausted else "")
         undecided = f"; {self.undecided:,} undecided {DRAIN:g} s after" if self.undecided else ""
+        windows = self.windows()
+        by_window = (
+            f"; p99 by {self.seconds / len(windows):g} s window "
+            + ", ".join(f"{p:.0f}" for p in windows)
+            if len(windows) > 1
+            else ""
+        )
         return (
             f"p50 {self.pct(0.5):.0f} / p90 {self.pct(0.9):.0f} / p99 {self.pct(0.99):.0f} / "
-            f"max {self.pct(1.0):.0f} ms; lag {self.slope(self.lag):+.1f}/s, undecided "
-            f"{self.slope(self.backlog):+.1f}/s (growing above {self.limit:.0f}/s){undecided}"
+            f"max {self.pct(1.0):.0f} ms{by_window}; lag {self.slope(self.lag):+.1f}/s, "
+            f"undecided {self.slope(self.backlog):+.1f}/s (growing above {self.limit:.0f}/s)"
+            f"{undecided}"
         )
+
+    def windows(self) -> list[float]:
+        """p99 over each WINDOW seconds of the step (orders were offered at an even pace):
+        whether the delay grows as the run goes on, which one figure for the run hides."""
+        count = max(1, int(self.seconds // WINDOW))
+        size = math.ceil(len(self.delays) / count)
+        return [self.pct(0.99, self.delays[n : n + size]) for n in range(0, len(self.delays), size)]
 
 
 class Offering:
-    """A producer that offers events at a rate, and a reader of the decisions they get."""
+    """A producer that offers events at a rate, and a reader of what they lead to on `output`.
+
+    The reader polls every READ_EVERY seconds, not continuously: delays come from record
+    timestamps, so its pace does not change them, and on tansu every fetch that finds data
+    costs the broker a listing of the partition's every stored batch (benchmarks/broker.py):
+    a reader polling as fast as it can would load the broker it measures.
+    """
 
     def __init__(
-        self, cluster: LocalCluster, source: Iterator[bytes], paid_before: frozenset[str]
+        self,
+        bootstrap: str,
+        source: Iterator[bytes],
+        paid_before: frozenset[str],
+        lag: Callable[[], int],
+        output: str = "decisions",
     ) -> None:
-        self.cluster = cluster
-        self.bootstrap = cluster.bootstrap
+        self.bootstrap = bootstrap
         self.source = source
         self.paid_before = paid_before  # decided already: a repeated payment gets no decision
-        self.ends: dict[int, int] = {}  # orders partition -> end offset, from send results
+        self.lag = lag  # messages offered and not yet processed, as the consumer under test says
+        self.output = output
         self.paid_at: dict[str, int] = {}  # order id -> its order_paid record timestamp (ms)
         self.decided: dict[str, tuple[int, float]] = {}  # order id -> (record ts, seen at) ms
         self.timestamp_types: set[int] = set()
 
     async def __aenter__(self) -> Offering:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-        from kafka.admin import KafkaAdminClient
 
-        self.ends = end_offsets(self.bootstrap, "orders")
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5, acks="all")
         self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
-        self.admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         await self.producer.start()
         await self.consumer.start()
-        decided = end_offsets(self.bootstrap, "decisions")
-        parts = [TopicPartition("decisions", p) for p in decided]
+        decided = end_offsets(self.bootstrap, self.output)
+        parts = [TopicPartition(self.output, p) for p in decided]
         self.consumer.assign(parts)
         for tp in parts:
             self.consumer.seek(tp, decided[tp.partition])
@@ -584,7 +621,6 @@ class Offering:
         finally:
             await self.producer.stop()
             await self.consumer.stop()
-            self.admin.close()
 
     async def _read(self) -> None:
         while True:
@@ -592,44 +628,22 @@ class Offering:
             seen = time.time() * 1000
             for records in batches.values():
                 for record in records:
-                    order_id = orjson.loads(record.value)["order_id"]
-                    self.decided.setdefault(order_id, (record.timestamp, seen))
+                    out = orjson.loads(record.value)
+                    # a decision is for a payment; the raw relay writes one per event
+                    if out.get("event_type", "order_paid") != "order_paid":
+                        continue
+                    self.decided.setdefault(out["order_id"], (record.timestamp, seen))
                     self.timestamp_types.add(record.timestamp_type)
-
-    def _sent(self, future: asyncio.Future[Any]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            meta = future.result()
-            self.ends[meta.partition] = max(self.ends.get(meta.partition, 0), meta.offset + 1)
-
-    def _committed_lag(self) -> int:
-        offsets = self.admin.list_group_offsets(GROUP).get(GROUP, {})
-        committed = {
-            tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == "orders"
-        }
-        return sum(max(0, end - committed.get(p, 0)) for p, end in self.ends.items())
-
-    def undecided(self) -> int:
-        return sum(1 for order_id in self.paid_at if order_id not in self.decided)
-
-    async def settle(self, timeout: float, console: Console) -> bool:
-        """Wait until every stage has processed what was offered: the next rate starts clean."""
-        left = self.undecided()
-        if left:
-            console.print(f"  waiting for {left:,} undecided orders and the stages to catch up...")
-        try:
-            await asyncio.to_thread(wait_caught_up, self.cluster, timeout)
-        except TimeoutError:
-            return False
-        return True
+            await asyncio.sleep(READ_EVERY)
 
     async def _sample(self, step: Step, started: float) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            lag = await asyncio.to_thread(self._committed_lag)
+            lag = await asyncio.to_thread(self.lag)
             at = loop.time() - started
             if at <= step.seconds:  # the trend is judged while offering, not while draining
                 step.lag.append((at, lag))
-                step.backlog.append((at, sum(1 for o in step.paid if o not in self.decided)))
+                step.clock.append((at, int(time.time() * 1000)))
             await asyncio.sleep(1.0 - (loop.time() - started) % 1.0)
 
     async def step(self, rate: float, seconds: float) -> Step:
@@ -648,10 +662,9 @@ class Offering:
                         break
                     event = orjson.loads(raw)
                     at = int(time.time() * 1000)
-                    sent = await self.producer.send(
+                    await self.producer.send(
                         "orders", raw, key=message_key("orders", raw), timestamp_ms=at
                     )
-                    sent.add_done_callback(self._sent)
                     step.offered += 1
                     order_id = event.get("order_id")
                     if (
@@ -673,6 +686,14 @@ class Offering:
                 await sampler
             except asyncio.CancelledError:
                 pass
+        for since, wall in step.clock:
+            waiting = 0
+            for order_id in step.paid:
+                if self.paid_at[order_id] > wall:
+                    break  # offered in order: the rest came later
+                found = self.decided.get(order_id)
+                waiting += int(found is None or found[0] > wall)
+            step.backlog.append((since, waiting))
         for order_id in step.paid:
             found = self.decided.get(order_id)
             if found is None:
@@ -683,44 +704,142 @@ class Offering:
         return step
 
 
-async def latency(
-    cluster: LocalCluster, data: Data, args: argparse.Namespace, console: Console
-) -> tuple[Step, list[Step], set[int]]:
-    """One run at --rate, then a search: doubling or halving, then halving the gap."""
-    wait_caught_up(cluster, timeout=300)
-    async with Offering(cluster, data.tail(), data.head_paid) as offering:
-        main = await offering.step(args.rate, args.duration)
-        console.print(
-            f"latency at {args.rate:,.0f} events/s for {args.duration:g} s: {main.summary()}"
+class GroupLag:
+    """Messages on `orders` the workers' group has not committed: its offsets, the ends."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from kafka.admin import KafkaAdminClient
+
+        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        self.probe = Probe(bootstrap)
+
+    def __call__(self) -> int:
+        offsets = self.admin.list_group_offsets(GROUP).get(GROUP, {})
+        committed = {
+            tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == "orders"
+        }
+        ends = self.probe.end_offsets("orders")
+        return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
+
+    def close(self) -> None:
+        self.admin.close()
+        self.probe.consumer.close()
+
+
+async def offer_to_workers(
+    cluster: LocalCluster, data: Data, rate: float, seconds: float
+) -> tuple[Step, set[int]]:
+    """The workers, caught up, offered `rate` events/s for `seconds`: decisions read back."""
+    await asyncio.to_thread(wait_caught_up, cluster, 300)
+    lag = GroupLag(cluster.bootstrap)
+    try:
+        async with Offering(cluster.bootstrap, data.tail(), data.head_paid, lag) as offering:
+            step = await offering.step(rate, seconds)
+            return step, offering.timestamp_types
+    finally:
+        lag.close()
+
+
+class Relay:
+    """The raw loop as a service: consumes `orders` from its end, produces one message per
+    event to `out` (its order id and event type), with the workers' fetch wait; the baseline
+    for the delay at an offered rate, on a broker holding the same pre-load."""
+
+    def __init__(self, bootstrap: str, out: str, batch_bytes: int) -> None:
+        self.bootstrap = bootstrap
+        self.out = out
+        self.batch_bytes = batch_bytes
+        self.done: dict[int, int] = {}  # orders partition -> next offset to process
+        self.ends: dict[int, int] = {}
+
+    async def run(self, ready: asyncio.Event) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+        from riskmon.settings import load_settings
+
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=load_settings().kafka_fetch_wait_ms,
         )
-        steps: list[Step] = []
-        for _ in range(args.search_steps):
-            passed = [s.rate for s in (main, *steps) if s.sustained]
-            failed = [s.rate for s in (main, *steps) if not s.sustained]
-            low, high = max(passed, default=None), min(failed, default=None)
-            if high is None:
-                rate = 2 * (low or args.rate)
-            elif low is None:
-                rate = high / 2
-            elif high > low * 1.15:
-                rate = (low + high) / 2
-            else:
-                break
-            if not args.rate / 16 <= rate <= 4 * args.rate:
-                break
-            timeout = 60 + (steps[-1] if steps else main).offered / 20
-            if not await offering.settle(timeout, console):
-                console.print(f"  the backlog did not drain in {timeout:.0f} s: search stopped")
-                break
-            step = await offering.step(round(rate), args.search_duration)
-            steps.append(step)
-            verdict = "sustained" if step.sustained else "not sustained"
-            console.print(
-                f"  {step.rate:,.0f} events/s for {step.seconds:g} s: {verdict}; {step.summary()}"
-            )
-            if step.exhausted:
-                break
-        return main, steps, offering.timestamp_types
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            linger_ms=5,
+            acks="all",
+            max_batch_size=self.batch_bytes,
+        )
+        await consumer.start()
+        await producer.start()
+        try:
+            parts = [TopicPartition("orders", p) for p in consumer.partitions_for_topic("orders")]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+            for tp in parts:
+                self.done[tp.partition] = await consumer.position(tp)
+            ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for tp, records in batches.items():
+                    for record in records:
+                        event = orjson.loads(record.value)
+                        out = {
+                            "order_id": event["order_id"],
+                            "event_id": event["event_id"],
+                            "event_type": event["event_type"],
+                        }
+                        await producer.send(self.out, orjson.dumps(out), key=record.key)
+                    self.done[tp.partition] = records[-1].offset + 1
+        finally:
+            await producer.stop()
+            await consumer.stop()
+
+    def lag(self, probe: Probe) -> int:
+        ends = probe.end_offsets("orders")
+        return sum(max(0, end - self.done.get(p, end)) for p, end in ends.items())
+
+
+async def offer_to_relay(bootstrap: str, data: Data, rate: float, seconds: float) -> Step:
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    out = f"{RAW_TOPIC}-relay"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(out, 8, 1)])
+    finally:
+        admin.close()
+    relay = Relay(bootstrap, out, 64 << 10)
+    ready = asyncio.Event()
+    task = asyncio.create_task(relay.run(ready))
+    probe = Probe(bootstrap)
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        lag = partial(relay.lag, probe)
+        async with Offering(bootstrap, data.tail(), data.head_paid, lag, out) as offering:
+            return await offering.step(rate, seconds)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        probe.consumer.close()
+
+
+def rates_to_try(args: argparse.Namespace, tried: list[Step]) -> float | None:
+    """The next rate of the search: doubling or halving, then halving the gap; None: done."""
+    passed = [s.rate for s in tried if s.sustained]
+    failed = [s.rate for s in tried if not s.sustained]
+    low, high = max(passed, default=None), min(failed, default=None)
+    if high is None:
+        rate = 2 * (low or args.rate)
+    elif low is None:
+        rate = high / 2
+    elif high > low * 1.15:
+        rate = (low + high) / 2
+    else:
+        return None
+    if not args.rate / 16 <= rate <= 4 * args.rate:
+        return None
+    return round(rate)
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -753,11 +872,20 @@ def batch_bytes(args: argparse.Namespace) -> str:
     return f"{getattr(load_settings(), 'kafka_batch_bytes', 'unset')} (settings)"
 
 
+def by_window(step: Step) -> str:
+    windows = step.windows()
+    if len(windows) < 2:
+        return ""
+    return f"; p99 by {step.seconds / len(windows):g} s: " + ", ".join(f"{p:,.0f}" for p in windows)
+
+
 def report(
     args: argparse.Namespace,
     data: Data,
     raws: list[Raw],
+    relay: Step,
     runs: list[Throughput],
+    again: list[Throughput],
     main: Step,
     steps: list[Step],
     kinds: set[int],
@@ -804,6 +932,12 @@ def report(
             f"user + system, every stage: one core's worth is "
             f"{1e6 / run.worker_cpu_us:,.0f} events/s",
         )
+    if again:
+        table.add_row(
+            "1 worker: events/s, the search's runs",
+            ", ".join(f"{run.events_per_s:,.0f}" for run in again),
+            "the same pre-load on a fresh broker before each rate tried",
+        )
     table.add_row("2 workers against 1", f"{runs[1].events_per_s / runs[0].events_per_s:.2f}x", "")
     one = runs[0]
     per_event = {t: n / one.events for t, n in one.written.items() if n}
@@ -829,7 +963,17 @@ def report(
         f"{main.pct(0.5):,.0f}/{main.pct(0.9):,.0f}/{main.pct(0.99):,.0f}/{main.pct(1.0):,.0f} ms",
         f"{len(main.delays):,} paid orders over {main.seconds:g} s; record timestamps "
         f"({types}), order_paid to decision; as read by a consumer: p99 "
-        f"{main.pct(0.99, main.seen):,.0f} ms",
+        f"{main.pct(0.99, main.seen):,.0f} ms{by_window(main)}",
+    )
+    table.add_row(
+        f"raw relay at {relay.rate:,.0f} ev/s: p50/p90/p99/max",
+        f"{relay.pct(0.5):,.0f}/{relay.pct(0.9):,.0f}/{relay.pct(0.99):,.0f}/"
+        f"{relay.pct(1.0):,.0f} ms",
+        f"the raw loop as a service on a broker with the same pre-load: order_paid to its "
+        f"message, one hop{by_window(relay)}; lag {relay.slope(relay.lag):+,.1f}/s; the "
+        f"workers' p99 is "
+        f"{main.pct(0.99) / relay.pct(0.99):.1f}x its p99 "
+        f"(+{main.pct(0.99) - relay.pct(0.99):,.0f} ms)",
     )
     lags = [lag for _, lag in main.lag] or [0]
     table.add_row(
@@ -884,14 +1028,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.events, args.rate, args.duration = 600, 50, 3
-        args.search_duration, args.search_steps = 2, 1
+        args.search_duration, args.search_steps = 3, 1
     signal.signal(signal.SIGTERM, _interrupted)
     console = Console()
     if not console.is_terminal:
         console.width = 160  # not 80: the table's notes would wrap into a column of words
     load_before = os.getloadavg()[0]
     env = {} if args.batch_bytes is None else {"RISKMON_KAFKA_BATCH_BYTES": str(args.batch_bytes)}
-    offered = math.ceil(args.rate * (args.duration + args.search_steps * args.search_duration))
+    # every rate starts from the same first offered event; the search goes up to 4x --rate
+    offered = math.ceil(4 * args.rate * max(args.duration, args.search_duration))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         data = prepare(workdir / "data", args.events, offered, args.seed)
@@ -899,10 +1044,34 @@ def main() -> None:
             f"data: {data.lines:,} event lines; the first {data.events:,} ({data.decisions:,} "
             f"paid orders) pre-loaded, the rest offered at a rate"
         )
-        raws = ceiling(workdir, data, console)
+        raws, relay = ceiling(workdir, data, args, console)
         with LocalCluster(workdir / "one-worker", env=env, worker_args=INFO) as cluster:
             one = throughput(cluster, data, 1, console)
-            main_step, steps, kinds = asyncio.run(latency(cluster, data, args, console))
+            main_step, kinds = asyncio.run(
+                offer_to_workers(cluster, data, args.rate, args.duration)
+            )
+        console.print(
+            f"latency at {args.rate:,.0f} events/s for {args.duration:g} s: {main_step.summary()}"
+        )
+        # each rate on a fresh broker after the same pre-load: on tansu a fetch costs more as
+        # the partitions hold more batches (benchmarks/broker.py), so rates tried one after
+        # another on one broker would each meet an older, slower broker than the last
+        steps: list[Step] = []
+        again: list[Throughput] = []
+        for n in range(args.search_steps):
+            rate = rates_to_try(args, [main_step, *steps])
+            if rate is None:
+                break
+            with LocalCluster(workdir / f"rate-{n}", env=env, worker_args=INFO) as cluster:
+                again.append(throughput(cluster, data, 1, console))
+                step, _ = asyncio.run(offer_to_workers(cluster, data, rate, args.search_duration))
+            steps.append(step)
+            verdict = "sustained" if step.sustained else "not sustained"
+            console.print(
+                f"  {step.rate:,.0f} events/s for {step.seconds:g} s: {verdict}; {step.summary()}"
+            )
+            if step.exhausted:
+                break
         with LocalCluster(workdir / "two-workers", env=env, worker_args=INFO) as cluster:
             two = throughput(cluster, data, 2, console)
     loads = (load_before, os.getloadavg()[0])
@@ -912,7 +1081,9 @@ def main() -> None:
         f"topic hops to a decision: 2 (orders -> {DECIDE_TOPIC} -> decisions); "
         f"to a behavioural alert: 3 (orders -> {DECIDE_TOPIC} -> {WATCH_TOPIC} -> alerts)"
     )
-    console.print(report(args, data, raws, [one, two], main_step, steps, kinds, loads))
+    console.print(
+        report(args, data, raws, relay, [one, two], again, main_step, steps, kinds, loads)
+    )
 
 
 if __name__ == "__main__":
