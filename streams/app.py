@@ -79,6 +79,8 @@ log = logging.getLogger("riskmon.streams")
 DECIDE_TOPIC = "riskmon-decide"
 WATCH_TOPIC = "riskmon-watch"
 PARTITIONS = {t.name: t.partitions for t in TOPICS}
+# a produce request may carry this much: a 10 MB message is forwarded, then dead-lettered
+MAX_REQUEST_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,8 @@ class Outbox:
         self.records: list[Outgoing] = []
         self.pending: list[asyncio.Future[Any]] = []  # handed over, delivery not yet checked
         self._make = make_producer
-        self._producer: Any = None
+        # the producer's start, begun once: a timer and an agent may both ask for it first
+        self._producer: asyncio.Task[Any] | None = None
 
     def add(
         self,
@@ -189,12 +192,15 @@ class Outbox:
     async def producer(self) -> Any:
         """The stage's producer, started on first use (in the worker's event loop)."""
         if self._producer is None:
-            if self._make is None:
-                raise RuntimeError("an outbox without a producer")
-            producer = self._make()
-            await producer.start()
-            self._producer = producer
-        return self._producer
+            self._producer = asyncio.ensure_future(self._start())
+        return await self._producer
+
+    async def _start(self) -> Any:
+        if self._make is None:
+            raise RuntimeError("an outbox without a producer")
+        producer = self._make()
+        await producer.start()
+        return producer
 
     async def send(self) -> None:
         """Hand the records to the client, in order (it batches them per partition)."""
@@ -204,7 +210,7 @@ class Outbox:
         send = (await self.producer()).send
         pending = self.pending
         for topic, key, value, partition, headers in records:
-            pending.append(await send(topic, value, key, partition, None, headers))
+            pending.append(await send(topic, value, key=key, partition=partition, headers=headers))
 
     async def delivered(self) -> None:
         """Wait until everything handed over is on the broker; raise if anything is not.
@@ -218,9 +224,14 @@ class Outbox:
             await future
 
     async def stop(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+        started, self._producer = self._producer, None
+        if started is None:
+            return
+        try:
+            producer = await started
+        except Exception:
+            return  # it never started: nothing to stop
+        await producer.stop()
 
 
 class TableBacking:
@@ -334,7 +345,7 @@ class Worker:
             broker_max_poll_records=config.batch,
             stream_buffer_maxsize=4 * config.batch,
             consumer_max_fetch_size=32 << 20,  # a 10 MB message is read, then dead-lettered
-            producer_max_request_size=32 << 20,
+            producer_max_request_size=MAX_REQUEST_BYTES,
             producer_linger=0.002,
             producer_max_batch_size=config.batch_bytes,
             consumer_auto_offset_reset="earliest",
@@ -656,7 +667,7 @@ class Worker:
             acks="all",
             linger_ms=0,  # a stage hands over a batch's outputs at once, then waits for them
             max_batch_size=self.config.batch_bytes,
-            max_request_size=32 << 20,  # as Faust's: a 10 MB message reaches dead-letter
+            max_request_size=MAX_REQUEST_BYTES,
             client_id=f"{self.config.app_id}-stage",
         )
 
