@@ -1,0 +1,111 @@
+"""A stage's outbox: its records to its own producer, in order, each delivery checked."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from streams.app import Outbox
+
+
+class FakeProducer:
+    """Records what it is given; a record whose value is b"lost" fails its delivery."""
+
+    instances: list[FakeProducer] = []
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes | None, int | None]] = []
+        self.starts = 0
+        self.stopped = False
+        FakeProducer.instances.append(self)
+
+    async def start(self) -> None:
+        self.starts += 1
+        await asyncio.sleep(0)  # a real start waits on the broker: others may ask meanwhile
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: Any = None,
+    ) -> asyncio.Future[Any]:
+        self.sent.append((topic, value, key, partition))
+        delivered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if value == b"lost":
+            delivered.set_exception(RuntimeError("the client gave up on it"))
+        else:
+            delivered.set_result((topic, len(self.sent)))
+        return delivered
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    FakeProducer.instances.clear()
+
+
+def test_records_go_to_the_stages_producer_in_order_with_their_keys_and_partitions() -> None:
+    async def run() -> list[Any]:
+        box = Outbox(FakeProducer)
+        box.add("decisions", b"o-1", b"a")
+        box.add("riskmon-watch", None, b"b", 3)
+        box.add("alerts", b"k", b"c", None, [("kind", b"x")])
+        await box.delivered()
+        return FakeProducer.instances[0].sent
+
+    assert asyncio.run(run()) == [
+        ("decisions", b"a", b"o-1", None),
+        ("riskmon-watch", b"b", None, 3),
+        ("alerts", b"c", b"k", None),
+    ]
+
+
+def test_a_record_the_client_gave_up_on_fails_the_delivery() -> None:
+    async def run() -> None:
+        box = Outbox(FakeProducer)
+        box.add("decisions", b"o-1", b"fine")
+        box.add("decisions", b"o-2", b"lost")
+        await box.delivered()
+
+    with pytest.raises(RuntimeError, match="gave up"):
+        asyncio.run(run())
+
+
+def test_the_producer_starts_once_when_two_ask_at_the_same_time_and_stops_with_the_box() -> None:
+    async def run() -> FakeProducer:
+        box = Outbox(FakeProducer)
+        first, second = await asyncio.gather(box.producer(), box.producer())
+        assert first is second
+        await box.stop()
+        return first
+
+    producer = asyncio.run(run())
+    assert len(FakeProducer.instances) == 1
+    assert producer.starts == 1
+    assert producer.stopped
+
+
+def test_an_outbox_with_nothing_to_send_starts_no_producer() -> None:
+    async def run() -> None:
+        box = Outbox(FakeProducer)
+        await box.delivered()
+        await box.stop()
+
+    asyncio.run(run())
+    assert FakeProducer.instances == []
+
+
+def test_an_outbox_without_a_producer_says_so() -> None:
+    async def run() -> None:
+        box = Outbox()
+        box.add("decisions", b"o-1", b"a")
+        await box.delivered()
+
+    with pytest.raises(RuntimeError, match="without a producer"):
+        asyncio.run(run())
