@@ -474,13 +474,14 @@ def check_alive(cluster: LocalCluster) -> None:
         raise RuntimeError(f"the broker exited with {process.returncode} (killed from outside?)")
 
 
-def group_lag(probe: Probe, admin: Any) -> int:
-    """Messages of the stages' input topics not yet committed by the workers' group."""
+def group_lag(probe: Probe, admin: Any, topics: tuple[str, ...] = STAGE_INPUTS) -> int:
+    """Messages of `topics` (by default every stage's input) the workers' group has not
+    committed."""
     offsets = admin.list_group_offsets(GROUP).get(GROUP, {})
     committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
     return sum(
         max(0, end - committed.get((topic, p), 0))
-        for topic in STAGE_INPUTS
+        for topic in topics
         for p, end in probe.end_offsets(topic).items()
     )
 
@@ -551,16 +552,9 @@ class Step:
         if not self.paid:
             return "no paid order offered" + (" (the data ran out)" if self.exhausted else "")
         undecided = f"; {self.undecided:,} undecided {DRAIN:g} s after" if self.undecided else ""
-        windows = self.windows()
-        by_window = (
-            f"; p99 by {self.seconds / len(windows):g} s window "
-            + ", ".join(f"{p:.0f}" for p in windows)
-            if len(windows) > 1
-            else ""
-        )
         return (
             f"p50 {self.pct(0.5):.0f} / p90 {self.pct(0.9):.0f} / p99 {self.pct(0.99):.0f} / "
-            f"max {self.pct(1.0):.0f} ms{by_window}; lag {self.slope(self.lag):+.1f}/s, "
+            f"max {self.pct(1.0):.0f} ms{self.by_window()}; lag {self.slope(self.lag):+.1f}/s, "
             f"undecided {self.slope(self.backlog):+.1f}/s (growing above {self.limit:.0f}/s)"
             f"{undecided}"
         )
@@ -571,6 +565,15 @@ class Step:
         count = max(1, int(self.seconds // WINDOW))
         size = math.ceil(len(self.delays) / count)
         return [self.pct(0.99, self.delays[n : n + size]) for n in range(0, len(self.delays), size)]
+
+    def by_window(self) -> str:
+        """The windows' p99 as text ("" on a step of one window)."""
+        windows = self.windows()
+        if len(windows) < 2:
+            return ""
+        return f"; p99 by {self.seconds / len(windows):g} s window: " + ", ".join(
+            f"{p:,.0f}" for p in windows
+        )
 
 
 class Offering:
@@ -714,12 +717,7 @@ class GroupLag:
         self.probe = Probe(bootstrap)
 
     def __call__(self) -> int:
-        offsets = self.admin.list_group_offsets(GROUP).get(GROUP, {})
-        committed = {
-            tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == "orders"
-        }
-        ends = self.probe.end_offsets("orders")
-        return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
+        return group_lag(self.probe, self.admin, ("orders",))
 
     def close(self) -> None:
         self.admin.close()
@@ -750,7 +748,6 @@ class Relay:
         self.out = out
         self.batch_bytes = batch_bytes
         self.done: dict[int, int] = {}  # orders partition -> next offset to process
-        self.ends: dict[int, int] = {}
 
     async def run(self, ready: asyncio.Event) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -872,13 +869,6 @@ def batch_bytes(args: argparse.Namespace) -> str:
     return f"{getattr(load_settings(), 'kafka_batch_bytes', 'unset')} (settings)"
 
 
-def by_window(step: Step) -> str:
-    windows = step.windows()
-    if len(windows) < 2:
-        return ""
-    return f"; p99 by {step.seconds / len(windows):g} s: " + ", ".join(f"{p:,.0f}" for p in windows)
-
-
 def report(
     args: argparse.Namespace,
     data: Data,
@@ -962,14 +952,14 @@ def report(
         f"delay at {main.rate:,.0f} ev/s: p50/p90/p99/max",
         f"{main.pct(0.5):,.0f}/{main.pct(0.9):,.0f}/{main.pct(0.99):,.0f}/{main.pct(1.0):,.0f} ms",
         f"{len(main.delays):,} paid orders over {main.seconds:g} s; record timestamps "
-        f"({types}), order_paid to decision{by_window(main)}",
+        f"({types}), order_paid to decision{main.by_window()}",
     )
     table.add_row(
         f"raw relay at {relay.rate:,.0f} ev/s: p50/p90/p99/max",
         f"{relay.pct(0.5):,.0f}/{relay.pct(0.9):,.0f}/{relay.pct(0.99):,.0f}/"
         f"{relay.pct(1.0):,.0f} ms",
         f"the raw loop as a service on a broker with the same pre-load: order_paid to its "
-        f"message, one hop{by_window(relay)}; lag {relay.slope(relay.lag):+,.1f}/s; the "
+        f"message, one hop{relay.by_window()}; lag {relay.slope(relay.lag):+,.1f}/s; the "
         f"workers' p99 is "
         f"{main.pct(0.99) / relay.pct(0.99):.1f}x its p99 "
         f"(+{main.pct(0.99) - relay.pct(0.99):,.0f} ms)",

@@ -43,6 +43,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, cast
 
+import aiokafka
 import faust
 from faust.serializers import codecs
 from faust.types import TP, EventT
@@ -660,8 +661,6 @@ class Worker:
 
     def _producer_for_stage(self) -> Any:
         """A stage's own Kafka producer (see `Outbox`), configured as Faust's would be."""
-        import aiokafka
-
         return aiokafka.AIOKafkaProducer(
             bootstrap_servers=self.config.broker,
             acks="all",
