@@ -9,8 +9,10 @@ never sees them together with the early ones, and an alert is lost.
 
 So the decide stage holds each watch ticket until every `orders` partition that holds back has
 reached the ticket's event time (the low watermark), then releases the ready ones in the order
-they arrived. A partition holds back while its reader had not read all it held when it last
-sent a batch ("behind": the intake says so, from the fetch's high watermark), and while it has
+they arrived. A partition holds back while it is "behind": the highest offset any reader has
+reported read from it is short of the highest end any reader's fetch saw (each intake batch
+reports both; maxima, so a late report from a worker that lost the partition since changes
+nothing), and while it has
 had a record appended within `idle_after` seconds of the newest record from any partition
 (append time, from the records: the same on a redo, unlike the clock). A partition behind holds
 back however old its last record: its reader died with orders unread, and they come when a new
@@ -22,7 +24,7 @@ With one `orders` partition the watermark is that partition's newest event time,
 is ready when it arrives, and the order is the replay's.
 
 The held tickets live in the decide stage's saved state (`watch_pending`, `partition_time`,
-`partition_behind`, `watch_clock`), so a crash or a rebalance loses none and a redo releases
+`partition_read`, `watch_clock`), so a crash or a rebalance loses none and a redo releases
 them at the same points.
 """
 
@@ -36,7 +38,11 @@ from typing import Any
 from detectors.watch import Watch
 from streams.state import PartitionStore
 
-IDLE_AFTER = 10.0  # seconds of append time without a record: a partition no longer holds back
+# seconds of append time without a record after which a partition no longer holds back: longer
+# than a dead worker's partitions take to reach a new reader (a session timeout of 10 s, then a
+# rebalance: 17 s on tansu), as a reader that died having read all it held is not "behind" and
+# its partitions' records appended since are known to nobody until then
+IDLE_AFTER = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +78,27 @@ class WatchQueue:
         elif event_time > seen[0] or appended > seen[1]:
             times[key] = [max(seen[0], event_time), max(seen[1], appended)]
 
-    def position(self, partition: int, behind: bool) -> None:
-        """Whether `orders` partition `partition` held more than its reader had read."""
-        table = self.store.table("partition_behind")
+    def position(self, partition: int, read: int, end: int | None) -> None:
+        """Where a reader of `orders` partition `partition` stood after a batch: the last
+        offset it had read, and the partition's end as its fetch saw it (None: not known).
+
+        The highest of each over every report is kept, so a report that comes late (from a
+        worker that has lost the partition since) cannot make a partition that a new reader
+        has read to its end look unfinished again, nor the reverse.
+        """
+        table = self.store.table("partition_read")
         key = str(partition)
-        if behind:
-            if key not in table:
-                table[key] = True
-        elif key in table:
-            del table[key]
+        seen = table.get(key)
+        top = -1 if end is None else end
+        if seen is None:
+            table[key] = [read, top]
+        elif read > seen[0] or top > seen[1]:
+            table[key] = [max(seen[0], read), max(seen[1], top)]
+
+    def behind(self) -> set[str]:
+        """The partitions whose readers had not read everything they had been seen to hold."""
+        table = self.store.table("partition_read")
+        return {key for key, (read, end) in table.items() if end > read + 1}
 
     def hold(self, watch: Watch) -> None:
         clock = self.store.table("watch_clock")
@@ -102,7 +120,7 @@ class WatchQueue:
         """The event time every partition that holds back has reached (`idle`: with no input
         for a while, only the partitions behind hold back)."""
         times = self.store.table("partition_time")
-        behind = self.store.table("partition_behind")
+        behind = self.behind()
         if not times:
             return float("inf") if idle else float("-inf")
         newest = max(appended for _, appended in times.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.app import _behind
+from streams.app import _positions
 from streams.frames import FrameError, Framer, frame, unframe
 
 
@@ -48,4 +48,4 @@ def test_a_damaged_frame_is_named(value: bytes, message: str) -> None:
 )
 def test_positions_that_are_not_partition_offset_end_make_a_malformed_frame(pos: object) -> None:
     with pytest.raises(FrameError):
-        _behind(pos)
+        _positions(pos)

@@ -65,13 +65,13 @@ def test_an_idle_partition_stops_holding_back_and_everything_can_go() -> None:
 def test_a_partition_whose_reader_had_not_read_all_holds_back_however_old() -> None:
     q = queue()
     q.note(0, 100.0, appended=1.0)
-    q.position(0, behind=True)  # its reader died with orders unread
+    q.position(0, read=9, end=20)  # its reader died with orders unread
     q.note(1, 500.0, appended=30.0)  # the others go on, long after partition 0's last record
     q.hold(ticket("ahead", 500.0))
     assert q.ready() == []
     assert q.ready(idle=True) == []  # not even at the tail: partition 0 is not done
     q.note(0, 550.0, appended=31.0)  # a new reader takes partition 0 over
-    q.position(0, behind=False)
+    q.position(0, read=19, end=20)
     assert names(q.ready()) == ["o-ahead"]
 
 
@@ -80,13 +80,26 @@ def test_at_the_tail_only_the_partitions_behind_hold_back() -> None:
     q.note(0, 100.0, appended=1.0)
     q.note(1, 500.0, appended=1.0)
     q.note(2, 200.0, appended=1.0)
-    q.position(2, behind=True)
+    q.position(2, read=4, end=7)
     q.hold(ticket("a", 150.0))
     q.hold(ticket("b", 500.0))
     assert q.ready() == []  # partition 0 is not idle yet: it holds back at 100
     assert names(q.ready(idle=True)) == ["o-a"]  # partition 2 still holds back at 200
-    q.position(2, behind=False)
+    q.position(2, read=6, end=7)
     assert names(q.ready(idle=True)) == ["o-b"]
+
+
+def test_a_late_report_from_a_former_reader_does_not_hold_a_finished_partition_back() -> None:
+    q = queue()
+    q.note(0, 100.0, appended=1.0)
+    q.note(1, 500.0, appended=30.0)
+    q.position(0, read=19, end=20)  # the new reader has read partition 0 to its end
+    q.position(0, read=9, end=15)  # what the worker that lost it had sent, arriving after
+    q.hold(ticket("ahead", 500.0))
+    assert names(q.ready(idle=True)) == ["o-ahead"]
+    assert q.behind() == set()
+    q.position(0, read=19, end=25)  # more appended since: behind until read
+    assert q.behind() == {"0"}
 
 
 def test_held_tickets_survive_as_saved_state() -> None:
