@@ -45,6 +45,7 @@ from typing import Any, Protocol, cast
 
 import aiokafka
 import faust
+import orjson
 from faust.serializers import codecs
 from faust.types import TP, EventT
 
@@ -171,12 +172,15 @@ class Outbox:
     37 ms at p99, against 1 to 2 ms for the same records on an idle broker).
     """
 
-    __slots__ = ("_make", "_producer", "pending", "records")
+    __slots__ = ("_delivering", "_make", "_producer", "pending", "records")
 
     def __init__(self, make_producer: Callable[[], Any] | None = None) -> None:
         self.records: list[Outgoing] = []
         self.pending: list[asyncio.Future[Any]] = []  # handed over, delivery not yet checked
         self._make = make_producer
+        # a stage's agent, its timer and a checkpoint may deliver at once: each must have
+        # waited for everything it handed over, not for whatever the other left in `pending`
+        self._delivering = asyncio.Lock()
         # the producer's start, begun once: a timer and an agent may both ask for it first
         self._producer: asyncio.Task[Any] | None = None
 
@@ -219,10 +223,11 @@ class Outbox:
         Each record's future is awaited: a record the client gave up on (after its own
         retries) fails its future, and nothing else says so.
         """
-        await self.send()
-        pending, self.pending = self.pending, []
-        for future in pending:
-            await future
+        async with self._delivering:
+            await self.send()
+            pending, self.pending = self.pending, []
+            for future in pending:
+                await future
 
     async def stop(self) -> None:
         started, self._producer = self._producer, None
@@ -421,8 +426,9 @@ class Worker:
         self.watch_frames: dict[int, Framer] = {}  # watch partition -> this batch's tickets
         self._seen: dict[int, int] = {}  # orders partition -> the last offset taken in
         self.queues: dict[int, WatchQueue] = {}  # decide partition -> its held watch tickets
-        self._decide_lock = asyncio.Lock()  # a batch, or a release of the held tickets
+        self._decide_lock = asyncio.Lock()  # a batch, or a revocation's teardown
         self._decide_input = time.monotonic()  # when the decide stage last had input
+        self._ticked: dict[int, int] = {}  # decide partition -> the offset of its last tick
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
         self._decided = 0
         self._event_time: dict[int, float] = {}  # orders partition -> latest event time seen
@@ -493,7 +499,8 @@ class Worker:
         config = self.config
         box = self.boxes["decide"]
         async for events in batches(stream, config):
-            self._decide_input = time.monotonic()
+            if any(_kind(event.message.headers) != b"tick" for event in events):
+                self._decide_input = time.monotonic()
             async with self._decide_lock:
                 await self._decide_batch(box, events)
 
@@ -537,23 +544,56 @@ class Worker:
         return len(tickets)
 
     async def _release_idle(self) -> None:
-        """With no input for a while, what only caught-up partitions held goes out (the tail
-        of a stream); a partition whose reader had not read all it held still holds back."""
+        """With no input for a while, a tick to each decide partition that holds tickets: what
+        only caught-up partitions held goes out when it is read (the tail of a stream).
+
+        The release is a record in the log, not the timer's doing: it is decided, saved and
+        marked like any batch, so a crash in the middle of it rolls back, and a redo releases
+        the same tickets at the same point. A tick counts only if nothing was appended between
+        the offset it names and its own: a worker that sends one just as input arrives
+        releases nothing early.
+        """
         if time.monotonic() - self._decide_input < self.config.release_idle:
             return
-        if not any(len(queue) for queue in self.queues.values()):
+        if self._decide_lock.locked():  # a batch (perhaps a tick) is being applied
             return
-        async with self._decide_lock:
-            box = self.boxes["decide"]
-            touched: dict[int, tuple[PartitionStore, int]] = {}
-            for partition, queue in list(self.queues.items()):
-                store = self.decide_state.stores.get(partition)
-                if store is None or queue.store is not store or not len(queue):
-                    continue  # revoked, or restored anew since
-                if self._release(partition, store.applied, idle=True):
-                    touched[partition] = (store, store.applied)
-            self._frames_out(box)
-            await self._save(box, self.decide_state, touched)
+        box = self.boxes["other"]
+        for partition, queue in list(self.queues.items()):
+            store = self.decide_state.stores.get(partition)
+            if store is None or queue.store is not store or not len(queue):
+                continue  # revoked, or restored anew since
+            if self._ticked.get(partition) == store.applied:
+                continue  # sent, not read yet: nothing has been applied since
+            after = orjson.dumps({"after": store.applied})
+            box.add(DECIDE_TOPIC, None, after, partition, headers=[("kind", b"tick")])
+            self._ticked[partition] = store.applied
+        await self._delivered(box)
+
+    def _tick(self, box: Outbox, message: Any) -> None:
+        try:
+            after = orjson.loads(message.value or b"")["after"]
+            if not isinstance(after, int):
+                raise TypeError(after)
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            origin = Origin(message.topic, message.partition, message.offset)
+            reason = f"a tick names no offset: {exc!r}"
+            self._dead(box, "malformed_frame", reason, message.value or b"", origin)
+            return
+        if after != message.offset - 1:
+            return  # input came between: the stream is not idle after all
+        released = self._release(message.partition, message.offset, idle=True)
+        self._ticked[message.partition] = message.offset  # no tick for a tick: input first
+        left = len(self.queues[message.partition])
+        if left:
+            behind = sorted(self.queues[message.partition].behind(), key=int)
+            log.info(
+                "decide partition %d idle: %d watch tickets released, %d held for orders "
+                "partitions %s, whose readers have not read all they hold",
+                message.partition,
+                released,
+                left,
+                ",".join(behind) or "none",
+            )
 
     def _decode_held(self, raw: bytes) -> Any:
         return self.recent.decode(raw, max(self.config.max_bytes, len(raw)))
@@ -563,14 +603,18 @@ class Worker:
         raw = message.value or b""
         partition = message.partition
         found = self.models.get(partition)
-        if _kind(message.headers) == b"label":
+        kind = _kind(message.headers)
+        if kind == b"tick":
+            self._tick(box, message)
+            return
+        if kind == b"label":
             if found is not None:  # validated by the labels stage
                 found.run.learner.on_label(decode_label(raw, max(self.config.max_bytes, len(raw))))
                 found.learnt = message.offset
             return
         try:
             records = list(unframe(raw))
-            positions = {i: _behind(m["pos"]) for i, (m, _) in enumerate(records) if "pos" in m}
+            positions = {i: _positions(m["pos"]) for i, (m, _) in enumerate(records) if "pos" in m}
         except FrameError as exc:  # not from an intake stage: say so rather than lose it
             origin = Origin(message.topic, partition, message.offset)
             self._dead(box, "malformed_frame", str(exc), raw, origin)
@@ -578,8 +622,8 @@ class Worker:
         queue = self.queues[partition]
         for i, (meta, body) in enumerate(records):
             if i in positions:  # where the intake's partitions stood after the records before
-                for part, behind in positions[i].items():
-                    queue.position(part, behind)
+                for part, (read, end) in positions[i].items():
+                    queue.position(part, read, end)
                 continue
             at = meta.get("at") or (None, None)
             origin = Origin("orders", at[0], at[1])
@@ -921,12 +965,16 @@ class Worker:
             if tp.topic == "orders":  # read from its commit when it comes back
                 self._seen.pop(tp.partition, None)
         decide = {tp.partition for tp in revoked if tp.topic == DECIDE_TOPIC}
-        for partition in sorted(decide):
-            self.queues.pop(partition, None)
-            found = self.models.pop(partition, None)
-            if found is not None:  # the next holder starts from what these have learnt
-                await self._checkpoint(partition, found)
-        self.decide_state.revoke(decide)
+        # a batch still delivering would land its changes and its marker after the next
+        # holder had restored the state without them
+        async with self._decide_lock:
+            for partition in sorted(decide):
+                self.queues.pop(partition, None)
+                self._ticked.pop(partition, None)
+                found = self.models.pop(partition, None)
+                if found is not None:  # the next holder starts from what these have learnt
+                    await self._checkpoint(partition, found)
+            self.decide_state.revoke(decide)
         self.watch_state.revoke({tp.partition for tp in revoked if tp.topic == WATCH_TOPIC})
 
 
@@ -988,19 +1036,18 @@ async def batches(stream: Any, config: StreamConfig) -> AsyncIterator[list[Event
         done = True
 
 
-def _behind(pos: Any) -> dict[int, bool]:
-    """An intake frame's positions ({partition: [last offset read, high watermark]}) as
-    whether each partition had more than its reader had read.
+def _positions(pos: Any) -> dict[int, tuple[int, int | None]]:
+    """An intake frame's positions ({partition: [last offset read, high watermark]}), checked.
 
-    >>> _behind({"3": [9, 10], "4": [9, 12], "5": [0, None]})
-    {3: False, 4: True, 5: False}
+    >>> _positions({"3": [9, 10], "5": [0, None]})
+    {3: (9, 10), 5: (0, None)}
     """
     try:
         out = {}
         for part, (offset, end) in pos.items():
             if not isinstance(offset, int) or not isinstance(end, int | None):
                 raise TypeError(part)
-            out[int(part)] = end is not None and offset + 1 < end
+            out[int(part)] = (offset, end)
     except (AttributeError, TypeError, ValueError) as exc:
         raise FrameError(f"positions are not {{partition: [offset, end]}}: {exc!r}") from exc
     return out
@@ -1012,7 +1059,8 @@ def _origin(event: EventT[Any]) -> Origin:
 
 
 def _kind(headers: Any) -> bytes:
-    """What a decide message holds: b"orders" (a frame from intake) or b"label"."""
+    """What a decide message holds: b"orders" (a frame from intake), b"label" (a verdict
+    from the labels stage) or b"tick" (the decide stage's own note that its input is idle)."""
     for name, value in headers or ():
         if name == "kind":
             return bytes(value)

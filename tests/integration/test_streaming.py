@@ -174,9 +174,22 @@ def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     assert all(len(v) == 1 for v in contents.values()), "a repeated decision is the same one"
     (tmp_path / "alerts-read.jsonl").write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in alerts))
     found = flagged(alerts, records, rules_only=True)
-    assert expected.rules_flagged - found == set()  # no alert lost
+    assert expected.rules_flagged - found == set(), _lost(expected, found, logs)  # no alert lost
     assert found == expected.rules_flagged
     assert "from its changelog" in logs  # the survivor took the killed worker's state over
+
+
+def _lost(expected: Expected, found: set[str], logs: str) -> str:
+    """What a crash test that lost alerts has to say: which the replay raised, and what the
+    workers said of their held watch tickets and their restores."""
+    missing = expected.rules_flagged - found
+    raised = [
+        f"{a['detector']} {a['alert_id']} at {a.get('raised_at')} for {sorted(a['order_ids'])[:3]}"
+        for a in expected.alerts.values()
+        if missing & set(a["order_ids"])
+    ]
+    said = [x for x in logs.splitlines() if re.search(r"idle:|restored|assigned|not handed", x)]
+    return "\n".join([f"{len(missing)} orders unflagged", *raised, *said[-40:]])
 
 
 def test_a_restarted_worker_keeps_its_models(expected: Expected, tmp_path: Path) -> None:
