@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from detectors.watch import Watch
 from streams.state import PartitionStore
@@ -43,6 +43,7 @@ from streams.state import PartitionStore
 # rebalance: 17 s on tansu), as a reader that died having read all it held is not "behind" and
 # its partitions' records appended since are known to nobody until then
 IDLE_AFTER = 30.0
+ALL = "all"  # the key of the tables of every orders partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +71,16 @@ class WatchQueue:
 
     def note(self, partition: int, event_time: float, appended: float) -> None:
         """A record of `orders` partition `partition` has been decided."""
-        times = self.store.table("partition_time")
+        times = _every(self.store, "partition_time")
         key = str(partition)
         seen = times.get(key)
         if seen is None:
             times[key] = [event_time, appended]
         elif event_time > seen[0] or appended > seen[1]:
             times[key] = [max(seen[0], event_time), max(seen[1], appended)]
+        else:
+            return
+        self.store.table("partition_time")[ALL] = times  # changed in place: saved once a batch
 
     def position(self, partition: int, read: int, end: int | None) -> None:
         """Where a reader of `orders` partition `partition` stood after a batch: the last
@@ -86,19 +90,22 @@ class WatchQueue:
         worker that has lost the partition since) cannot make a partition that a new reader
         has read to its end look unfinished again, nor the reverse.
         """
-        table = self.store.table("partition_read")
+        positions = _every(self.store, "partition_read")
         key = str(partition)
-        seen = table.get(key)
+        seen = positions.get(key)
         top = -1 if end is None else end
         if seen is None:
-            table[key] = [read, top]
+            positions[key] = [read, top]
         elif read > seen[0] or top > seen[1]:
-            table[key] = [max(seen[0], read), max(seen[1], top)]
+            positions[key] = [max(seen[0], read), max(seen[1], top)]
+        else:
+            return
+        self.store.table("partition_read")[ALL] = positions
 
     def behind(self) -> set[str]:
         """The partitions whose readers had not read everything they had been seen to hold."""
-        table = self.store.table("partition_read")
-        return {key for key, (read, end) in table.items() if end > read + 1}
+        positions = _every(self.store, "partition_read")
+        return {key for key, (read, end) in positions.items() if end > read + 1}
 
     def hold(self, watch: Watch) -> None:
         clock = self.store.table("watch_clock")
@@ -119,7 +126,7 @@ class WatchQueue:
     def watermark(self, idle: bool = False) -> float:
         """The event time every partition that holds back has reached (`idle`: with no input
         for a while, only the partitions behind hold back)."""
-        times = self.store.table("partition_time")
+        times = _every(self.store, "partition_time")
         behind = self.behind()
         if not times:
             return float("inf") if idle else float("-inf")
@@ -157,3 +164,13 @@ class WatchQueue:
 
     def __len__(self) -> int:
         return len(self.store.table("watch_pending"))
+
+
+def _every(store: PartitionStore, name: str) -> dict[str, Any]:
+    """A table's one entry for every `orders` partition: {partition: [...]}.
+
+    One entry, not one per partition: a decide batch hears of most partitions, and each
+    entry changed is a changelog record, with its before-image, at every batch.
+    """
+    found = store.table(name).get(ALL)
+    return {} if found is None else cast(dict[str, Any], found)
