@@ -157,6 +157,19 @@ class CatalogView(MutableMapping[str, Any]):
 
 
 Outgoing = tuple[str, bytes | None, bytes, int | None, list[tuple[str, bytes]] | None]
+ORDERS_HEADERS = [("kind", b"orders")]  # a decide message holding a frame of orders
+
+
+@dataclass(frozen=True, slots=True)
+class Handed:
+    """An intake frame as delivered to `riskmon-decide`: the message the decide stage will
+    read there, taken over in process (`Worker._take_handed`)."""
+
+    partition: int
+    offset: int
+    value: bytes
+    topic: str = DECIDE_TOPIC
+    headers: tuple[tuple[str, bytes], ...] = tuple(ORDERS_HEADERS)
 
 
 class Outbox:
@@ -217,8 +230,9 @@ class Outbox:
         for topic, key, value, partition, headers in records:
             pending.append(await send(topic, value, key=key, partition=partition, headers=headers))
 
-    async def delivered(self) -> None:
-        """Wait until everything handed over is on the broker; raise if anything is not.
+    async def delivered(self) -> list[Any]:
+        """Wait until everything handed over is on the broker; raise if anything is not. The
+        records' metadata (topic, partition, offset), in the order they were added.
 
         Each record's future is awaited: a record the client gave up on (after its own
         retries) fails its future, and nothing else says so.
@@ -226,8 +240,7 @@ class Outbox:
         async with self._delivering:
             await self.send()
             pending, self.pending = self.pending, []
-            for future in pending:
-                await future
+            return [await future for future in pending]
 
     async def stop(self) -> None:
         started, self._producer = self._producer, None
@@ -429,6 +442,7 @@ class Worker:
         self._decide_lock = asyncio.Lock()  # a batch, or a revocation's teardown
         self._decide_input = time.monotonic()  # when the decide stage last had input
         self._ticked: dict[int, int] = {}  # decide partition -> the offset of its last tick
+        self._handed: asyncio.Queue[list[Handed]] = asyncio.Queue()  # intake -> decide, delivered
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
         self._decided = 0
         self._event_time: dict[int, float] = {}  # orders partition -> latest event time seen
@@ -444,6 +458,7 @@ class Worker:
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
         app.on_before_shutdown.connect(cast(Any, self._shutting_down))
         app.timer(1.0)(self._release_idle)
+        app.task(_fatal(self._take_handed))
         if config.full_collection_every > 0:  # streams/collector.py says why
             app.timer(1.0)(Collector(config.full_collection_every).tick)
         if metrics is not None:
@@ -491,9 +506,13 @@ class Worker:
             # tansu, unlike its ListOffsets)
             pos = {str(p): [m.offset, consumer.highwater(m.tp)] for p, m in read.items()}
             framer.add({"pos": pos}, b"")
-            for value in framer.take():
-                box.add(DECIDE_TOPIC, None, value, headers=[("kind", b"orders")])
-            await self._delivered(box)  # before Faust acknowledges the batch
+            frames = list(framer.take())
+            for value in frames:
+                box.add(DECIDE_TOPIC, None, value, headers=ORDERS_HEADERS)
+            sent = await self._delivered(box)  # before Faust acknowledges the batch
+            written = [meta for meta in sent if meta.topic == DECIDE_TOPIC]
+            pairs = zip(written, frames, strict=True)
+            self._handed.put_nowait([Handed(m.partition, m.offset, v) for m, v in pairs])
 
     async def _decide(self, stream: Any) -> None:
         config = self.config
@@ -502,12 +521,46 @@ class Worker:
             if any(_kind(event.message.headers) != b"tick" for event in events):
                 self._decide_input = time.monotonic()
             async with self._decide_lock:
-                await self._decide_batch(box, events)
+                await self._decide_batch(box, [event.message for event in events])
 
-    async def _decide_batch(self, box: Outbox, events: list[EventT[Any]]) -> None:
+    async def _take_handed(self, app: Any) -> None:
+        """The intake's frames, decided as soon as they are on the broker, in the log's order.
+
+        A frame the intake has delivered is in `riskmon-decide` at a known offset. When this
+        worker holds that partition and the frame comes right after what the stage has applied
+        there, deciding it now is deciding it as it will be read, without waiting for a fetch
+        round (each costs up to the broker's fetch wait, and tansu holds every fetch that
+        long). Any other frame (another worker's, or one after a verdict or a tick that is not
+        applied yet) is left to the agent, which reads every frame and skips those applied.
+        """
+        box = self.boxes["decide"]
+        handed = self._handed
+        while True:
+            frames = await handed.get()
+            while not handed.empty():
+                frames.extend(handed.get_nowait())
+            async with self._decide_lock:
+                messages = self._next_in_log(frames)
+                if messages:
+                    self._decide_input = time.monotonic()
+                    await self._decide_batch(box, messages)
+
+    def _next_in_log(self, frames: list[Handed]) -> list[Handed]:
+        """The frames that follow on from what is applied, each right after the one before."""
+        out: list[Handed] = []
+        for frame in frames:
+            store = self.decide_state.stores.get(frame.partition)
+            queue = self.queues.get(frame.partition)
+            if store is None or queue is None or queue.store is not store:
+                continue  # not held here, or not taken up yet: the agent will read it
+            last = next((m.offset for m in reversed(out) if m.partition == frame.partition), None)
+            if frame.offset == (store.applied if last is None else last) + 1:
+                out.append(frame)
+        return out
+
+    async def _decide_batch(self, box: Outbox, messages: Sequence[Any]) -> None:
         touched: dict[int, tuple[PartitionStore, int]] = {}
-        for event in events:
-            message = event.message
+        for message in messages:
             store, fresh = self.decide_state.partition(message.partition)
             if fresh or message.partition not in self.pipelines:
                 self.pipelines[message.partition] = Pipeline(self.rules, store)
@@ -714,9 +767,9 @@ class Worker:
             client_id=f"{self.config.app_id}-stage",
         )
 
-    async def _delivered(self, box: Outbox) -> None:
+    async def _delivered(self, box: Outbox) -> list[Any]:
         try:
-            await box.delivered()
+            return await box.delivered()
         except Exception:
             # Faust would commit offsets past what was lost, and restarting one agent leaves
             # its unacknowledged events in the way of every later commit: the process stops
@@ -724,6 +777,7 @@ class Worker:
             log.critical("a stage's output was not delivered: stopping the worker", exc_info=True)
             logging.shutdown()
             os._exit(70)  # EX_SOFTWARE
+            raise  # not reached: os._exit does not return
 
     def _emit(self, box: Outbox, order: Any, outcome: Outcome, queue: WatchQueue) -> None:
         if outcome.decision is not None:
