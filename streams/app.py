@@ -19,7 +19,9 @@ bad input of any stage --> dead-letter
   distinct partition, so with one partition an order makes one message, with eight about five).
 
 An order makes two topic hops to its decision (orders -> decide -> decisions) and three to a
-behavioural alert. No detector logic lives here: this module moves bytes and state.
+behavioural alert. The worker holding the decide partition decides an intake frame it has just
+delivered there without waiting to read it back, when the frame follows on from what it has
+applied (`Worker._take_handed`). No detector logic lives here: this module moves bytes and state.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Mapping,
     MutableMapping,
     Sequence,
 )
@@ -546,17 +549,12 @@ class Worker:
                     await self._decide_batch(box, messages)
 
     def _next_in_log(self, frames: list[Handed]) -> list[Handed]:
-        """The frames that follow on from what is applied, each right after the one before."""
-        out: list[Handed] = []
-        for frame in frames:
-            store = self.decide_state.stores.get(frame.partition)
-            queue = self.queues.get(frame.partition)
-            if store is None or queue is None or queue.store is not store:
-                continue  # not held here, or not taken up yet: the agent will read it
-            last = next((m.offset for m in reversed(out) if m.partition == frame.partition), None)
-            if frame.offset == (store.applied if last is None else last) + 1:
-                out.append(frame)
-        return out
+        applied = {}
+        for partition, store in self.decide_state.stores.items():
+            queue = self.queues.get(partition)
+            if queue is not None and queue.store is store:  # taken up by the decide stage
+                applied[partition] = store.applied
+        return follow_on(frames, applied)
 
     async def _decide_batch(self, box: Outbox, messages: Sequence[Any]) -> None:
         touched: dict[int, tuple[PartitionStore, int]] = {}
@@ -1104,6 +1102,23 @@ def _positions(pos: Any) -> dict[int, tuple[int, int | None]]:
             out[int(part)] = (offset, end)
     except (AttributeError, TypeError, ValueError) as exc:
         raise FrameError(f"positions are not {{partition: [offset, end]}}: {exc!r}") from exc
+    return out
+
+
+def follow_on(frames: Iterable[Handed], applied: Mapping[int, int]) -> list[Handed]:
+    """The frames that carry on from `applied` (the last offset applied, per partition held):
+    each right after the one before it in its partition. The rest are left to be read.
+
+    >>> f = lambda partition, offset: Handed(partition, offset, b"")
+    >>> [x.offset for x in follow_on([f(0, 5), f(0, 6), f(0, 8), f(1, 3)], {0: 4})]
+    [5, 6]
+    """
+    out: list[Handed] = []
+    last = dict(applied)
+    for frame in frames:
+        if last.get(frame.partition, -2) + 1 == frame.offset:
+            out.append(frame)
+            last[frame.partition] = frame.offset
     return out
 
 

@@ -109,3 +109,14 @@ def test_an_outbox_without_a_producer_says_so() -> None:
 
     with pytest.raises(RuntimeError, match="without a producer"):
         asyncio.run(run())
+
+
+def test_a_delivery_gives_each_records_metadata_in_the_order_they_were_added() -> None:
+    async def run() -> list[Any]:
+        box = Outbox(FakeProducer)
+        box.add("dead-letter", None, b"a")
+        box.add("riskmon-decide", None, b"b")
+        box.add("riskmon-decide", None, b"c")
+        return await box.delivered()
+
+    assert asyncio.run(run()) == [("dead-letter", 1), ("riskmon-decide", 2), ("riskmon-decide", 3)]
