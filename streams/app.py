@@ -524,7 +524,7 @@ class Worker:
             if any(_kind(event.message.headers) != b"tick" for event in events):
                 self._decide_input = time.monotonic()
             async with self._decide_lock:
-                await self._decide_batch(box, [event.message for event in events])
+                await self._decide_batch(box, [event.message for event in events], "read")
 
     async def _take_handed(self, app: Any) -> None:
         """The intake's frames, decided as soon as they are on the broker, in the log's order.
@@ -546,7 +546,7 @@ class Worker:
                 messages = self._next_in_log(frames)
                 if messages:
                     self._decide_input = time.monotonic()
-                    await self._decide_batch(box, messages)
+                    await self._decide_batch(box, messages, "handed")
 
     def _next_in_log(self, frames: list[Handed]) -> list[Handed]:
         applied = {}
@@ -556,8 +556,10 @@ class Worker:
                 applied[partition] = store.applied
         return follow_on(frames, applied)
 
-    async def _decide_batch(self, box: Outbox, messages: Sequence[Any]) -> None:
+    async def _decide_batch(self, box: Outbox, messages: Sequence[Any], path: str) -> None:
+        """Messages of riskmon-decide applied in order (`path`: how they came, for the metric)."""
         touched: dict[int, tuple[PartitionStore, int]] = {}
+        frames = 0
         for message in messages:
             store, fresh = self.decide_state.partition(message.partition)
             if fresh or message.partition not in self.pipelines:
@@ -569,8 +571,11 @@ class Worker:
                 continue  # decided before a crash: its outputs went out then
             self._decide_message(box, message)
             touched[message.partition] = (store, message.offset)
+            frames += _kind(message.headers) == b"orders"
         self._frames_out(box)
         await self._save(box, self.decide_state, touched)
+        if self.metrics is not None and frames:
+            self.metrics.count_decide_frames(path, frames)
         for partition, (store, _) in touched.items():
             if self.metrics is not None:
                 self._report_budget(store)

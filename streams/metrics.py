@@ -173,6 +173,13 @@ class Metrics:
             buckets=DELAY_BUCKETS,
             registry=r,
         )
+        self.decide_frames = Counter(
+            "riskmon_decide_frames",
+            "Intake frames the decide stage applied, by path: handed over in process once"
+            " delivered, or read back from riskmon-decide",
+            ["path"],
+            registry=r,
+        )
         self.lag = Gauge(
             "riskmon_consumer_lag",
             "Messages not yet consumed, by topic and partition",
@@ -417,6 +424,10 @@ class MetricsObserver(NullObserver):
     def observe_delay(self, seconds: float) -> None:
         """Wall-clock seconds from an event's `occurred_at` to its decision being sent."""
         self.metrics.delay.observe(seconds)
+
+    def count_decide_frames(self, path: str, frames: int) -> None:
+        """Intake frames applied by the decide stage: `handed` in process, or `read`."""
+        self.metrics.decide_frames.labels(path).inc(frames)
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         """Messages behind the end of `topic`'s `partition` (end offset - position)."""

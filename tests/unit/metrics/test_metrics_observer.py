@@ -252,6 +252,11 @@ def test_a_clawback_for_an_order_decided_before_the_process_started() -> None:
 
 def test_worker_measurements() -> None:
     observer = MetricsObserver(RULES)
+    observer.count_decide_frames("handed", 3)
+    observer.count_decide_frames("read", 1)
+    observer.count_decide_frames("handed", 2)
+    assert value(observer, "riskmon_decide_frames_total", path="handed") == 5
+    assert value(observer, "riskmon_decide_frames_total", path="read") == 1
     observer.observe_processing(0.0003)
     observer.observe_delay(4.0)
     observer.set_lag("orders", 3, 120)
