@@ -509,7 +509,7 @@ class Worker:
             # tansu, unlike its ListOffsets)
             pos = {str(p): [m.offset, consumer.highwater(m.tp)] for p, m in read.items()}
             framer.add({"pos": pos}, b"")
-            frames = list(framer.take())
+            frames = framer.take()
             for value in frames:
                 box.add(DECIDE_TOPIC, None, value, headers=ORDERS_HEADERS)
             sent = await self._delivered(box)  # before Faust acknowledges the batch
@@ -549,12 +549,17 @@ class Worker:
                     await self._decide_batch(box, messages, "handed")
 
     def _next_in_log(self, frames: list[Handed]) -> list[Handed]:
-        applied = {}
-        for partition, store in self.decide_state.stores.items():
-            queue = self.queues.get(partition)
-            if queue is not None and queue.store is store:  # taken up by the decide stage
-                applied[partition] = store.applied
-        return follow_on(frames, applied)
+        return follow_on(frames, {p: store.applied for p, store, _ in self._taken_up()})
+
+    def _taken_up(self) -> list[tuple[int, PartitionStore, WatchQueue]]:
+        """The decide partitions this worker holds and the stage has taken up, with their
+        state and held tickets (a queue of a store restored anew since is not one of them)."""
+        out = []
+        for partition, queue in self.queues.items():
+            store = self.decide_state.stores.get(partition)
+            if store is not None and queue.store is store:
+                out.append((partition, store, queue))
+        return out
 
     async def _decide_batch(self, box: Outbox, messages: Sequence[Any], path: str) -> None:
         """Messages of riskmon-decide applied in order (`path`: how they came, for the metric)."""
@@ -614,10 +619,9 @@ class Worker:
         if self._decide_lock.locked():  # a batch (perhaps a tick) is being applied
             return
         box = self.boxes["other"]
-        for partition, queue in list(self.queues.items()):
-            store = self.decide_state.stores.get(partition)
-            if store is None or queue.store is not store or not len(queue):
-                continue  # revoked, or restored anew since
+        for partition, store, queue in self._taken_up():
+            if not len(queue):
+                continue
             if self._ticked.get(partition) == store.applied:
                 continue  # sent, not read yet: nothing has been applied since
             after = orjson.dumps({"after": store.applied})

@@ -71,16 +71,7 @@ class WatchQueue:
 
     def note(self, partition: int, event_time: float, appended: float) -> None:
         """A record of `orders` partition `partition` has been decided."""
-        times = _every(self.store, "partition_time")
-        key = str(partition)
-        seen = times.get(key)
-        if seen is None:
-            times[key] = [event_time, appended]
-        elif event_time > seen[0] or appended > seen[1]:
-            times[key] = [max(seen[0], event_time), max(seen[1], appended)]
-        else:
-            return
-        self.store.table("partition_time")[ALL] = times  # changed in place: saved once a batch
+        _keep_highest(self.store, "partition_time", partition, event_time, appended)
 
     def position(self, partition: int, read: int, end: int | None) -> None:
         """Where a reader of `orders` partition `partition` stood after a batch: the last
@@ -90,17 +81,7 @@ class WatchQueue:
         worker that has lost the partition since) cannot make a partition that a new reader
         has read to its end look unfinished again, nor the reverse.
         """
-        positions = _every(self.store, "partition_read")
-        key = str(partition)
-        seen = positions.get(key)
-        top = -1 if end is None else end
-        if seen is None:
-            positions[key] = [read, top]
-        elif read > seen[0] or top > seen[1]:
-            positions[key] = [max(seen[0], read), max(seen[1], top)]
-        else:
-            return
-        self.store.table("partition_read")[ALL] = positions
+        _keep_highest(self.store, "partition_read", partition, read, -1 if end is None else end)
 
     def behind(self) -> set[str]:
         """The partitions whose readers had not read everything they had been seen to hold."""
@@ -174,3 +155,24 @@ def _every(store: PartitionStore, name: str) -> dict[str, Any]:
     """
     found = store.table(name).get(ALL)
     return {} if found is None else cast(dict[str, Any], found)
+
+
+def _keep_highest(store: PartitionStore, name: str, partition: int, a: float, b: float) -> None:
+    """Raise `partition`'s pair in table `name`'s one entry to at least (a, b), each on its own.
+
+    The entry is changed in place and set again only when it changed: that marks it for the
+    batch's save (its before-image comes from what was saved, not from this object).
+    """
+    table = store.table(name)
+    every = table.get(ALL)
+    if every is None:
+        every = {}
+    key = str(partition)
+    seen = every.get(key)
+    if seen is None:
+        every[key] = [a, b]
+    elif a > seen[0] or b > seen[1]:
+        every[key] = [max(seen[0], a), max(seen[1], b)]
+    else:
+        return
+    table[ALL] = every
