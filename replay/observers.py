@@ -6,6 +6,7 @@ metrics exporter or a ledger writer is written once and works behind either runt
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from schemas.orders import OrderPaid
@@ -76,7 +77,7 @@ class NullObserver:
 
 
 def notify_outcome(
-    observers: list[Observer], event: OrderPaid | LaterEvent, outcome: Outcome
+    observers: Sequence[Observer], event: OrderPaid | LaterEvent, outcome: Outcome
 ) -> None:
     """An event's decision and later-event effects, as every runtime reports them: a payment's
     decision, then each waiting later event it released, in order."""
@@ -89,3 +90,86 @@ def notify_outcome(
                     observer.on_later(later, applied)
         else:
             observer.on_later(event, outcome)
+
+
+class Fanout(NullObserver):
+    """Several observers as one: each hook goes to every one of them, in order."""
+
+    def __init__(self, observers: Sequence[Observer] = ()) -> None:
+        self.observers = list(observers)
+
+    def __bool__(self) -> bool:
+        return bool(self.observers)
+
+    def on_consumed(self, topic: str, event_type: str) -> None:
+        for observer in self.observers:
+            observer.on_consumed(topic, event_type)
+
+    def on_catalog(self, entry: CatalogEntry) -> None:
+        for observer in self.observers:
+            observer.on_catalog(entry)
+
+    def on_decided(self, event: OrderPaid, outcome: Outcome) -> None:
+        for observer in self.observers:
+            observer.on_decided(event, outcome)
+
+    def on_later(self, event: LaterEvent, outcome: Outcome) -> None:
+        for observer in self.observers:
+            observer.on_later(event, outcome)
+
+    def on_alert(self, alert: Alert) -> None:
+        for observer in self.observers:
+            observer.on_alert(alert)
+
+    def on_dead_letter(self, record: dict[str, Any]) -> None:
+        for observer in self.observers:
+            observer.on_dead_letter(record)
+
+    def on_learning_quality(self, figures: Mapping[str, float]) -> None:
+        for observer in self.observers:
+            observer.on_learning_quality(figures)
+
+    def close(self) -> None:
+        for observer in self.observers:
+            observer.close()
+
+
+class Deferred(NullObserver):
+    """The hooks of a batch, held until the batch is done (`release`) or dropped (`drop`).
+
+    A stage that has to apply a batch again (after rolling back one message's failure) would
+    otherwise count what it applied before the failure twice.
+    """
+
+    def __init__(self, target: Observer) -> None:
+        self.target = target
+        self.calls: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+
+    def on_consumed(self, topic: str, event_type: str) -> None:
+        self.calls.append((self.target.on_consumed, (topic, event_type)))
+
+    def on_catalog(self, entry: CatalogEntry) -> None:
+        self.calls.append((self.target.on_catalog, (entry,)))
+
+    def on_decided(self, event: OrderPaid, outcome: Outcome) -> None:
+        self.calls.append((self.target.on_decided, (event, outcome)))
+
+    def on_later(self, event: LaterEvent, outcome: Outcome) -> None:
+        self.calls.append((self.target.on_later, (event, outcome)))
+
+    def on_alert(self, alert: Alert) -> None:
+        self.calls.append((self.target.on_alert, (alert,)))
+
+    def on_dead_letter(self, record: dict[str, Any]) -> None:
+        self.calls.append((self.target.on_dead_letter, (record,)))
+
+    def on_learning_quality(self, figures: Mapping[str, float]) -> None:
+        self.calls.append((self.target.on_learning_quality, (figures,)))
+
+    def release(self) -> None:
+        calls, self.calls = self.calls, []
+        for hook, args in calls:
+            hook(*args)
+
+    def drop(self) -> None:
+        self.calls = []

@@ -11,10 +11,20 @@ manifest, joins its parts and checks their digest.
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
+
+from detectors.learning import Learner, LearningConfig
+from detectors.learning.codec import CheckpointError
+from replay.learning import LearningRun
+from schemas.orders import OrderPaid
+from schemas.rules import ProgrammeRules
+
+log = logging.getLogger("riskmon.streams")
 
 PART_BYTES = 512 * 1024
 MANIFEST = "learner/manifest"
@@ -108,3 +118,77 @@ def load(table: Table) -> tuple[bytes, Manifest]:
     if len(blob) != manifest.size or digest(blob) != manifest.digest:
         raise CheckpointMissing("parts do not match the manifest's digest")
     return blob, manifest
+
+
+class PartitionModels:
+    """The online models of one decide partition, and the decide offset they have learnt
+    through. Restored from the last whole checkpoint in the stage's models table, written
+    back by `checkpoint_records` (the commit protocol delivers the parts, then the manifest:
+    docs/durability.md)."""
+
+    def __init__(self, run: LearningRun, manifest: Manifest | None) -> None:
+        self.run = run
+        self.manifest = manifest  # of the last checkpoint written or read
+        self.learnt = manifest.offset if manifest is not None else -1  # decide offset
+        self.since_checkpoint = 0  # orders learnt since
+        self.taught: dict[str, Any] = {}  # SKU -> the catalog product its reference came from
+
+    @classmethod
+    def restore(
+        cls,
+        table: Table,
+        partition: int,
+        rules: ProgrammeRules,
+        config: LearningConfig,
+    ) -> PartitionModels:
+        view = Prefixed(table, f"{partition}|")
+        try:
+            blob, manifest = load(view)
+            learner = Learner.restore(rules, config, blob)
+        except CheckpointMissing as exc:
+            if str(exc) != "no checkpoint yet":
+                log.error("models of decide partition %d start afresh: %s", partition, exc)
+            return cls(LearningRun(Learner(rules, config)), None)
+        except CheckpointError as exc:
+            log.error("models of decide partition %d start afresh: %s", partition, exc)
+            return cls(LearningRun(Learner(rules, config)), None)
+        log.warning(
+            "restored the models of decide partition %d from their checkpoint at offset %d "
+            "(%d orders learnt)",
+            partition,
+            manifest.offset,
+            learner.counts["orders"],
+        )
+        return cls(LearningRun(learner), manifest)
+
+    def teach_catalog(self, catalog: Mapping[str, Any], order: OrderPaid) -> None:
+        """The reference prices of the order's products, from the catalog as it is."""
+        for item in order.items:
+            found = catalog.get(item.sku)
+            if found is not None and self.taught.get(item.sku) is not found:
+                self.taught[item.sku] = found
+                self.run.catalog(found.entry)
+
+    def checkpoint_records(
+        self, partition: int
+    ) -> tuple[list[tuple[str, bytes]], tuple[str, bytes]]:
+        """The checkpoint's parts and its manifest, keyed for the stage's models table."""
+        blob = self.run.learner.checkpoint()
+        parts, manifest = records(blob, self.learnt, self.manifest)
+        prefix = f"{partition}|"
+        return [(prefix + k, v) for k, v in parts], (prefix + manifest[0], manifest[1])
+
+    def checkpointed(self, manifest: bytes) -> None:
+        self.manifest = Manifest.loads(manifest)
+        self.since_checkpoint = 0
+
+
+class Prefixed:
+    """One partition's keys of a table, read without their prefix."""
+
+    def __init__(self, table: Table, prefix: str) -> None:
+        self.table = table
+        self.prefix = prefix
+
+    def get(self, key: str) -> bytes | None:
+        return self.table.get(self.prefix + key)

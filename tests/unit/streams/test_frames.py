@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.app import _positions
 from streams.frames import FrameError, Framer, frame, unframe
+from streams.messages import positions as _positions
 
 
 def test_records_come_back_in_order_with_their_metadata_and_newlines() -> None:

@@ -3,7 +3,7 @@ from what it has applied, in the log's order; everything else is left for the ag
 
 from __future__ import annotations
 
-from streams.app import Handed, follow_on
+from streams.messages import Handed, follow_on
 
 
 def frames(*at: tuple[int, int]) -> list[Handed]:
@@ -33,5 +33,5 @@ def test_frames_of_a_partition_held_elsewhere_or_not_taken_up_are_left_alone() -
 
 
 def test_a_handed_frame_reads_as_a_frame_of_orders_on_the_decide_topic() -> None:
-    frame = Handed(0, 9, b"x")
-    assert (frame.topic, dict(frame.headers)) == ("riskmon-decide", {"kind": b"orders"})
+    message = Handed(0, 9, b"x").message()
+    assert (message.topic, message.kind, message.offset) == ("riskmon-decide", "orders", 9)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.app import Outbox
+from streams.outbox import Outbox
 
 
 class FakeProducer:

@@ -1,0 +1,155 @@
+"""Each stage run batch by batch under the commit protocol: async, but no Faust.
+
+The Faust agents (streams/app.py) and the in-process tests (tests/unit/streams/inprocess.py)
+drive the same runners: a runner takes the messages of one batch, has its stage apply them,
+and delivers and saves the result by the steps of streams/commit.py (docs/durability.md).
+
+The decide stage has five entry points that touch its state: a batch read by its agent, the
+frames the intake hands over, the idle timer's ticks, a revocation and the shutdown. They take
+turns under one lock, so a batch is saved whole before another starts or its partition leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streams import commit
+from streams.commit import StoreSink
+from streams.decide import DecideStage
+from streams.intake import Intake
+from streams.messages import DECIDE_TOPIC, Handed, Message, follow_on
+from streams.models import PartitionModels
+from streams.outbox import Outbox, TableBacking
+from streams.watch import WatchStage
+
+log = logging.getLogger("riskmon.streams")
+
+
+class IntakeRunner:
+    def __init__(self, stage: Intake, box: Outbox, handed: asyncio.Queue[list[Handed]]) -> None:
+        self.stage = stage
+        self.box = box
+        self.handed = handed
+
+    async def batch(
+        self, messages: Sequence[Message], highwater: Callable[[int], int | None]
+    ) -> None:
+        batch = self.stage.apply(messages, highwater)
+        self.box.extend(batch.records)
+        sent = await commit.deliver(self.box)  # before the batch is acknowledged
+        written = [meta for meta in sent if meta.topic == DECIDE_TOPIC]
+        pairs = zip(written, batch.frames, strict=True)
+        self.handed.put_nowait([Handed(m.partition, m.offset, v) for m, v in pairs])
+
+
+class WatchRunner:
+    def __init__(self, stage: WatchStage, box: Outbox, sink: StoreSink | None) -> None:
+        self.stage = stage
+        self.box = box
+        self.sink = sink
+
+    async def batch(self, messages: Sequence[Message]) -> None:
+        batch = self.stage.apply(messages)
+        self.box.extend(batch.records)
+        await commit.commit(self.box, self.stage.state, batch.touched, self.sink)
+
+
+class DecideRunner:
+    def __init__(
+        self,
+        stage: DecideStage,
+        box: Outbox,
+        ticks: Outbox,
+        models_table: TableBacking,
+        sink: StoreSink | None = None,
+        metrics: Any = None,
+        release_idle: float = 15.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stage = stage
+        self.box = box
+        self.ticks = ticks  # the idle timer's own outbox: it must not wait for a batch's
+        self.models_table = models_table
+        self.sink = sink
+        self.metrics = metrics
+        self.release_idle = release_idle
+        self.monotonic = monotonic
+        self.lock = asyncio.Lock()  # a batch, a tick's sending, or a revocation's teardown
+        self.last_input = monotonic()  # when the stage last had input other than ticks
+
+    async def read(self, messages: Sequence[Message]) -> None:
+        """A batch its agent read from `riskmon-decide`."""
+        if any(message.kind != "tick" for message in messages):
+            self.last_input = self.monotonic()
+        async with self.lock:
+            await self._batch(messages, "read")
+
+    async def handed(self, frames: list[Handed]) -> None:
+        """Frames the intake has just delivered: those that follow on from what is applied
+        are decided now, as they will be read; the agent skips them when it reads them."""
+        async with self.lock:
+            ready = follow_on(frames, self.stage.applied())
+            if ready:
+                self.last_input = self.monotonic()
+                await self._batch([frame.message() for frame in ready], "handed")
+
+    async def idle(self) -> None:
+        """The timer: with no input for `release_idle` seconds, a tick to each partition that
+        holds watch tickets (`DecideStage.idle_ticks`). A tick counts only if nothing came
+        between the offset it names and its own, so it never releases early."""
+        if self.monotonic() - self.last_input < self.release_idle or self.lock.locked():
+            return
+        self.ticks.extend(self.stage.idle_ticks())
+        await commit.deliver(self.ticks)
+
+    async def revoke(self, partitions: set[int]) -> None:
+        """Another worker takes these: a batch in flight is saved first (it would otherwise
+        land its changes and marker after the next holder had restored without them), and the
+        models are checkpointed, so the next holder starts from what they learnt."""
+        async with self.lock:
+            for partition in sorted(partitions):
+                found = self.stage.models.get(partition)
+                if found is not None:
+                    await self.checkpoint(partition, found)
+            self.stage.revoke(partitions)
+
+    async def shutdown(self) -> None:
+        async with self.lock:
+            for partition, found in list(self.stage.models.items()):
+                await self.checkpoint(partition, found)
+
+    async def _batch(self, messages: Sequence[Message], path: str) -> None:
+        stage = self.stage
+        batch = stage.apply(messages)
+        self.box.extend(batch.records)
+        await commit.commit(self.box, stage.state, batch.touched, self.sink)
+        metrics = self.metrics
+        if metrics is not None and batch.frames:
+            metrics.count_decide_frames(path, batch.frames)
+        for partition, (store, _) in batch.touched.items():
+            if metrics is not None:
+                for (name, line), used in stage.budget_used(store).items():
+                    metrics.set_budget_used(name, line, used)
+            due = stage.checkpoint_due(partition)
+            if due is not None:
+                await self.checkpoint(partition, due)
+
+    async def checkpoint(self, partition: int, found: PartitionModels) -> None:
+        """Only models that learnt exactly what the saved state holds: models ahead of it
+        would, after a crash, learn again the orders the restarted stage decides again."""
+        store = self.stage.state.stores.get(partition)
+        if store is None or found.learnt != store.applied:
+            return
+        started = time.perf_counter()
+        size = await commit.checkpoint(self.box, self.models_table, partition, found)
+        log.info(
+            "checkpointed the models of decide partition %d at offset %d: %d bytes, %.0f ms",
+            partition,
+            found.learnt,
+            size,
+            (time.perf_counter() - started) * 1000,
+        )
