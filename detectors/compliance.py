@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from detectors.base import Detector
 from detectors.context import ItemVerdict, PaidContext
-from detectors.products import Product
+from detectors.products import Product, catalog_at, product_problems
 from detectors.store import Store
 from schemas.money import ZERO, to_fen
 from schemas.orders import Item
@@ -117,24 +117,12 @@ class Compliance(Detector):
         grade = item.energy_grade
         programme = ctx.programme
         if catalog is not None and programme is not None:
-            found_product = catalog.get(item.sku)
-            if found_product is None:
-                verdict.problems.append("sku_not_registered")
-            else:
-                entry, registered, withdrawn = found_product
-                if entry.category != item.category:
-                    verdict.problems.append("sku_category_mismatch")
-                if ctx.event.programme not in entry.programmes:
-                    verdict.problems.append("sku_not_registered_for_programme")
-                if registered > ctx.ts:
-                    verdict.problems.append("sku_not_yet_registered")
-                if withdrawn is not None and withdrawn <= ctx.ts:
-                    verdict.problems.append("sku_withdrawn")
-                if entry.energy_grade is not None and grade != entry.energy_grade:
-                    verdict.problems.append("energy_grade_mismatch")
-                markup = self._markups[ctx.event.programme]
-                if markup is not None:
-                    verdict.inflated = item.unit_price > entry.reference_price * markup
+            name = ctx.event.programme
+            found_product = catalog_at(catalog, item.sku, ctx.ts)
+            problems, verdict.inflated = product_problems(
+                found_product, item, name, ctx.ts, self._markups[name]
+            )
+            verdict.problems.extend(problems)
         rate = line.rate_for(grade)
         if rate is None:
             verdict.problems.append("energy_grade_not_eligible")
@@ -230,7 +218,7 @@ class PriceInflation(Detector):
         catalog = store.table("catalog")
         skus = []
         for v in inflated:
-            found = catalog.get(v.item.sku)
+            found = catalog_at(catalog, v.item.sku, ctx.ts)
             reference = found.entry.reference_price if found is not None else None
             skus.append(
                 {

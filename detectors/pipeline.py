@@ -25,7 +25,7 @@ from detectors.compliance import Compliance, PriceInflation
 from detectors.context import HOUR, LaterContext, LaterEvent, PaidContext
 from detectors.farms import AccountFarms
 from detectors.merchants import MerchantBursts
-from detectors.products import product
+from detectors.products import Catalog, product
 from detectors.qualification import DeviceCodes, Qualification
 from detectors.quotas import Quotas
 from detectors.rings import IdentityRings
@@ -123,7 +123,12 @@ class Pipeline:
         self._pending = store.table("pending")
 
     def on_catalog(self, entry: CatalogEntry) -> None:
-        self.store.table("catalog")[entry.sku] = product(entry)
+        """A catalog record: it applies to the orders from its `registered_at` on."""
+        catalog = self.store.table("catalog")
+        if isinstance(catalog, Catalog):
+            catalog.add(entry)
+        else:  # a store given as plain tables: a table of the latest registration per SKU
+            catalog[entry.sku] = product(entry)
 
     def on_order(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
         """Both halves for one event: its decision, and every alert it raises."""

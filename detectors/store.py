@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any, Protocol
 
+from detectors.products import Catalog
+
 
 class Store(Protocol):
     def table(self, name: str) -> MutableMapping[str, Any]:
@@ -29,12 +31,13 @@ class MemoryStore:
     """
 
     def __init__(self) -> None:
-        self.tables: dict[str, dict[str, Any]] = {}
+        self.tables: dict[str, Any] = {}
 
-    def table(self, name: str) -> dict[str, Any]:
+    def table(self, name: str) -> Any:
         table = self.tables.get(name)
         if table is None:
-            table = self.tables[name] = {}
+            # the catalog keeps each SKU's registrations over time (detectors/products.py)
+            table = self.tables[name] = Catalog() if name == "catalog" else {}
         return table
 
     def sizes(self) -> dict[str, int]:
