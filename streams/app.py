@@ -99,7 +99,7 @@ class StreamConfig:
     within: float = 0.01  # seconds a partial batch waits
     max_bytes: int = DEFAULT_MAX_BYTES
     expire_every: int = 4096  # decided events between checks of waiting later events
-    # kafka-notes: Faust's defaults keep a joining worker ~30 s in "(Re-)joining group"
+    # docs/broker-notes.md: Faust's defaults keep a joining worker ~30 s in "(Re-)joining group"
     rebalance_timeout: float = 5.0
     session_timeout: float = 10.0
     heartbeat: float = 1.0
@@ -739,15 +739,8 @@ class Worker:
     async def _save(
         self, box: Outbox, state: DurableState, touched: dict[int, tuple[PartitionStore, int]]
     ) -> None:
-        """A batch's outputs and its state's changes delivered together, then its markers.
-
-        Changes without their marker are rolled back by a restore, so they may go out with
-        the outputs: the marker, which says the outputs went, waits for both (one round trip
-        to the broker less per batch than outputs, changes and markers one after the other).
-        Each marker goes out after its changes are delivered, so it starts a record batch of
-        its own: that keeps restores whole on a broker that reports a partition's end as its
-        last record batch's base offset + 1 (tansu does; see streams/state.py).
-        """
+        """Steps 5 to 7 of the per-batch protocol (docs/durability.md): the changes written and
+        delivered together with the outputs, then the markers."""
         for store, offset in touched.values():
             state.write_changes(store, offset)
         await self._flush(box)
@@ -1073,13 +1066,10 @@ def _fatal(stage: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable
 
 
 async def batches(stream: Any, config: StreamConfig) -> AsyncIterator[list[EventT[Any]]]:
-    """The stream's events in batches (Faust's `take_events`), acknowledged only when done.
+    """The stream's events in batches (Faust's `take_events`), acknowledged only once the body
+    asks for the next batch: steps 1 and 8 of the per-batch protocol (docs/durability.md).
 
-    `take_events` acknowledges a batch in a `finally`: after the agent's body has finished
-    with it, but also when the body never finished (a worker stopping in the middle of a
-    delivery, an error). Faust would then commit offsets past messages whose outputs never went
-    out. Here a batch's acknowledgements go only once the body has asked for the next batch;
-    a batch cut short stays unacknowledged, and the next holder of the partition does it again.
+    `take_events` acknowledges a batch in a `finally`, also when the body never finished.
     """
     done = True
     acknowledge = stream.ack
