@@ -27,7 +27,7 @@ system:  ## install what is missing of prometheus, promtool, chromium and a Chin
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$(echo $$missing | tr ' ' '\n' | sort -u); \
 	fi
 
-demo: setup  ## simulate a day of traffic with every pattern, replay it, score it
+demo: setup  ## live: an embedded broker, a worker and simulated orders with every pattern; alerts on screen (Ctrl-C stops)
 	$(BIN)/riskmon demo
 
 test: setup system lint typecheck  ## lint, type check, then every test

@@ -159,7 +159,7 @@ def document() -> dict[str, Any]:
         title="riskmon decision API",
         version="1",
         description=(
-            "Decides an order_paid event (events.md) with the programme rules (compliance, "
+            "Decides an order_paid event (the wire contract) with the programme rules (compliance, "
             "price, qualification codes, quotas, budget) against the store's current state, "
             "without committing it."
         ),

@@ -189,7 +189,7 @@ def outbox_size(connection: Connection) -> int:
 
 
 class LabelSender:
-    """Sends the outbox's labels to Kafka (kafka-python), keyed by `order_id` as events.md says.
+    """Sends the outbox's labels to Kafka (kafka-python), keyed by `order_id` as the contract says.
 
     Without a broker it sends nothing and the labels wait. One flush at a time: two would send
     the same label twice.

@@ -1,6 +1,6 @@
 """Refund arbitrage (套利): refunds above what was paid, and buy-refund-rebuy cycles.
 
-A refund returns at most what the consumer paid (programme-2026.md §Refunds); above that, the
+A refund returns at most what the consumer paid (the programme's refund rule); above that, the
 subsidy changes hands. One cancellation followed by a re-purchase is ordinary; the same
 category released again and again within weeks recycles a quota or a qualification code.
 """

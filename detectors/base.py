@@ -10,7 +10,7 @@ from schemas.rules import ProgrammeRules
 
 
 class Detector:
-    """One family of `patterns.md`.
+    """One family of risk patterns (the README lists the detectors).
 
     A detector is configured at construction only and keeps state only in the store it is
     handed, keyed by the entity it is about (`entities`). It never reads a clock: time is the

@@ -2,7 +2,7 @@
 
 Spend is what the decisions allow (approved and held alike, since a hold freezes money the line
 may still pay); a cancellation or full refund gives it back, a partial refund a proportional
-share (the subsidy goes back to the programme, programme-2026.md §Refunds).
+share (the subsidy goes back to the programme, as its refund rule says).
 """
 
 from __future__ import annotations

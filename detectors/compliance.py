@@ -1,8 +1,8 @@
-"""Compliance: the programme's own rules, decided on the order itself (patterns.md §Compliance).
+"""Compliance: the programme's own rules, decided on the order itself.
 
 Ineligible consumer, ineligible product and a claim above what the rules allow. Each unit's
-subsidy is `min(round(rate * unit_price, 2), cap)` (programme-2026.md); an order-basis programme
-(the logistics warehouses) pays `min(round(rate * order_amount, 2), cap)`.
+subsidy is `min(round(rate * unit_price, 2), cap)` (the rules file's rates and caps); an
+order-basis programme (the logistics warehouses) pays `min(round(rate * order_amount, 2), cap)`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Qualification codes (资格码): one paid order per code; codes are not traded (patterns.md).
+"""Qualification codes (资格码): one paid order per code; codes are not traded.
 
 A code held by a live order (paid, not cancelled or fully refunded) cannot earn a second order
 anything; a code that passes between identities, or a device that claims many codes, is

@@ -1,4 +1,5 @@
-"""Quotas per person (programme-2026.md), and the hoarding they reveal when claimed beyond.
+"""Quotas per person (each budget line's `quota` in the rules file), and the hoarding they
+reveal when claimed beyond.
 
 Quota counts what was granted: units per category over the whole period, or subsidised orders
 per budget line and calendar week or day. A cancellation or full refund gives them back.

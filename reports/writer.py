@@ -7,8 +7,8 @@ crash changes nothing.
 Rows reach the driver's `executemany` as tuples already encoded (`reports.rows.Encoding`):
 SQLAlchemy's per-row parameter processing cost more than the rest of the write together
 (measured on a replay: 2.2 s of 3.4 s). What is stored is what SQLAlchemy itself would store,
-so every read goes through SQLAlchemy as usual; `tests/unit/reports/test_writer.py` holds the
-two to it.
+so every read goes through SQLAlchemy as usual; `tests/unit/reports/test_store_writer.py`
+holds the two to it.
 """
 
 from __future__ import annotations

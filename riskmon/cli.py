@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -304,9 +305,17 @@ def worker(
     kafka: KafkaOption = None,
     rules: RulesOption = None,
     watch_partitions: Annotated[
-        int, typer.Option(min=1, help="partitions of the behavioural stage (same on all workers)")
-    ] = 8,
-    batch: Annotated[int, typer.Option(min=1, help="messages taken at once")] = 1000,
+        int | None,
+        typer.Option(
+            min=1,
+            help="partitions of the behavioural stage (same on all workers)",
+            show_default="StreamConfig.watch_partitions",
+        ),
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, help="messages taken at once", show_default="StreamConfig.batch"),
+    ] = None,
     loglevel: Annotated[str, typer.Option(help="faust log level")] = "warning",
     store: Annotated[
         bool, typer.Option(help="write decisions, alerts and ledgers to RISKMON_DATABASE_URL")
@@ -319,9 +328,13 @@ def worker(
         ),
     ] = True,
     checkpoint_every: Annotated[
-        int,
-        typer.Option(min=1, help="paid orders between checkpoints of the models (and on stop)"),
-    ] = 50_000,
+        int | None,
+        typer.Option(
+            min=1,
+            help="paid orders between checkpoints of the models (and on stop)",
+            show_default="StreamConfig.checkpoint_every",
+        ),
+    ] = None,
 ) -> None:
     """Run a streaming worker (Faust): several may run side by side and share the partitions."""
     from contextlib import ExitStack
@@ -333,16 +346,20 @@ def worker(
     settings = load_settings()
     if settings.gc_full_every_s > 0:
         tuning.for_latency()  # the worker's timer runs the passes: streams/collector.py
+    # the options left out keep StreamConfig's defaults, written there once
     config = StreamConfig(
         broker=_kafka(kafka),
-        watch_partitions=watch_partitions,
-        batch=batch,
         max_bytes=settings.max_message_bytes,
         batch_bytes=settings.kafka_batch_bytes,
         fetch_wait=settings.kafka_fetch_wait_ms / 1000,
         full_collection_every=settings.gc_full_every_s,
-        checkpoint_every=checkpoint_every,
         instance_id=settings.worker_id,
+    )
+    config = replace(
+        config,
+        watch_partitions=config.watch_partitions if watch_partitions is None else watch_partitions,
+        batch=config.batch if batch is None else batch,
+        checkpoint_every=config.checkpoint_every if checkpoint_every is None else checkpoint_every,
     )
     programme = _rules(rules)
     with ExitStack() as stack:

@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     kafka: str | None = Field(default=None, description="broker host:port (RISKMON_KAFKA)")
     # Producer batch size in bytes for the command-line clients and the workers. The embedded
     # tansu broker reports a partition's end offset as its last record batch's base offset + 1;
-    # the workers keep their restores whole regardless (see streams/state.py), and 1 (one
+    # the workers keep their restores whole regardless (see docs/durability.md), and 1 (one
     # record per batch) makes the end offsets of everything right, at a cost in speed.
     kafka_batch_bytes: int = Field(default=65536, ge=0)
     # How long the broker may hold a worker's fetch when nothing is new (Faust fixes 1.5 s):

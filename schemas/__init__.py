@@ -1,1 +1,1 @@
-"""The wire contract (events.md), the programme rules and pseudonymisation: pure data code."""
+"""The wire contract (docs/contract.md), the programme rules, pseudonymisation: pure data code."""

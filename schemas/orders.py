@@ -1,4 +1,4 @@
-"""Topic `orders`: the order events of `events.md`, keyed by `consumer.id_hash`."""
+"""Topic `orders`: the order events (docs/contract.md), keyed by `consumer.id_hash`."""
 
 from __future__ import annotations
 

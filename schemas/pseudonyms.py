@@ -1,9 +1,9 @@
 """Pseudonyms, ID-number facts, masks and redaction: no raw identifier goes past this module.
 
-events.md, "Privacy": resident ID numbers, phone numbers, payment accounts and addresses are
-replaced by keyed pseudonyms (HMAC-SHA256, 64 lowercase hex) before anything is written; only
-the region, the birth year and the GB 11643 checksum verdict of an ID number are kept. Errors
-raised here name the kind of value and the rule, never the value.
+The contract (docs/contract.md): resident ID numbers, phone numbers, payment accounts and
+addresses are replaced by keyed pseudonyms (HMAC-SHA256, 64 lowercase hex) before anything is
+written; only the region, the birth year and the GB 11643 checksum verdict of an ID number are
+kept. Errors raised here name the kind of value and the rule, never the value.
 """
 
 from __future__ import annotations

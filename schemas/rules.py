@@ -1,8 +1,9 @@
 """The programme rules: one versioned TOML file, validated at load, errors naming the line.
 
-Everything `programme-2026.md` fixes as a number (rates, caps, quotas, budgets, categories,
-periods) and every detector threshold of `patterns.md` is data here, so a bureau changes a rate
-by shipping a new file, and a second scheme (the 2026 national rules) is just another file.
+Everything the programme's notice fixes as a number (rates, caps, quotas, budgets, categories,
+periods) and every detector threshold is data here (`riskmon/rules/programme-2026.toml` is the
+default), so a bureau changes a rate by shipping a new file, and a second scheme (the 2026
+national rules) is just another file.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Honest traffic, and the honest look-alikes a useful monitor must leave alone (patterns.md)."""
+"""Honest traffic, and the honest look-alikes a useful monitor must leave alone."""
 
 from __future__ import annotations
 

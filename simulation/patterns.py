@@ -1,4 +1,4 @@
-"""Every risk pattern of patterns.md, each instance labelled with its risk and pattern."""
+"""Every risk pattern the detectors name, each instance labelled with its risk and pattern."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Fraud that no rule names: the patterns the online-learning stage is there for (patterns.md,
-"Anomalies"). Each instance stays below every threshold of the rules file, on purpose, so only
-a model that weighs many weak signals together (or a merchant's drift) can see it.
+"""Fraud that no rule names: the anomalies the online-learning stage is there for. Each
+instance stays below every threshold of the rules file, on purpose, so only a model that
+weighs many weak signals together (or a merchant's drift) can see it.
 
 They live apart from `patterns.py` because they are opt-in (`generate(..., unnamed=True)`,
 `riskmon simulate --unnamed`): without them the simulator writes the same bytes as before.

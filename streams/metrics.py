@@ -102,7 +102,7 @@ DELAY_BUCKETS = (
 
 class _Children:
     """A family's labelled children, cached: `.labels()` on every call costs four times as much
-    as a cached child (kafka-notes.md), and the hooks run once per event."""
+    as a cached child (docs/broker-notes.md), and the hooks run once per event."""
 
     __slots__ = ("_cache", "_family")
 

@@ -1,18 +1,7 @@
 """Detector state on a worker: in memory while it works, in a Faust table so it survives.
 
-The broker has no transactions, so a worker that dies between writing the state of a batch
-and committing its offsets leaves part of that batch's state durable and part not. Three rules
-make that harmless:
-
-1. A batch's outputs (decisions, alerts, watch messages) are flushed before its state is
-   written; a batch whose state is durable has therefore delivered its outputs.
-2. Each changed key is written once per batch, with the value it had before the batch (its
-   before-image) and the batch's last offset; then a marker records that offset as applied.
-3. On taking a partition, entries written after the marker (a batch cut short) are rolled
-   back to their before-images, and messages at or below the marker are skipped.
-
-Messages after the marker are then processed again from the same state and give the same
-outputs, with the same ids: consumers that drop repeated ids see each of them once.
+What is written when, what a restore rolls back, and why that is safe on a broker without
+transactions: the per-batch protocol, described in docs/durability.md (and only there).
 
 A table entry is `offset \\n value-json \\n before-json` (an empty JSON means no value): JSON
 never holds a raw newline, so the before-image of the next write is a split, not a parse.
@@ -161,8 +150,8 @@ class DurableState:
     def save(self, store: PartitionStore, offset: int) -> int:
         """Write every key changed since the last save, then the marker; returns keys written.
 
-        A runtime whose broker needs the marker in a record batch of its own (see
-        `write_changes`) calls the two halves itself, flushing in between.
+        A runtime whose broker needs the marker in a record batch of its own (see `mark`) calls
+        the two halves itself, delivering in between.
         """
         written = self.write_changes(store, offset)
         self.mark(store, offset)
@@ -187,13 +176,8 @@ class DurableState:
         return written
 
     def mark(self, store: PartitionStore, offset: int) -> None:
-        """Record that the batch ending at `offset` is saved whole.
-
-        Sent after the batch's changes are flushed, the marker starts a record batch of its
-        own. That keeps restores whole on a broker that reports a partition's end as its last
-        batch's base offset + 1 (tansu does): the end it reports is then a marker's, or the
-        first change after one, which a restore rolls back anyway.
-        """
+        """Record that the batch ending at `offset` is saved whole (docs/durability.md, step 7:
+        sent only once the batch's changes are delivered)."""
         self.table.put(store.partition, f"{store.partition}|{MARKER}", b"%d" % offset)
         store.applied = offset
 

@@ -1,4 +1,4 @@
-"""Topic names, keys and default partition counts of the wire contract (events.md)."""
+"""Topic names, keys and default partition counts of the wire contract (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ class LearningConfig:
     # 6 trees, not river's 10: the same ROC AUC on the simulated month and fortnight (the
     # histograms beside them carry the single-feature anomalies), 40 % less of their cost
     hst_trees: int = 6
-    hst_height: int = 8  # cost doubles with each level (learning-notes): keep it <= 10
+    hst_height: int = 8  # cost doubles with each level (docs/learning.md): keep it <= 10
     hst_window: int = 250
     explain_top: int = 3  # features named in an anomaly alert's evidence
     # -- verdicts: the online classifier ---------------------------------------------------

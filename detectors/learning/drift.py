@@ -1,5 +1,5 @@
 """Merchant drift: a merchant whose refund rate or subsidy share departs from its own past
-(ADWIN, Bifet and Gavaldà 2007) and from its peers (patterns.md, merchant fake orders).
+(ADWIN, Bifet and Gavaldà 2007) and from its peers (the merchant fake-orders pattern).
 
 Per merchant and stream (the fate of its orders: 1 for a cancellation or refund, 0 for a
 delivery; the subsidy share of its paid orders), an ADWIN window and a recent level (an

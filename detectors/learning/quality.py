@@ -1,7 +1,7 @@
 """ROC AUC and precision/recall, exact offline and progressive online.
 
 river's `metrics.ROCAUC` discretises scores over ten thresholds in [0, 1] and degenerates on
-unbounded scores (learning-notes); these count ranks instead.
+unbounded scores (docs/learning.md, field notes); these count ranks instead.
 
 >>> roc_auc([True, False, True, False], [0.9, 0.1, 0.4, 0.4])
 0.875

@@ -1,7 +1,7 @@
 """Alembic's entry point: migrates the connection `reports.migrate` hands it.
 
 `riskmon db upgrade` (and every command that writes the store) runs this; a new revision is
-written by hand in `versions/`, and `tests/unit/reports/test_migrations.py` checks that the
+written by hand in `versions/`, and `tests/unit/reports/test_store_schema.py` checks that the
 migrated schema equals `reports.tables`.
 """
 
