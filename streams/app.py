@@ -344,7 +344,8 @@ class Worker:
         self.intake.forget({tp.partition for tp in revoked if tp.topic == "orders"})
         decide = {tp.partition for tp in revoked if tp.topic == DECIDE_TOPIC}
         await _or_exit(self.decide_runner.revoke(decide))
-        self.watch.revoke({tp.partition for tp in revoked if tp.topic == WATCH_TOPIC})
+        watch = {tp.partition for tp in revoked if tp.topic == WATCH_TOPIC}
+        await _or_exit(self.watch_runner.revoke(watch))
 
     def _producer_for_stage(self) -> Any:
         """A stage's own Kafka producer (streams/outbox.py says why), configured as Faust's."""

@@ -51,11 +51,18 @@ class WatchRunner:
         self.stage = stage
         self.box = box
         self.sink = sink
+        self.lock = asyncio.Lock()  # a batch, or a revocation's teardown
 
     async def batch(self, messages: Sequence[Message]) -> None:
-        batch = self.stage.apply(messages)
-        self.box.extend(batch.records)
-        await commit.commit(self.box, self.stage.state, batch.touched, self.sink)
+        async with self.lock:
+            batch = self.stage.apply(messages)
+            self.box.extend(batch.records)
+            await commit.commit(self.box, self.stage.state, batch.touched, self.sink)
+
+    async def revoke(self, partitions: set[int]) -> None:
+        """As for the decide stage: a batch in flight is saved before the state leaves."""
+        async with self.lock:
+            self.stage.revoke(partitions)
 
 
 class DecideRunner:

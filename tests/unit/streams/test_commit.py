@@ -249,3 +249,40 @@ def test_a_revocation_waits_for_the_batch_in_flight(
 def _repeats(log: Log) -> int:
     ids = [orjson.loads(raw)["order_id"] for raw in log.values("decisions")]
     return len(ids) - len(set(ids))
+
+
+def test_a_watch_revocation_waits_for_the_batch_in_flight(
+    day: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, worker = start(day)
+
+    async def scenario() -> None:
+        await worker.take_in()
+        await worker.decide_runner.read(log.unread("riskmon-decide", 0, 100))
+        await worker.idle()
+        await worker.decide_runner.read(log.unread("riskmon-decide", 0, 100))
+        gate = asyncio.Event()
+        deliver = commit.deliver
+
+        async def slow(box: Any, sink: Any = None) -> Any:
+            if box is worker.boxes["watch"]:
+                await gate.wait()
+            return await deliver(box, sink)
+
+        monkeypatch.setattr(commit, "deliver", slow)
+        tickets = log.unread("riskmon-watch", 0, 100)
+        assert tickets
+        batch = asyncio.ensure_future(worker.watch_runner.batch(tickets))
+        await asyncio.sleep(0)
+        revoke = asyncio.ensure_future(worker.watch_runner.revoke({0}))
+        await asyncio.sleep(0.01)
+        assert not revoke.done()
+        gate.set()
+        await asyncio.gather(batch, revoke)
+        assert 0 not in worker.watch.state.stores
+
+    asyncio.run(scenario())
+    monkeypatch.undo()
+    again = restart(log, day)
+    store, _ = again.watch.state.partition(0)
+    assert store.applied == log.end("riskmon-watch", 0) - 1
