@@ -66,7 +66,6 @@ EVENTS_PER_DAY = 3400
 GROUP = "riskmon"  # StreamConfig.app_id: the workers' consumer group
 DECIDE_TOPIC = "riskmon-decide"  # streams.app.DECIDE_TOPIC, WATCH_TOPIC (not imported: faust)
 WATCH_TOPIC = "riskmon-watch"
-CATALOG_CHANGELOG = "riskmon-catalog-entries-changelog"
 STAGE_INPUTS = ("orders", DECIDE_TOPIC, WATCH_TOPIC)
 STAGE_OUTPUTS = (
     "decisions",
@@ -397,9 +396,6 @@ def throughput(cluster: LocalCluster, data: Data, workers: int, console: Console
     cluster.produce(data.folder / "catalog.jsonl", "catalog")
     started = time.monotonic()
     processes = [cluster.start_worker(f"w{n + 1}") for n in range(workers)]
-    cluster.wait_for(
-        CATALOG_CHANGELOG, lambda n: n >= data.catalog, timeout=180, what="the catalog table"
-    )
     # the group settled before the pre-load: a worker joining late would rebalance it in the
     # middle of the measurement (tansu takes 5 to 15 s over one)
     orders = next(t.partitions for t in TOPICS if t.name == "orders")

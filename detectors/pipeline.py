@@ -31,7 +31,7 @@ from detectors.quotas import Quotas
 from detectors.rings import IdentityRings
 from detectors.splits import SplitOrders
 from detectors.store import Store
-from detectors.watch import Watch, Watchers, paid_context
+from detectors.watch import Decided, Watch, Watchers, paid_context
 from schemas.catalog import CatalogEntry
 from schemas.money import ZERO, to_fen
 from schemas.orders import ORDER_ADAPTER, OrderPaid
@@ -103,9 +103,12 @@ class Pipeline:
         *,
         deciding: list[Detector] | None = None,
         watching: list[Detector] | None = None,
+        deliveries: bool = False,
     ) -> None:
         self.rules = rules
         self.store = store
+        # whether a delivery makes a `Watch` (for the online models: no detector watches one)
+        self.deliveries = deliveries
         self.deciding = deciding if deciding is not None else deciding_detectors(rules)
         self.watching = watching if watching is not None else watching_detectors(rules)
         self.detectors = [*self.deciding, *self.watching]
@@ -189,6 +192,7 @@ class Pipeline:
         for hook in self._on_decided:
             hook(ctx, store)
         self._orders[event.order_id] = ctx.order_state
+        decided = Decided(kind, ctx.claim, ctx.allowed, tuple(ctx.reasons))
         outcome = Outcome(
             "processed",
             decision=decision_record(
@@ -204,7 +208,7 @@ class Pipeline:
             kind=kind,
             claim=ctx.claim,
             allowed=ctx.allowed,
-            watch=[Watch(event, raw=raw)],
+            watch=[Watch(event, raw=raw, decided=decided)],
         )
         waiting = self._pending.pop(event.order_id, None)
         if waiting:
@@ -242,7 +246,10 @@ class Pipeline:
             # half of all events: nothing weighs a delivery yet, so no detector is called
             order["delivered"] = True
             self._orders[event.order_id] = order
-            return DELIVERED  # nothing watches a delivery either
+            if not self.deliveries:
+                return DELIVERED  # nothing watches a delivery either
+            # the models learn a merchant's orders' fates (delivered or given back) in order
+            return Outcome("processed", watch=[Watch(event, order, False, raw, watched=False)])
         ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
         allowed = Decimal(order["allowed"])
         clawed = Decimal(order["clawed"])

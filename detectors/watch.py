@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from detectors.alerts import Alert
 from detectors.base import Detector
@@ -26,18 +27,30 @@ from schemas.rules import ProgrammeRules
 ROUTES = ("consumer", "address", "device", "phone", "payment_account", "ip_prefix", "merchant")
 
 
+class Decided(NamedTuple):
+    """What the deciding half made of a paid order, as the online models read it."""
+
+    kind: str  # approve | review | reject
+    claim: Decimal
+    allowed: Decimal
+    reasons: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class Watch:
-    """One event for the watching detectors, after the deciding ones have seen it.
+    """One event for the watching detectors and the online models, after the deciding ones
+    have seen it.
 
     For a later event, `order` is the order's state after it and `released` whether it gave
-    the order's subsidy back.
+    the order's subsidy back; for a paid order, `decided` is its decision.
     """
 
     event: OrderPaid | LaterEvent
     order: dict[str, Any] | None = None
     released: bool = False
     raw: bytes = b""  # the event as it came, for a runtime that passes it on
+    decided: Decided | None = None
+    watched: bool = True  # False: for the online models only (a delivery)
 
 
 def paid_context(

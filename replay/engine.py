@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -13,6 +14,7 @@ from typing import IO, Any
 from detectors.alerts import Alert
 from detectors.context import LaterEvent
 from detectors.pipeline import Outcome, Pipeline
+from detectors.sequence import EventTimeBuffer, Released
 from detectors.store import MemoryStore, Store
 from replay.learning import LearningRun
 from replay.observers import Observer, notify_outcome
@@ -21,7 +23,11 @@ from schemas.money import ZERO
 from schemas.orders import OrderPaid, extra_fields
 from schemas.outputs import Origin, dead_letter_record, dumps_line
 from schemas.rules import ProgrammeRules
+from streams.clients import partition_of
+from streams.topics import TOPICS
 
+log = logging.getLogger("riskmon.replay")
+ORDERS_PARTITIONS = next(t.partitions for t in TOPICS if t.name == "orders")
 # How often (in lines) waiting later events are checked against the grace period, and the
 # learning stage's figures go to the observers (a scrape during a long replay sees them move).
 EXPIRE_EVERY = 4096
@@ -46,6 +52,8 @@ class ReplayStats:
     clawed_back: Decimal = ZERO
     lines: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    late_events: int = 0  # decided events released after a later one (a file out of order)
+    processing_errors: int = 0  # events a detector failed on (dead-lettered)
     learning: dict[str, float] = field(default_factory=dict)  # the learner's figures, if on
 
     @property
@@ -63,6 +71,7 @@ class ReplayStats:
             "approved_yuan": str(self.approved),
             "held_yuan": str(self.held),
             "rejected_yuan": str(self.rejected),
+            "late_events": self.late_events,
             "seconds": round(self.seconds, 3),
             **({"learning": self.learning} if self.learning else {}),
         }
@@ -107,12 +116,17 @@ class Replay:
         max_bytes: int = DEFAULT_MAX_BYTES,
         observers: list[Observer] | None = None,
         learning: LearningRun | None = None,
+        orders_partitions: int | None = None,
     ) -> None:
         self.rules = rules
         self.learning = learning  # the online models, run after each event
+        # the watching detectors and the models see the decided events in the order a worker
+        # reading `orders` with this many partitions gives them (detectors/sequence.py)
+        self.orders_partitions = orders_partitions or ORDERS_PARTITIONS
+        self._partitions: dict[str, int] = {}
         self.observers = list(observers or [])
         self.store = store if store is not None else MemoryStore()
-        self.pipeline = Pipeline(rules, self.store)
+        self.pipeline = Pipeline(rules, self.store, deliveries=learning is not None)
         self.max_bytes = max_bytes
         self.stats = ReplayStats()
 
@@ -168,6 +182,8 @@ class Replay:
             max_bytes = self.max_bytes
             observers = self.observers
             learning = self.learning
+            # decided events, until the stream's event time has passed them
+            held = EventTimeBuffer(self.orders_partitions)
             for number, line, done in _lines(events):
                 if not line or line.isspace():
                     stats.blank_lines += 1
@@ -187,11 +203,18 @@ class Replay:
                 n_extra = extra_fields(event)
                 if n_extra:
                     stats.extra_fields += n_extra
-                outcome = pipeline.on_order(event, line, origin)
-                learnt = learning.after(event, outcome) if learning is not None else []
-                self._record(outcome, alerts, decisions, dead, learnt)
-                if observers and outcome.status == "processed":
-                    self._observe(event, outcome, learnt)
+                try:
+                    outcome = pipeline.decide(event, line, origin)
+                except Exception as exc:  # no event stops the run; its type, not its data
+                    self._failed(dead, exc, line, origin, "decide")
+                    continue
+                at = held.note(self._partition(event), event.occurred_at.timestamp())
+                for watch in outcome.watch:
+                    held.hold(watch, at)
+                watched = self._watch(held.ready(), dead)
+                self._record(outcome, alerts, decisions, dead, watched)
+                if observers:
+                    self._observe(event, outcome, watched)
                 if number % EXPIRE_EVERY == 0:
                     for record in pipeline.expire():
                         self._dead_record(dead, record)
@@ -199,6 +222,13 @@ class Replay:
                         self._report_learning(learning.figures())
                     if progress is not None:
                         progress(done)
+            watched = self._watch(held.drain(), dead)
+            for alert in watched:
+                alerts.write(alert.record())
+                self._count(alert)
+                for observer in observers:
+                    observer.on_alert(alert)
+            stats.late_events = held.late
             for record in pipeline.expire(everything=True):
                 self._dead_record(dead, record)
             if learning is not None:
@@ -209,12 +239,54 @@ class Replay:
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
+    def _watch(self, released: Released, dead: _Sink) -> list[Alert]:
+        """The watching detectors and the models over decided events, in event-time order."""
+        if not released:
+            return []
+        alerts: list[Alert] = []
+        watch = self.pipeline.watchers.watch
+        learning = self.learning
+        for at, ticket in released:
+            try:
+                if ticket.watched:
+                    alerts.extend(watch(ticket))
+            except Exception as exc:
+                self._failed(dead, exc, ticket.raw, Origin("orders"), "watch")
+            if learning is not None:
+                try:
+                    alerts.extend(learning.learn(ticket, at))
+                except Exception as exc:
+                    self._failed(dead, exc, ticket.raw, Origin("orders"), "learn")
+        return alerts
+
+    def _failed(self, dead: _Sink, exc: Exception, raw: bytes, origin: Origin, stage: str) -> None:
+        """An event a detector failed on: a dead letter naming the exception's type only.
+
+        Unlike a worker, which applies its batch again from saved state, the replay keeps what
+        the failing detector had changed before it raised (docs/durability.md)."""
+        log.error("replay: %s in the %s stage at %s", type(exc).__name__, stage, origin)
+        self.stats.processing_errors += 1
+        error = f"{type(exc).__name__} in the {stage} stage"
+        self._dead(dead, "processing_error", error, raw, origin)
+
+    def _partition(self, event: OrderPaid | LaterEvent) -> int:
+        """The `orders` partition a worker would read the event from (its consumer's)."""
+        key = event.consumer.id_hash
+        found = self._partitions.get(key)
+        if found is None:
+            found = self._partitions[key] = partition_of(key.encode(), self.orders_partitions)
+        return found
+
     def _observe(
-        self, event: OrderPaid | LaterEvent, outcome: Outcome, learnt: list[Alert]
+        self, event: OrderPaid | LaterEvent, outcome: Outcome, watched: list[Alert]
     ) -> None:
-        notify_outcome(self.observers, event, outcome)
+        if outcome.status == "processed":
+            notify_outcome(self.observers, event, outcome)
+            for observer in self.observers:
+                for alert in outcome.alerts:
+                    observer.on_alert(alert)
         for observer in self.observers:
-            for alert in (*outcome.alerts, *learnt):
+            for alert in watched:
                 observer.on_alert(alert)
 
     def _report_learning(self, figures: dict[str, float]) -> None:
@@ -227,9 +299,12 @@ class Replay:
         alerts: _Sink,
         decisions: _Sink,
         dead: _Sink,
-        learnt: list[Alert] | None = None,
+        watched: list[Alert] | None = None,
     ) -> None:
         stats = self.stats
+        for alert in watched or ():  # of events released now, whatever this one was
+            alerts.write(alert.record())
+            self._count(alert)
         status = outcome.status
         if status == "duplicate":
             stats.duplicates += 1
@@ -246,13 +321,16 @@ class Replay:
             else:
                 stats.held += outcome.allowed
             stats.rejected += outcome.claim - outcome.allowed
-        for alert in (*outcome.alerts, *learnt) if learnt else outcome.alerts:
+        for alert in outcome.alerts:
             alerts.write(alert.record())
-            stats.alerts[(alert.risk, alert.severity)] += 1
-            stats.detectors[alert.detector] += 1
+            self._count(alert)
         for record in outcome.dead_letters:
             self._dead_record(dead, record)
         stats.clawed_back += outcome.clawback
+
+    def _count(self, alert: Alert) -> None:
+        self.stats.alerts[(alert.risk, alert.severity)] += 1
+        self.stats.detectors[alert.detector] += 1
 
     def _dead(
         self, sink: _Sink | None, reason: str, error: str, raw: bytes, origin: Origin

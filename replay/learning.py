@@ -1,10 +1,12 @@
-"""The learning stage in a replay: the learner after each event, analysts' verdicts merged in by
-event time, each paid order's scores written out for the evaluator.
+"""The learning stage as both runtimes run it: the learner fed each decided event in event-time
+order (detectors/sequence.py), analysts' verdicts merged in by event time, each paid order's
+scores written out for the evaluator.
 
-A verdict is applied when the stream's event time (the latest `occurred_at` read so far)
+A verdict is applied when the learner's event time (the newest `occurred_at` it has been fed)
 reaches its `labelled_at`, before the event that got there: what a live stage would have known.
-Verdicts left when the events run out are applied at the end, so the progressive figures count
-them all.
+In a replay the verdicts come from a file; live, the decide stage holds those that arrive ahead
+of the learner's time and hands each over when it is due (`verdict`). Verdicts left when the
+events of a file run out are applied at the end, so the progressive figures count them all.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import IO
 import orjson
 
 from detectors.alerts import Alert
-from detectors.context import LaterEvent
 from detectors.learning import Learner
 from detectors.pipeline import Outcome
+from detectors.watch import Watch
 from schemas.catalog import CatalogEntry
 from schemas.decode import DecodeError, decode_label
 from schemas.labels import Label
@@ -57,15 +59,16 @@ class LearningRun:
     def catalog(self, entry: CatalogEntry) -> None:
         self.learner.on_catalog(entry)
 
-    def after(self, event: OrderPaid | LaterEvent, outcome: Outcome) -> list[Alert]:
-        """The learner's alerts for one event the pipeline has just handled."""
-        if outcome.status != "processed":
-            return []
-        ts = event.occurred_at.timestamp()
+    def learn(self, watch: Watch, at: float) -> list[Alert]:
+        """The learner's alerts for one decided event, fed in order at its partition time `at`
+        (detectors/sequence.py)."""
+        ts = at
         if ts > self.watermark:
             self.watermark = ts
             self._feed(ts)
         learner = self.learner
+        event = watch.event
+        outcome = _outcome(watch)
         if not isinstance(event, OrderPaid):
             return learner.on_later(event, outcome)
         alerts = learner.on_paid(event, outcome)
@@ -82,9 +85,11 @@ class LearningRun:
                 )
                 + b"\n"
             )
-        for later, applied in outcome.applied:
-            alerts.extend(learner.on_later(later, applied))
         return alerts
+
+    def verdict(self, label: Label) -> None:
+        """A verdict that is due: its `labelled_at` is at or before the learner's time."""
+        self.learner.on_label(label)
 
     def _feed(self, until: float) -> None:
         labels, times = self.labels, self._times
@@ -104,3 +109,26 @@ class LearningRun:
         self._feed(float("inf"))
         self._files.close()
         return self.figures()
+
+
+def _outcome(watch: Watch) -> Outcome:
+    """The decide half's outcome as the models read it, the same in both runtimes: a worker's
+    ticket carries only what `Watch.decided` holds."""
+    decided = watch.decided
+    if decided is None:
+        return Outcome("processed")
+    event = watch.event
+    decision = {
+        "order_id": event.order_id,
+        "event_id": event.event_id,
+        "decision": decided.kind,
+        "allowed_subsidy": decided.allowed,
+        "reasons": list(decided.reasons),
+    }
+    return Outcome(
+        "processed",
+        decision=decision,
+        kind=decided.kind,
+        claim=decided.claim,
+        allowed=decided.allowed,
+    )

@@ -354,6 +354,7 @@ def worker(
         fetch_wait=settings.kafka_fetch_wait_ms / 1000,
         full_collection_every=settings.gc_full_every_s,
         instance_id=settings.worker_id,
+        future_tolerance=settings.future_tolerance_s,
     )
     config = replace(
         config,

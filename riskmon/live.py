@@ -24,7 +24,7 @@ from schemas.pseudonyms import mask_hash
 from simulation.generator import generate
 from streams.local import LocalCluster
 
-CATALOG_CHANGELOG = "riskmon-catalog-entries-changelog"
+PLAIN_EVERY = 5.0  # seconds between the plain lines written when the output is not a terminal
 
 
 @dataclass
@@ -58,9 +58,17 @@ def _feed(
         while not stop.is_set():
             out = folder / f"chunk-{chunk}"
             first = start + timedelta(days=chunk * days)
-            generate(seed + chunk, days, out, start=first, bad_lines=2)
-            if chunk:  # the first chunk's catalog went in before the worker started
-                cluster.produce(out / "catalog.jsonl", "catalog")
+            # one registry for the whole run: the first chunk's catalog, produced before the
+            # worker started, holds every SKU of every chunk at the same price
+            generate(
+                seed + chunk,
+                days,
+                out,
+                start=first,
+                bad_lines=2,
+                catalog_seed=seed,
+                catalog_start=start,
+            )
             feed.days = f"{first:%m-%d} .. {first + timedelta(days=days - 1):%m-%d}"
             began = time.monotonic()
             sent_here = 0
@@ -96,6 +104,7 @@ class Screen:
         self.launched = launched  # when the command started, for "alerts within 30 s"
         self.decisions: Counter[str] = Counter()
         self.alerts: Counter[str] = Counter()
+        self.by_detector: Counter[str] = Counter()
         self.dead: Counter[str] = Counter()
         self.newest: deque[dict[str, Any]] = deque(maxlen=12)
         self.seen_alerts: set[str] = set()
@@ -119,9 +128,25 @@ class Screen:
         elif record["alert_id"] not in self.seen_alerts:  # redelivered alerts count once
             self.seen_alerts.add(record["alert_id"])
             self.alerts[record["risk"]] += 1
-            self.newest.appendleft(record)
+            self.by_detector[record["detector"]] += 1
+            self.newest.append(record)
+            # the newest by event time, not by arrival: the watch stage and the models send
+            # theirs a moment after the decide stage's
+            ordered = sorted(self.newest, key=lambda a: a["raised_at"], reverse=True)
+            self.newest = deque(ordered, maxlen=self.newest.maxlen)
             if self.first_alert is None:
                 self.first_alert = time.monotonic() - self.launched
+
+    def line(self) -> str:
+        """The counters on one line, for an output that is not a terminal (a file, a pipe)."""
+        elapsed = time.monotonic() - self.started
+        top = ", ".join(f"{k} {v:,}" for k, v in self.by_detector.most_common(4))
+        return (
+            f"{elapsed:6.0f} s  sent {self.feed.sent:,}  decided {sum(self.decisions.values()):,}"
+            f" ({', '.join(f'{k} {v:,}' for k, v in sorted(self.decisions.items()))})"
+            f"  alerts {sum(self.alerts.values()):,} ({top})"
+            f"  dead letters {sum(self.dead.values()):,}"
+        )
 
     def render(self) -> Group:
         elapsed = time.monotonic() - self.started
@@ -177,19 +202,6 @@ def _shown(key: str) -> str:
 _HEX = frozenset("0123456789abcdef")
 
 
-def _valid_catalog(path: Path) -> int:
-    from schemas.decode import DecodeError, decode_catalog
-
-    valid = 0
-    for line in path.read_bytes().splitlines():
-        try:
-            decode_catalog(line)
-        except DecodeError:
-            continue
-        valid += 1
-    return valid
-
-
 def run_demo(
     folder: Path,
     *,
@@ -206,14 +218,21 @@ def run_demo(
     stop = threading.Event()
     feed = Feed()
     console.print("starting the broker..." if bootstrap is None else f"broker {bootstrap}")
-    with LocalCluster(folder / "cluster", bootstrap=bootstrap, watch_partitions=8) as cluster:
+    # the simulated days run far faster than the clock: after half an hour their events are
+    # "in the future" of their records' append time, a check the demo turns off
+    env = {"RISKMON_FUTURE_TOLERANCE_S": "0"}
+    with LocalCluster(
+        folder / "cluster", bootstrap=bootstrap, watch_partitions=8, env=env
+    ) as cluster:
         first = folder / "chunk-0"
-        generate(seed, days, first, start=date(2026, 7, 1), bad_lines=2)
+        start = date(2026, 7, 1)
+        generate(
+            seed, days, first, start=start, bad_lines=2, catalog_seed=seed, catalog_start=start
+        )
         console.print(f"broker {cluster.bootstrap}; catalog and one worker...")
         cluster.produce(first / "catalog.jsonl", "catalog")
-        catalog = _valid_catalog(first / "catalog.jsonl")
+        # no need to wait for the worker to read it: it decides no order before its catalog
         cluster.start_worker("1")
-        cluster.wait_for(CATALOG_CHANGELOG, lambda n: n >= catalog, 90, "the catalog table")
         feeder = threading.Thread(
             target=_feed,
             args=(cluster, folder, seed, days, rate, feed, stop),
@@ -222,12 +241,26 @@ def run_demo(
         )
         feeder.start()
         screen = Screen(cluster, feed, launched)
+
+        def running() -> bool:
+            return duration is None or time.monotonic() - screen.started < duration
+
         try:
-            with Live(screen.render(), console=console, refresh_per_second=4) as live:
-                while duration is None or time.monotonic() - screen.started < duration:
+            if console.is_terminal:
+                with Live(screen.render(), console=console, refresh_per_second=4) as live:
+                    while running():
+                        screen.poll()
+                        cluster.check_workers()
+                        live.update(screen.render())
+            else:  # a file or a pipe: a plain line every few seconds, no redrawn frames
+                printed = time.monotonic()
+                while running():
                     screen.poll()
                     cluster.check_workers()
-                    live.update(screen.render())
+                    if time.monotonic() - printed >= PLAIN_EVERY:
+                        console.print(screen.line(), soft_wrap=True)
+                        printed = time.monotonic()
+                console.print(screen.line(), soft_wrap=True)
         except KeyboardInterrupt:
             pass
         finally:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # restarts under the same name takes its own place back without a rebalance. Not on the
     # embedded tansu broker: a member rejoining under its name there never got its assignment.
     worker_id: str | None = Field(default=None, description="RISKMON_WORKER_ID")
+    # An order whose occurred_at is this many seconds after its Kafka record's append time is
+    # refused (`occurred_in_future`): a clock gone wrong upstream. 0 turns the check off.
+    future_tolerance_s: int = Field(default=86400, ge=0)
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
     # SQLAlchemy URL of the store; credentials in it are never logged
     database_url: SecretStr = Field(default=SecretStr("sqlite:///var/riskmon.db"))

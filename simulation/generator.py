@@ -80,15 +80,26 @@ def generate(
     bad_lines: int = 0,
     unnamed: bool = False,
     labels: bool = False,
+    catalog_seed: int | None = None,
+    catalog_start: date | None = None,
 ) -> GenerateSummary:
+    """A labelled set of `days` from `start`. With `catalog_seed` (and `catalog_start`), the
+    catalog is the one that seed and start give, whatever `seed` and `start` are: successive
+    periods of one run (the demo's chunks) then share one registry, SKU for SKU."""
     rules: ProgrammeRules = load_rules(rules_path)
     rng = random.Random(seed)
     begin = datetime.combine(start, time(0, 0), tzinfo=CST)
+    registered_from = begin
     book = Book(seed, rng, rules)
     people = People(seed, rng)
     merchants = [f"M{n:04d}" for n in range(1, 51)]
     fraud_merchants = [f"M{n:04d}" for n in range(901, 911)]
-    catalog = Catalog(rng, begin, days, merchants)
+    if catalog_seed is None:
+        catalog = Catalog(rng, begin, days, merchants)
+    else:
+        registered_from = datetime.combine(catalog_start or start, time(0, 0), tzinfo=CST)
+        catalog = Catalog(random.Random(catalog_seed), registered_from, days, merchants)
+        catalog.rng = rng  # the picks and prices of this period's orders
     clock = Clock(rng, begin, days)
     honest = Honest(book, people, catalog, clock, merchants)
     patterns = Patterns(book, people, catalog, clock, merchants, fraud_merchants)
@@ -123,7 +134,7 @@ def generate(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _write(out_dir / "events.jsonl", lines)
-    registered = begin - timedelta(days=10)
+    registered = registered_from - timedelta(days=10)
     _write(out_dir / "catalog.jsonl", [dumps(r) for r in catalog.records(registered)])
     _write(out_dir / "truth.jsonl", [dumps(t) for t in book.truth.values()])
     if labels:

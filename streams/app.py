@@ -4,7 +4,7 @@
 orders (by consumer) --intake--> riskmon-decide (1 partition) --decide--> decisions, alerts
                                                                \\--> riskmon-watch (by entity)
                                                                      --watch--> alerts
-catalog --catalog--> catalog table (global: every worker reads it)
+catalog --read whole by every worker--> its catalog (registrations over time)
 labels  --labels--> validated, forwarded to the decide stage's models
 bad input of any stage --> dead-letter
 ```
@@ -32,13 +32,13 @@ from faust.serializers import codecs
 from faust.types import TP, EventT
 
 from detectors.learning import LearningConfig
+from detectors.products import Catalog
 from replay.observers import Fanout, Observer
-from schemas.catalog import CatalogEntry
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_label
 from schemas.outputs import dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams import commit
-from streams.catalog import CatalogView
+from streams.catalog import CatalogReader
 from streams.collector import Collector
 from streams.commit import StoreSink
 from streams.decide import DecideSettings, DecideStage
@@ -84,6 +84,13 @@ class StreamConfig:
     instance_id: str | None = None
     # seconds without input after which the decide stage releases every held watch ticket
     release_idle: float = 15.0
+    # a frame of orders the catalog as read counts against waits until the catalog is current
+    # as of its arrival plus this margin (the clocks of two workers), or `catalog_timeout`
+    catalog_margin: float = 0.02
+    catalog_timeout: float = 60.0
+    # an order whose occurred_at is this far after its record's append time is a dead letter
+    # (`occurred_in_future`); 0: no check (a demo whose simulated time runs ahead of the clock)
+    future_tolerance: float = 86400.0
     # seconds between the garbage collector's full passes, run by the worker's timer once the
     # command has taken them out of the collector's hands (riskmon.tuning.for_latency; 0: none)
     full_collection_every: float = 600.0
@@ -127,17 +134,11 @@ class Worker:
         self.labels = topic("labels", PARTITIONS["labels"])
         self.decide_topic = topic(DECIDE_TOPIC, 1, internal=True)
         self.watch_topic = topic(WATCH_TOPIC, config.watch_partitions, internal=True)
-        # faust's advice for a global table read by several workers: one partition, and a
-        # recovery buffer of one
-        self.catalog_table = app.GlobalTable(
-            "catalog-entries",
-            partitions=1,
-            key_type=str,
-            value_type=bytes,
-            default=None,
-            recovery_buffer_size=1,
+        # every worker reads the whole catalog itself, and knows how current it is
+        self.catalog = Catalog()
+        self.catalog_reader = CatalogReader(
+            config.broker, self.catalog, max_bytes=config.max_bytes, fetch_wait=config.fetch_wait
         )
-        self.catalog = CatalogView(self.catalog_table)
         self.boxes = {
             stage: Outbox(self._producer_for_stage)
             for stage in ("intake", "decide", "watch", "other")
@@ -145,7 +146,13 @@ class Worker:
         decide_box, watch_box = self.boxes["decide"], self.boxes["watch"]
         self.models_table = self._backing("decide-models", 1, decide_box)
         recent = RecentOrders()  # the stages decode the same bytes: once is enough
-        self.intake = Intake(recent, self.observers, config.max_bytes)
+        self.intake = Intake(
+            recent,
+            self.observers,
+            config.max_bytes,
+            metrics=metrics,
+            future_tolerance=config.future_tolerance,
+        )
         self.decide = DecideStage(
             rules,
             DecideSettings(
@@ -177,6 +184,7 @@ class Worker:
             recent,
             self.observers,
             config.max_bytes,
+            metrics,
         )
         self._handed: asyncio.Queue[list[Handed]] = asyncio.Queue()  # intake -> decide
         self.intake_runner = IntakeRunner(self.intake, self.boxes["intake"], self._handed)
@@ -188,6 +196,9 @@ class Worker:
             store,
             metrics,
             config.release_idle,
+            catalog=self.catalog_reader,
+            catalog_margin=config.catalog_margin,
+            catalog_timeout=config.catalog_timeout,
         )
         self.watch_runner = WatchRunner(self.watch, watch_box, store)
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
@@ -202,6 +213,7 @@ class Worker:
         app.on_before_shutdown.connect(cast(Any, self._shutting_down))
         app.timer(1.0)(self._release_idle)
         app.task(_fatal(self._take_handed))
+        app.task(_fatal(self._read_catalog))
         if config.full_collection_every > 0:  # streams/collector.py says why
             app.timer(1.0)(Collector(config.full_collection_every).tick)
         if metrics is not None:
@@ -235,7 +247,9 @@ class Worker:
 
         async for events in batches(stream, self.config):
             messages = [_message(event) for event in events]
-            await _or_exit(self.intake_runner.batch(messages, highwater))
+            assigned = [tp.partition for tp in consumer.assignment() if tp.topic == "orders"]
+            partitions = consumer.topic_partitions("orders")
+            await _or_exit(self.intake_runner.batch(messages, highwater, assigned, partitions))
 
     async def _decide(self, stream: Any) -> None:
         async for events in batches(stream, self.config):
@@ -256,24 +270,26 @@ class Worker:
         async for events in batches(stream, self.config):
             await _or_exit(self.watch_runner.batch([_message(event) for event in events]))
 
+    async def _read_catalog(self, app: Any) -> None:
+        await self.catalog_reader.run()
+
     async def _catalog(self, stream: Any) -> None:
+        """The catalog's records checked once (by the worker holding its partition): a bad one
+        goes to the dead letters, a good one to the observers (the store's product rows).
+        Every worker reads the catalog itself for its decisions (`CatalogReader`)."""
         box = self.boxes["other"]
-        async for event in stream.events():
-            message = event.message
-            raw = message.value or b""
-            try:
-                entry: CatalogEntry = decode_catalog(raw, self.config.max_bytes)
-            except DecodeError as exc:
-                self.observers.on_consumed("catalog", "invalid")
-                self._dead(box, exc.reason, exc.message, _message(event))
-                await _or_exit(commit.deliver(box))
-                continue
-            self.observers.on_consumed("catalog", "catalog")
-            self.catalog_table[entry.sku] = raw
-            # one record per batch: a global table's restore trusts the end offset, which
-            # tansu reports as the last batch's base offset + 1
-            await self.app.producer.flush()
-            self.observers.on_catalog(entry)
+        async for events in batches(stream, self.config):
+            for event in events:
+                message = _message(event)
+                try:
+                    entry = decode_catalog(message.value, self.config.max_bytes)
+                except DecodeError as exc:
+                    self.observers.on_consumed("catalog", "invalid")
+                    self._dead(box, exc.reason, exc.message, message)
+                    continue
+                self.observers.on_consumed("catalog", "catalog")
+                self.observers.on_catalog(entry)
+            await _or_exit(commit.deliver(box))
 
     async def _labels(self, stream: Any) -> None:
         """Verdicts validated; with learning, forwarded to the decide stage, whose models

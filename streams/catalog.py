@@ -1,49 +1,124 @@
-"""The catalog as the decide and watch stages read it, from the worker's global table."""
+"""The catalog in every worker: the `catalog` topic read whole, and how current that reading is.
+
+Each worker reads `catalog` from the beginning with a consumer of its own (no group, nothing
+committed) into a `detectors.products.Catalog`, so every registration applies from its own
+`registered_at` on, as in the replay. The catalog is small (a few thousand SKUs), read once at
+start and then as it changes.
+
+No decision before its catalog: an order must not be refused for a product registered a
+moment before it arrived and not read yet (a worker started on a backlog, a catalog produced
+just before the orders). The reader knows when it was last *current*: the time of a fetch
+response after which it had read everything the partition held. The decide stage holds an
+intake frame whose orders the catalog as read would count against (an unknown SKU, one not yet
+registered or withdrawn, another category or programme, a price above the reference) until the
+reader is current as of the frame's arrival (plus a margin for the clocks of two workers), then
+decides it (streams/decide.py `DecideStage.catalog_wait`). An order the catalog finds nothing
+against is decided at once: waiting would only cost time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import asyncio
+import logging
+import time
 from typing import Any
 
-from detectors.products import product
-from schemas.decode import decode_catalog
+from detectors.products import Catalog
+from schemas.decode import DecodeError, decode_catalog
+
+log = logging.getLogger("riskmon.streams")
+TOPIC = "catalog"
 
 
-class CatalogView(MutableMapping[str, Any]):
-    """The catalog table as the detectors read it: SKU -> compiled product (cached)."""
+class CatalogReader:
+    """Reads `catalog` into `catalog`; `current_since(t)` waits until it is current as of t."""
 
-    def __init__(self, table: Any) -> None:
-        self.table = table
-        self._cache: dict[str, tuple[bytes, Any]] = {}
+    def __init__(
+        self,
+        broker: str,
+        catalog: Catalog,
+        *,
+        max_bytes: int,
+        fetch_wait: float = 0.025,
+        make_consumer: Any = None,
+    ) -> None:
+        self.broker = broker
+        self.catalog = catalog
+        self.max_bytes = max_bytes
+        self.fetch_wait = fetch_wait
+        self.current_as_of = float("-inf")  # wall time as of which everything is read
+        self.records = 0  # valid records read
+        self._make = make_consumer or self._consumer
+        self._moved = asyncio.Event()
 
-    def get(self, sku: str, default: Any = None) -> Any:
-        raw = self.table.get(sku)
-        if raw is None:
-            return default
-        cached = self._cache.get(sku)
-        if cached is not None and cached[0] is raw:
-            return cached[1]
-        compiled = product(decode_catalog(raw))  # accepted by the catalog agent already
-        self._cache[sku] = (raw, compiled)
-        return compiled
+    def _consumer(self) -> Any:
+        import aiokafka
 
-    def __getitem__(self, sku: str) -> Any:
-        found = self.get(sku)
-        if found is None:
-            raise KeyError(sku)
-        return found
+        return aiokafka.AIOKafkaConsumer(
+            bootstrap_servers=self.broker,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=max(1, int(self.fetch_wait * 1000)),
+            max_partition_fetch_bytes=32 << 20,
+            fetch_max_bytes=64 << 20,
+        )
 
-    def __contains__(self, sku: object) -> bool:
-        return isinstance(sku, str) and self.table.get(sku) is not None
+    async def run(self) -> None:
+        """Read for ever (a task of the worker)."""
+        from aiokafka import TopicPartition
 
-    def __setitem__(self, sku: str, value: Any) -> None:
-        raise TypeError("the catalog is written by the catalog agent only")
+        consumer = self._make()
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(TOPIC)
+            while not partitions:
+                await asyncio.sleep(0.2)
+                await consumer.topics()  # metadata again: the topic may be made later
+                partitions = consumer.partitions_for_topic(TOPIC)
+            tps = [TopicPartition(TOPIC, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            while True:
+                batches = await consumer.getmany(*tps, timeout_ms=int(self.fetch_wait * 1000))
+                for records in batches.values():
+                    for record in records:
+                        self.apply(record.value or b"")
+                await self._check(consumer, tps)
+        finally:
+            await consumer.stop()
 
-    def __delitem__(self, sku: str) -> None:
-        raise TypeError("the catalog is written by the catalog agent only")
+    def apply(self, raw: bytes) -> None:
+        try:
+            entry = decode_catalog(raw, self.max_bytes)
+        except DecodeError:
+            return  # the catalog agent (one worker) sends it to the dead letters
+        self.catalog.add(entry)
+        self.records += 1
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self.table.keys()))
+    async def _check(self, consumer: Any, tps: list[Any]) -> None:
+        as_of = float("inf")
+        for tp in tps:
+            end = consumer.highwater(tp)
+            stamp = consumer.last_poll_timestamp(tp)
+            if end is None or stamp is None or await consumer.position(tp) < end:
+                return
+            as_of = min(as_of, stamp / 1000.0)
+        if as_of > self.current_as_of:
+            self.current_as_of = as_of
+            self._moved.set()
+            self._moved = asyncio.Event()
 
-    def __len__(self) -> int:
-        return len(self.table)
+    async def current_since(self, since: float, timeout: float) -> bool:
+        """Wait until the catalog is current as of `since` (wall time); False if `timeout`
+        seconds pass first (the caller decides anyway, and says so)."""
+        deadline = time.monotonic() + timeout
+        while self.current_as_of < since:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._moved.wait(), left)
+            except TimeoutError:
+                return False
+        return True

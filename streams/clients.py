@@ -34,6 +34,19 @@ def message_key(topic: str, raw: bytes) -> bytes | None:
     return value.encode() if isinstance(value, str) else None
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a keyed record (murmur2, as the Java
+    client, kafka-python and aiokafka compute it).
+
+    >>> partition_of(b"consumer-1", 8) == partition_of(b"consumer-1", 8) < 8
+    True
+    """
+    from kafka.partitioner.default import murmur2
+
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
 def produce(path: Path, topic: str, bootstrap: str, batch_bytes: int = 65536) -> int:
     """Send every non-blank line of a JSON Lines file; returns how many were sent.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import insort
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,9 +28,11 @@ import orjson
 from detectors.alerts import Alert
 from detectors.learning import LearningConfig
 from detectors.pipeline import Outcome, Pipeline
+from detectors.products import catalog_at, product_problems
 from detectors.watch import Watch, Watchers
-from replay.observers import Observer, notify_outcome
+from replay.observers import Deferred, Observer, notify_outcome
 from schemas.decode import DecodeError, decode_label
+from schemas.labels import Label
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
@@ -44,11 +47,23 @@ from streams.messages import (
     watch_partition,
 )
 from streams.models import PartitionModels, Table
-from streams.ordering import WatchQueue
+from streams.ordering import Ticket, WatchQueue
 from streams.outbox import Outgoing
 from streams.state import DurableState, PartitionStore
 
 log = logging.getLogger("riskmon.streams")
+
+
+Where = tuple[int, int, int]  # decide partition, offset, record in the frame (-1: the message)
+
+
+class _Failed(Exception):
+    """A message or a frame's record the stage failed on (the cause is chained)."""
+
+    def __init__(self, where: Where, kind: str) -> None:
+        super().__init__(where, kind)
+        self.where = where
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -102,36 +117,106 @@ class DecideStage:
         self.queues: dict[int, WatchQueue] = {}  # decide partition -> its held watch tickets
         self.models: dict[int, PartitionModels] = {}
         self.ticked: dict[int, int] = {}  # decide partition -> the offset of its last tick
+        self._verdicts: dict[int, PendingVerdicts] = {}
         self._frames: dict[int, Framer] = {}  # watch partition -> this batch's tickets
         self._event_time: dict[int, float] = {}  # orders partition -> latest event time seen
         self._decided = 0
         self._out: list[Outgoing] = []
+        # the models' part of the batch, applied once the deciding part has gone through:
+        # (partition, offset, a ticket | a verdict's bytes | None for an idle tick's flush)
+        self._feed: list[tuple[int, int, Ticket | bytes | None]] = []
+        self._failed: dict[Where, str] = {}
         # routes are pure: any Watchers computes them
         self._router = Watchers(rules, PartitionStore(-1, {}), [])
 
     # -- batches ------------------------------------------------------------------------------
 
     def apply(self, messages: Sequence[Message]) -> DecideBatch:
-        """Messages of `riskmon-decide`, applied in order; those applied before are skipped."""
+        """Messages of `riskmon-decide`, applied in order; those applied before are skipped.
+
+        No message stops the stage. An order (or a message) the stage fails on unexpectedly
+        goes to the dead letters as `processing_error`, with the exception's type, not its
+        data; the batch is then applied again from the state last saved without it, so what
+        the failure had half done leaves no trace (docs/durability.md).
+        """
+        failed: dict[Where, str] = {}
+        target = self.observers
+        while True:
+            deferred = Deferred(target)
+            self.observers = deferred
+            try:
+                batch = self._attempt(messages, failed)
+            except _Failed as exc:
+                deferred.drop()
+                self._roll_back(messages)
+                failed[exc.where] = exc.kind
+                log.error(
+                    "decide partition %d offset %d: %s on %s; dead-lettered, batch applied again",
+                    exc.where[0],
+                    exc.where[1],
+                    exc.kind,
+                    "the message" if exc.where[2] < 0 else f"record {exc.where[2]}",
+                    exc_info=exc.__cause__,
+                )
+                continue
+            finally:
+                self.observers = target
+            deferred.release()
+            if failed and self.metrics is not None:
+                for _ in failed:
+                    self.metrics.count_processing_error("decide")
+            return batch
+
+    def _attempt(self, messages: Sequence[Message], failed: dict[Where, str]) -> DecideBatch:
         batch = DecideBatch(records=self._out)
+        self._failed = failed
         for message in messages:
             store = self.take_up(message.partition)
             if message.offset <= store.applied:
                 continue  # decided before a crash: its outputs went out then
-            self._message(message)
+            where = (message.partition, message.offset, -1)
+            if where in failed:
+                self._processing_error(failed[where], message.value, message.origin)
+            else:
+                try:
+                    self._message(message)
+                except _Failed:
+                    raise
+                except Exception as exc:
+                    raise _Failed(where, type(exc).__name__) from exc
             batch.touched[message.partition] = (store, message.offset)
             batch.frames += message.kind == "orders"
+        self._learn_fed()
         self._frames_out()
         self._out = []
         return batch
+
+    def _roll_back(self, messages: Sequence[Message]) -> None:
+        """Back to the state last saved: the partitions' tables, and every cache of this batch."""
+        for partition in {message.partition for message in messages}:
+            store = self.state.stores.get(partition)
+            if store is not None:
+                self.state.roll_back(store)
+            queue = self.queues.get(partition)
+            if queue is not None:
+                queue.forget()
+            verdicts = self._verdicts.get(partition)
+            if verdicts is not None:
+                verdicts.forget()
+        self._out = []
+        self._frames = {}
+        self._feed = []
 
     def take_up(self, partition: int) -> PartitionStore:
         """The partition's state, rebuilt from its table the first time after an assignment,
         with its pipeline, held tickets and models."""
         store, fresh = self.state.partition(partition)
         if fresh or partition not in self.pipelines:
-            self.pipelines[partition] = Pipeline(self.rules, store)
+            self.pipelines[partition] = Pipeline(
+                self.rules, store, deliveries=self.learning is not None
+            )
             self.queues[partition] = WatchQueue(store, self._decode_held)
+            self._verdicts[partition] = PendingVerdicts(store, self.settings.max_bytes)
             if self.learning is not None and self.models_table is not None:
                 self.models[partition] = PartitionModels.restore(
                     self.models_table, partition, self.rules, self.learning
@@ -157,6 +242,7 @@ class DecideStage:
         leaving = []
         for partition in sorted(partitions):
             self.queues.pop(partition, None)
+            self._verdicts.pop(partition, None)
             self.pipelines.pop(partition, None)
             self.ticked.pop(partition, None)
             found = self.models.pop(partition, None)
@@ -164,6 +250,53 @@ class DecideStage:
                 leaving.append((partition, found))
         self.state.revoke(partitions)
         return leaving
+
+    # -- the catalog ------------------------------------------------------------------------
+
+    def catalog_wait(self, messages: Sequence[Message]) -> float | None:
+        """The latest arrival (wall time, as the intake saw it) of a frame among `messages`
+        holding an order the catalog as read would count against; None if there is none.
+
+        The runner holds the batch until the catalog is current as of then
+        (streams/catalog.py): no order is refused for a product not read yet."""
+        latest: float | None = None
+        for message in messages:
+            if message.kind != "orders":
+                continue
+            store = self.state.stores.get(message.partition)
+            if store is not None and message.offset <= store.applied:
+                continue
+            try:
+                records = list(unframe(message.value))
+            except FrameError:
+                continue  # dead-lettered when applied
+            arrived = next((m.get("rx") for m, _ in reversed(records) if "pos" in m), None)
+            if not isinstance(arrived, int | float) or (latest is not None and arrived <= latest):
+                continue
+            for meta, body in records:
+                if "pos" not in meta and self._catalog_against(body):
+                    latest = float(arrived)
+                    break
+        return latest
+
+    def _catalog_against(self, raw: bytes) -> bool:
+        try:
+            order = self.recent.decode(raw, self.settings.max_bytes)
+        except DecodeError:
+            return False
+        if not isinstance(order, OrderPaid):
+            return False
+        programme = self.rules.programmes.get(order.programme)
+        if programme is None or not programme.requires_catalog:
+            return False
+        ts = order.occurred_at.timestamp()
+        markup = None if programme.max_markup is None else 1 + programme.max_markup
+        for item in order.items:
+            found = catalog_at(self.catalog, item.sku, ts)
+            problems, inflated = product_problems(found, item, order.programme, ts, markup)
+            if problems or inflated:
+                return True
+        return False
 
     # -- the idle release ---------------------------------------------------------------------
 
@@ -175,7 +308,8 @@ class DecideStage:
         point."""
         out: list[Outgoing] = []
         for partition, store, queue in self.taken_up():
-            if not len(queue) or self.ticked.get(partition) == store.applied:
+            held = len(queue) or (partition in self.models and len(self._verdicts[partition]))
+            if not held or self.ticked.get(partition) == store.applied:
                 continue  # nothing held, or sent and not read yet
             after = orjson.dumps({"after": store.applied})
             out.append((DECIDE_TOPIC, None, after, partition, headers_of("tick")))
@@ -195,6 +329,10 @@ class DecideStage:
             return  # input came between: the stream is not idle after all
         partition = message.partition
         released = self._release(partition, message.offset, idle=True)
+        found = self.models.get(partition)
+        if found is not None:  # the verdicts still ahead of the models' time, as a file's end
+            self._feed.append((partition, message.offset, None))
+            found.learnt = message.offset
         self.ticked[partition] = message.offset  # no tick for a tick: input first
         left = len(self.queues[partition])
         if left:
@@ -216,10 +354,7 @@ class DecideStage:
         elif message.kind == "label":
             found = self.models.get(message.partition)
             if found is not None:  # validated by the labels stage
-                raw = message.value
-                found.run.learner.on_label(
-                    decode_label(raw, max(self.settings.max_bytes, len(raw)))
-                )
+                self._feed.append((message.partition, message.offset, message.value))
                 found.learnt = message.offset
         else:
             self._frame(message)
@@ -238,9 +373,20 @@ class DecideStage:
             if i in stood:  # where the intake's partitions stood after the records before
                 for part, (read, end) in stood[i].items():
                     queue.position(part, read, end)
+                of = meta.get("of")
+                if isinstance(of, int):
+                    queue.expect(of)
                 continue
             at = meta.get("at") or (None, None)
-            self._order(partition, body, Origin("orders", at[0], at[1]), meta.get("ts", 0.0))
+            origin = Origin("orders", at[0], at[1])
+            where = (partition, message.offset, i)
+            if where in self._failed:
+                self._processing_error(self._failed[where], body, origin)
+                continue
+            try:
+                self._order(partition, body, origin, meta.get("ts", 0.0))
+            except Exception as exc:
+                raise _Failed(where, type(exc).__name__) from exc
         self._release(partition, message.offset)
         found = self.models.get(partition)
         if found is not None:
@@ -248,7 +394,6 @@ class DecideStage:
 
     def _order(self, partition: int, raw: bytes, origin: Origin, appended: float) -> None:
         started = time.perf_counter()
-        found = self.models.get(partition)
         try:
             order = self.recent.decode(raw, self.settings.max_bytes)
         except DecodeError as exc:  # not from an intake: say so rather than lose it
@@ -257,18 +402,12 @@ class DecideStage:
         pipeline = self.pipelines[partition]
         outcome = pipeline.decide(order, raw, origin)
         queue = self.queues[partition]
-        ts = order.occurred_at.timestamp()
+        at = ts = order.occurred_at.timestamp()
         if origin.partition is not None:
             if ts > self._event_time.get(origin.partition, ts - 1):
                 self._event_time[origin.partition] = ts
-            queue.note(origin.partition, ts, appended)
-        self._emit(order, outcome, queue)
-        if found is not None:
-            if isinstance(order, OrderPaid):
-                found.teach_catalog(self.catalog, order)
-                found.since_checkpoint += 1
-            for alert in found.run.after(order, outcome):
-                self._alert(alert)
+            at = queue.note(origin.partition, ts, appended)
+        self._emit(order, outcome, queue, at)
         metrics = self.metrics
         if metrics is not None:
             metrics.observe_processing(time.perf_counter() - started)
@@ -284,7 +423,7 @@ class DecideStage:
             for record in pipeline.expire():
                 self._dead_record(record)
 
-    def _emit(self, order: Any, outcome: Outcome, queue: WatchQueue) -> None:
+    def _emit(self, order: Any, outcome: Outcome, queue: WatchQueue, at: float) -> None:
         if outcome.decision is not None:
             decision = outcome.decision
             self._out.append(
@@ -295,7 +434,7 @@ class DecideStage:
         for record in outcome.dead_letters:
             self._dead_record(record)
         for watch in outcome.watch:
-            queue.hold(watch)  # released when every orders partition has come that far
+            queue.hold(watch, at)  # released when every orders partition has come past it
         if self.ledger is not None and isinstance(order, OrderPaid):
             for item in order.items:  # the sales ledger's energy grades, from the catalog
                 found = self.catalog.get(item.sku)
@@ -309,13 +448,63 @@ class DecideStage:
     def _release(self, partition: int, offset: int, idle: bool = False) -> int:
         """The held tickets that are ready, to their watch partitions' frames; how many.
 
-        A ticket's `seq` is [the decide offset it goes out at, its arrival number]: increasing
-        at every watch partition, and the same when a restarted stage releases it again.
+        A ticket's `seq` is [the decide offset it goes out at, its place in that release]:
+        increasing at every watch partition, and the same when a restarted stage releases it
+        again (the same tickets, in the same event-time order).
         """
-        tickets = self.queues[partition].ready(idle)
-        for ticket in tickets:
-            self._route(ticket.watch, [offset, ticket.number])
+        queue = self.queues[partition]
+        late = queue.late
+        tickets = queue.ready(idle)
+        learning = partition in self.models
+        for i, ticket in enumerate(tickets):
+            if ticket.watch.watched:
+                self._route(ticket.watch, [offset, i])
+            if learning:
+                self._feed.append((partition, offset, ticket))
+        if queue.late > late and self.metrics is not None:
+            self.metrics.count_late(queue.late - late)
         return len(tickets)
+
+    def _learn_fed(self) -> None:
+        """The models' part of the batch, once the deciding part has gone through whole: the
+        released tickets, in event-time order, and the verdicts and ticks, as they came.
+
+        A failure here dead-letters the event (`processing_error`, stage `learn`) and goes on:
+        the models' state is not saved per batch (its checkpoints are), so there is nothing to
+        roll back to, and a model is no ledger."""
+        feed, self._feed = self._feed, []
+        for partition, offset, item in feed:
+            found = self.models.get(partition)
+            if found is None:
+                continue
+            verdicts = self._verdicts[partition]
+            try:
+                if item is None:
+                    for label in verdicts.flush():
+                        found.run.verdict(label)
+                elif isinstance(item, bytes):
+                    verdicts.add(item, offset)
+                else:
+                    self._learn(found, verdicts, item)
+            except Exception as exc:
+                log.error("the models failed: %s", type(exc).__name__, exc_info=exc)
+                raw = item if isinstance(item, bytes) else b"" if item is None else item.watch.raw
+                origin = Origin(DECIDE_TOPIC, partition, offset)
+                self._processing_error(type(exc).__name__, raw, origin, "learn")
+                if self.metrics is not None:
+                    self.metrics.count_processing_error("learn")
+
+    def _learn(self, found: PartitionModels, verdicts: PendingVerdicts, ticket: Ticket) -> None:
+        """One decided event for the models, in event-time order: first the verdicts due by
+        its time, as the replay merges them (replay/learning.py)."""
+        for label in verdicts.due(ticket.at):
+            found.run.verdict(label)
+        event = ticket.watch.event
+        if isinstance(event, OrderPaid):
+            found.teach_catalog(self.catalog, event)
+            found.since_checkpoint += 1
+        for alert in found.run.learn(ticket.watch, ticket.at):
+            self._alert(alert)
 
     def _route(self, watch: Watch, seq: list[int]) -> None:
         """A ticket to each watch partition that holds one of the event's entities, in the
@@ -346,6 +535,11 @@ class DecideStage:
 
     def _dead(self, reason: str, error: str, raw: bytes, origin: Origin) -> None:
         self._dead_record(dead_letter_record(reason=reason, error=error, raw=raw, origin=origin))
+
+    def _processing_error(
+        self, kind: str, raw: bytes, origin: Origin, stage: str = "decide"
+    ) -> None:
+        self._dead("processing_error", f"{kind} in the {stage} stage", raw, origin)
 
     def _dead_record(self, record: dict[str, Any]) -> None:
         self._out.append(("dead-letter", None, dumps(record), None, None))
@@ -381,3 +575,52 @@ def watch_meta(watch: Watch, owned: Sequence[str], seq: list[int]) -> dict[str, 
     # the order's amounts go as strings, as in saved state (frames are written so): a JSON
     # number comes back a float, and Decimal(float) is not the amount
     return {"owned": list(owned), "order": watch.order, "released": watch.released, "seq": seq}
+
+
+class PendingVerdicts:
+    """Analysts' verdicts held in the partition's saved state until the models' event time
+    reaches their `labelled_at`, as the replay merges them; one that comes later than that is
+    due at once (the models then learn it a little later than a replay of the same files)."""
+
+    def __init__(self, store: PartitionStore, max_bytes: int) -> None:
+        self.table = store.table("label_pending")
+        self.clock = store.table("learning")  # "time": the newest event time the models saw
+        self.max_bytes = max_bytes
+        self._keys: list[str] | None = None  # held keys in labelled_at order, built on first use
+
+    def add(self, raw: bytes, offset: int) -> None:
+        label = decode_label(raw, max(self.max_bytes, len(raw)))
+        # fixed width, so the keys sort as the times do; the offset keeps repeats apart
+        key = f"{label.labelled_at.timestamp():020.6f}|{offset:012d}"
+        self.table[key] = raw.decode()
+        if self._keys is not None:
+            insort(self._keys, key)
+
+    def forget(self) -> None:
+        """The saved state was restored under it: read the held keys again."""
+        self._keys = None
+
+    def flush(self) -> list[Label]:
+        """Every verdict held, in `labelled_at` order (the stream has gone quiet)."""
+        keys, self._keys = sorted(self.table), []
+        return [self._pop(key) for key in keys]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def _pop(self, key: str) -> Label:
+        raw = self.table.pop(key).encode()
+        return decode_label(raw, max(self.max_bytes, len(raw)))
+
+    def due(self, ts: float) -> list[Label]:
+        """The verdicts due at or before `ts`, in `labelled_at` order; `ts` is now the time."""
+        if ts > self.clock.get("time", float("-inf")):
+            self.clock["time"] = ts
+        now = self.clock["time"]
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = sorted(self.table)
+        out = []
+        while keys and float(keys[0].split("|", 1)[0]) <= now:
+            out.append(self._pop(keys.pop(0)))
+        return out

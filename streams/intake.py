@@ -11,8 +11,10 @@ decide stage's watch-ticket order needs (streams/ordering.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from replay.observers import Observer
 from schemas.decode import DecodeError
@@ -32,7 +34,18 @@ class IntakeBatch:
 
 
 class Intake:
-    def __init__(self, recent: RecentOrders, observers: Observer, max_bytes: int) -> None:
+    def __init__(
+        self,
+        recent: RecentOrders,
+        observers: Observer,
+        max_bytes: int,
+        clock: Callable[[], float] = time.time,
+        metrics: Any = None,
+        future_tolerance: float = 86400.0,
+    ) -> None:
+        self.future_tolerance = future_tolerance  # seconds; 0: no check
+        self.clock = clock
+        self.metrics = metrics
         self.recent = recent
         self.observers = observers
         self.max_bytes = max_bytes
@@ -40,10 +53,17 @@ class Intake:
         self._framer = Framer()
 
     def apply(
-        self, messages: Sequence[Message], highwater: Callable[[int], int | None]
+        self,
+        messages: Sequence[Message],
+        highwater: Callable[[int], int | None],
+        assigned: Iterable[int] = (),
+        partitions: int | None = None,
     ) -> IntakeBatch:
         """`highwater(partition)`: the end of an `orders` partition as the consumer's last
-        fetch saw it (right on tansu, unlike its ListOffsets)."""
+        fetch saw it (right on tansu, unlike its ListOffsets); `assigned`: the `orders`
+        partitions this worker reads; `partitions`: how many `orders` has. The frame reports
+        where every assigned partition stands, read in this batch or not, so the decide stage
+        knows of a partition that holds orders not read yet (streams/ordering.py)."""
         batch = IntakeBatch()
         framer = self._framer
         read: dict[int, int] = {}  # orders partition -> its last offset in this batch
@@ -54,23 +74,49 @@ class Intake:
                 order = self.recent.decode(message.value, self.max_bytes)
             except DecodeError as exc:
                 self.observers.on_consumed("orders", "invalid")
-                record = dead_letter_record(
-                    reason=exc.reason, error=exc.message, raw=message.value, origin=message.origin
-                )
-                batch.records.append(("dead-letter", None, dumps(record), None, None))
-                self.observers.on_dead_letter(record)
+                self._dead(batch, exc.reason, exc.message, message)
+                continue
+            except Exception as exc:  # no message stops the stage: said, with the type only
+                log.error("intake: %s on %s", type(exc).__name__, message.origin, exc_info=exc)
+                self.observers.on_consumed("orders", "invalid")
+                self._dead(batch, "processing_error", f"{type(exc).__name__} in intake", message)
+                if self.metrics is not None:
+                    self.metrics.count_processing_error("intake")
                 continue
             self.observers.on_consumed("orders", order.event_type)
+            ahead = order.occurred_at.timestamp() - message.timestamp
+            if message.timestamp and self.future_tolerance and ahead > self.future_tolerance:
+                # an event cannot be appended before it happened: a clock gone wrong upstream,
+                # whose one record would otherwise hold its partition's time far ahead
+                hours = ahead / 3600
+                error = f"occurred_at is {hours:,.1f} h after the record was appended"
+                self._dead(batch, "occurred_in_future", error, message)
+                continue
             # where it came from, for dead letters, and when it was appended, for the
             # append-to-decision delay
             framer.add(
                 {"at": [message.partition, message.offset], "ts": message.timestamp}, message.value
             )
-        framer.add({"pos": {str(p): [o, highwater(p)] for p, o in read.items()}}, b"")
+        for partition in assigned:
+            if partition not in read:
+                read[partition] = self.seen.get(partition, -1)
+        stood: dict[str, object] = {"pos": {str(p): [o, highwater(p)] for p, o in read.items()}}
+        if partitions:
+            stood["of"] = partitions
+        # when this batch was in hand: the decide stage may wait for the catalog as of then
+        stood["rx"] = self.clock()
+        framer.add(stood, b"")
         batch.frames = framer.take()
         for value in batch.frames:
             batch.records.append((DECIDE_TOPIC, None, value, None, ORDERS_HEADERS))
         return batch
+
+    def _dead(self, batch: IntakeBatch, reason: str, error: str, message: Message) -> None:
+        record = dead_letter_record(
+            reason=reason, error=error, raw=message.value, origin=message.origin
+        )
+        batch.records.append(("dead-letter", None, dumps(record), None, None))
+        self.observers.on_dead_letter(record)
 
     def forget(self, partitions: set[int]) -> None:
         """Revoked: read from their commits when they come back."""

@@ -180,6 +180,27 @@ class Metrics:
             ["path"],
             registry=r,
         )
+        self.late_events = Counter(
+            "riskmon_late_events",
+            "Decided events given to the behavioural detectors and the models after a later one"
+            " had gone (out of event-time order beyond what the stage waits for): counted, never"
+            " dropped",
+            registry=r,
+        )
+        self.processing_errors = Counter(
+            "riskmon_processing_errors",
+            "Messages a stage failed on unexpectedly and sent to the dead letters"
+            " (processing_error), by stage",
+            ["stage"],
+            registry=r,
+        )
+        self.catalog_wait = Histogram(
+            "riskmon_catalog_wait_seconds",
+            "Time the decide stage held orders until the catalog it had read was current as of"
+            " their arrival",
+            buckets=DELAY_BUCKETS,
+            registry=r,
+        )
         self.lag = Gauge(
             "riskmon_consumer_lag",
             "Messages not yet consumed, by topic and partition",
@@ -428,6 +449,18 @@ class MetricsObserver(NullObserver):
     def count_decide_frames(self, path: str, frames: int) -> None:
         """Intake frames applied by the decide stage: `handed` in process, or `read`."""
         self.metrics.decide_frames.labels(path).inc(frames)
+
+    def count_late(self, events: int) -> None:
+        """Decided events released after a later one (`riskmon_late_events_total`)."""
+        self.metrics.late_events.inc(events)
+
+    def count_processing_error(self, stage: str) -> None:
+        """A message a stage failed on and dead-lettered (`processing_error`)."""
+        self.metrics.processing_errors.labels(stage).inc()
+
+    def observe_catalog_wait(self, seconds: float) -> None:
+        """Orders held for the catalog to be current as of their arrival."""
+        self.metrics.catalog_wait.observe(seconds)
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         """Messages behind the end of `topic`'s `partition` (end offset - position)."""

@@ -8,20 +8,20 @@ while the others race through a backlog. A window that has moved on past the lat
 never sees them together with the early ones, and an alert is lost.
 
 So the decide stage holds each watch ticket until every `orders` partition that holds back has
-reached the ticket's event time (the low watermark), then releases the ready ones in the order
-they arrived. A partition holds back while it is "behind": the highest offset any reader has
-reported read from it is short of the highest end any reader's fetch saw (each intake batch
-reports both; maxima, so a late report from a worker that lost the partition since changes
-nothing), and while it has
-had a record appended within `idle_after` seconds of the newest record from any partition
-(append time, from the records: the same on a redo, unlike the clock). A partition behind holds
-back however old its last record: its reader died with orders unread, and they come when a new
-reader takes it, some seconds later. When the stage has had no input for a while (a runtime's
-timer), only the partitions behind still hold back: the tail of a stream goes out without
-waiting for the next order.
+come past the ticket's event time (the low watermark), then releases the ready ones in event-
+time order (event time, then event id: detectors/sequence.py, the replay's order too), to the
+watch stage and to the online models. A partition holds back while it is "behind": the highest
+offset any reader has reported read from it is short of the highest end any reader's fetch saw
+(each intake batch reports both; maxima, so a late report from a worker that lost the partition
+since changes nothing), and while it has had a record appended within `idle_after` seconds of
+the newest record from any partition (append time, from the records: the same on a redo, unlike
+the clock). A partition behind holds back however old its last record: its reader died with
+orders unread, and they come when a new reader takes it, some seconds later. When the stage has
+had no input for a while (a runtime's timer), only the partitions behind still hold back: the
+tail of a stream goes out without waiting for the next order.
 
-With one `orders` partition the watermark is that partition's newest event time, every ticket
-is ready when it arrives, and the order is the replay's.
+With one `orders` partition the watermark is that partition's newest event time, and a ticket
+is ready once a later event has come.
 
 The held tickets live in the decide stage's saved state (`watch_pending`, `partition_time`,
 `partition_read`, `watch_clock`), so a crash or a rebalance loses none and a redo releases
@@ -33,9 +33,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, cast
 
-from detectors.watch import Watch
+from detectors.watch import Decided, Watch
 from streams.state import PartitionStore
 
 # seconds of append time without a record after which a partition no longer holds back: longer
@@ -50,6 +51,14 @@ ALL = "all"  # the key of the tables of every orders partition
 class Ticket:
     number: int  # arrival order, over the stage's life
     watch: Watch
+    at: float  # its partition time (detectors/sequence.py)
+
+
+def _decided(raw: Any) -> Decided | None:
+    if raw is None:
+        return None
+    kind, claim, allowed, reasons = raw
+    return Decided(kind, Decimal(claim), Decimal(allowed), tuple(reasons))
 
 
 class WatchQueue:
@@ -65,13 +74,16 @@ class WatchQueue:
         self.decode = decode  # the raw event back to its model, for a ticket restored as JSON
         self.idle_after = idle_after
         self._events: dict[str, Any] = {}  # held ticket -> its event, while in this process
-        # the held tickets by event time (built from the store on first use): a release takes
-        # the ready ones off the top, instead of sorting everything held at every frame
-        self._by_time: list[tuple[float, str]] | None = None
+        # the held tickets by event time and id (built from the store on first use): a release
+        # takes the ready ones off the top, instead of sorting everything held at every frame
+        self._by_time: list[tuple[float, str, str]] | None = None
+        self.late = 0  # tickets released after a later one had gone (counted, never dropped)
 
-    def note(self, partition: int, event_time: float, appended: float) -> None:
-        """A record of `orders` partition `partition` has been decided."""
+    def note(self, partition: int, event_time: float, appended: float) -> float:
+        """A record of `orders` partition `partition` has been decided; the partition's time
+        now, which is the record's partition time (detectors/sequence.py)."""
         _keep_highest(self.store, "partition_time", partition, event_time, appended)
+        return float(_every(self.store, "partition_time")[str(partition)][0])
 
     def position(self, partition: int, read: int, end: int | None) -> None:
         """Where a reader of `orders` partition `partition` stood after a batch: the last
@@ -88,27 +100,44 @@ class WatchQueue:
         positions = _every(self.store, "partition_read")
         return {key for key, (read, end) in positions.items() if end > read + 1}
 
-    def hold(self, watch: Watch) -> None:
+    def hold(self, watch: Watch, at: float) -> None:
+        """A decided event, at its partition time `at` (as `note` gave it)."""
         clock = self.store.table("watch_clock")
         number = clock.get("n", 0)
         clock["n"] = number + 1
         key = f"{number:012d}"
         event = watch.event
+        ts, event_id = at, event.event_id
         self.store.table("watch_pending")[key] = {
-            "ts": event.occurred_at.timestamp(),
+            "ts": ts,
+            "id": event_id,
             "raw": watch.raw.decode(),
             "order": watch.order,
             "released": watch.released,
+            "decided": None if watch.decided is None else list(watch.decided),
+            "watched": watch.watched,
         }
         self._events[key] = event
         if self._by_time is not None:
-            heapq.heappush(self._by_time, (event.occurred_at.timestamp(), key))
+            heapq.heappush(self._by_time, (ts, event_id, key))
 
     def watermark(self, idle: bool = False) -> float:
-        """The event time every partition that holds back has reached (`idle`: with no input
-        for a while, only the partitions behind hold back)."""
+        """The time every partition that holds back has come to (`idle`: with no input for a
+        while, only the partitions behind hold back).
+
+        Until every `orders` partition has been heard of (`expect`), nothing is ready: one
+        not read yet may hold the earliest orders. A partition behind that has had nothing
+        decided yet holds everything back.
+        """
         times = _every(self.store, "partition_time")
         behind = self.behind()
+        if any(key not in times for key in behind):
+            return float("-inf")
+        if not idle:
+            expected = self.store.table("watch_clock").get("of", 0)
+            heard = set(times) | set(_every(self.store, "partition_read"))
+            if len(heard) < expected:
+                return float("-inf")
         if not times:
             return float("inf") if idle else float("-inf")
         newest = max(appended for _, appended in times.values())
@@ -119,28 +148,49 @@ class WatchQueue:
         ]
         return float(min(holding, default=float("inf")))
 
+    def forget(self) -> None:
+        """The saved state was restored under it: rebuild what is cached from the tables."""
+        self._events = {}
+        self._by_time = None
+
+    def expect(self, partitions: int) -> None:
+        """`orders` has this many partitions (the most any reader has reported)."""
+        clock = self.store.table("watch_clock")
+        if partitions > clock.get("of", 0):
+            clock["of"] = partitions
+
     def ready(self, idle: bool = False) -> list[Ticket]:
-        """The tickets the watermark has passed, in arrival order, released."""
+        """The tickets strictly before the watermark, released in event-time order (with
+        `idle` and nothing behind, every ticket held)."""
         pending = self.store.table("watch_pending")
         if not pending:
             return []
         low = self.watermark(idle)
         by_time = self._by_time
         if by_time is None:
-            by_time = self._by_time = [(item["ts"], key) for key, item in pending.items()]
+            by_time = [(item["ts"], item["id"], key) for key, item in pending.items()]
             heapq.heapify(by_time)
-        keys: list[str] = []
-        while by_time and by_time[0][0] <= low:
-            keys.append(heapq.heappop(by_time)[1])
+            self._by_time = by_time
         out: list[Ticket] = []
-        for key in sorted(keys):  # numbered in arrival order
+        clock = self.store.table("watch_clock")
+        released = clock.get("released", float("-inf"))
+        while by_time and by_time[0][0] < low:
+            ts, _, key = heapq.heappop(by_time)
             item = pending.pop(key)
             raw = item["raw"].encode()
             event = self._events.pop(key, None)
             if event is None:
                 event = self.decode(raw)
-            watch = Watch(event, item["order"], item["released"], raw)
-            out.append(Ticket(int(key), watch))
+            decided = _decided(item["decided"])
+            watched = item.get("watched", True)
+            watch = Watch(event, item["order"], item["released"], raw, decided, watched)
+            out.append(Ticket(int(key), watch, ts))
+            if ts < released:
+                self.late += 1
+            else:
+                released = ts
+        if out:
+            clock["released"] = released
         return out
 
     def __len__(self) -> int:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from streams import commit
+from streams.catalog import CatalogReader
 from streams.commit import StoreSink
 from streams.decide import DecideStage
 from streams.intake import Intake
@@ -36,9 +37,13 @@ class IntakeRunner:
         self.handed = handed
 
     async def batch(
-        self, messages: Sequence[Message], highwater: Callable[[int], int | None]
+        self,
+        messages: Sequence[Message],
+        highwater: Callable[[int], int | None],
+        assigned: Iterable[int] = (),
+        partitions: int | None = None,
     ) -> None:
-        batch = self.stage.apply(messages, highwater)
+        batch = self.stage.apply(messages, highwater, assigned, partitions)
         self.box.extend(batch.records)
         sent = await commit.deliver(self.box)  # before the batch is acknowledged
         written = [meta for meta in sent if meta.topic == DECIDE_TOPIC]
@@ -76,6 +81,9 @@ class DecideRunner:
         metrics: Any = None,
         release_idle: float = 15.0,
         monotonic: Callable[[], float] = time.monotonic,
+        catalog: CatalogReader | None = None,
+        catalog_margin: float = 0.02,
+        catalog_timeout: float = 60.0,
     ) -> None:
         self.stage = stage
         self.box = box
@@ -85,6 +93,11 @@ class DecideRunner:
         self.metrics = metrics
         self.release_idle = release_idle
         self.monotonic = monotonic
+        # the worker's catalog reader: a frame with orders it counts against waits until it is
+        # current as of the frame's arrival, plus a margin for two workers' clocks
+        self.catalog = catalog
+        self.catalog_margin = catalog_margin
+        self.catalog_timeout = catalog_timeout
         self.lock = asyncio.Lock()  # a batch, a tick's sending, or a revocation's teardown
         self.last_input = monotonic()  # when the stage last had input other than ticks
 
@@ -131,6 +144,8 @@ class DecideRunner:
 
     async def _batch(self, messages: Sequence[Message], path: str) -> None:
         stage = self.stage
+        if self.catalog is not None:
+            await self._catalog_current(stage.catalog_wait(messages))
         batch = stage.apply(messages)
         self.box.extend(batch.records)
         await commit.commit(self.box, stage.state, batch.touched, self.sink)
@@ -144,6 +159,22 @@ class DecideRunner:
             due = stage.checkpoint_due(partition)
             if due is not None:
                 await self.checkpoint(partition, due)
+
+    async def _catalog_current(self, arrived: float | None) -> None:
+        if arrived is None or self.catalog is None:
+            return
+        started = time.monotonic()
+        if not await self.catalog.current_since(
+            arrived + self.catalog_margin, self.catalog_timeout
+        ):
+            log.warning(
+                "the catalog was not read up to date within %.0f s: orders decided on the "
+                "catalog as read (%d records)",
+                self.catalog_timeout,
+                self.catalog.records,
+            )
+        if self.metrics is not None:
+            self.metrics.observe_catalog_wait(time.monotonic() - started)
 
     async def checkpoint(self, partition: int, found: PartitionModels) -> None:
         """Only models that learnt exactly what the saved state holds: models ahead of it

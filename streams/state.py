@@ -75,7 +75,7 @@ class TrackedTable(dict[str, Any]):
 class PartitionStore:
     """The `Store` of one partition's detectors: tracked tables, and read-only shared ones."""
 
-    def __init__(self, partition: int, shared: Mapping[str, MutableMapping[str, Any]]) -> None:
+    def __init__(self, partition: int, shared: Mapping[str, Any]) -> None:
         self.partition = partition
         self.shared = shared
         self.dirty: set[tuple[str, str]] = set()
@@ -85,8 +85,8 @@ class PartitionStore:
     def table(self, name: str) -> MutableMapping[str, Any]:
         table = self.tables.get(name)
         if table is None:
-            shared = self.shared.get(name)
-            if shared is not None:
+            shared: MutableMapping[str, Any] | None = self.shared.get(name)
+            if shared is not None:  # read only (the catalog): the detectors never write it
                 return shared
             table = self.tables[name] = TrackedTable(name, self.dirty)
         return table
@@ -126,7 +126,7 @@ class DurableState:
     def __init__(
         self,
         table: Backing,
-        shared: Mapping[str, MutableMapping[str, Any]] | None = None,
+        shared: Mapping[str, Any] | None = None,
         on_restore: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self.table = table
@@ -156,6 +156,23 @@ class DurableState:
         written = self.write_changes(store, offset)
         self.mark(store, offset)
         return written
+
+    def roll_back(self, store: PartitionStore) -> int:
+        """Every key changed since the last save back to its saved value (a batch applied
+        again without a message that failed); returns how many."""
+        prefix = f"{store.partition}|"
+        undone = 0
+        for name, key in store.dirty:
+            table = store.tables[name]
+            saved = self.table.get(f"{prefix}{name}|{key}")
+            now = saved.split(b"\n", 2)[1] if saved is not None else b""
+            if now:
+                dict.__setitem__(table, key, orjson.loads(now))
+            elif key in table:
+                dict.__delitem__(table, key)
+            undone += 1
+        store.dirty.clear()
+        return undone
 
     def write_changes(self, store: PartitionStore, offset: int) -> int:
         """The changed keys, each with its before-image and `offset`."""

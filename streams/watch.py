@@ -9,6 +9,7 @@ are numbered, so a partition skips what a restarted decide stage sends again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from detectors.alerts import Alert
 from detectors.pipeline import watching_detectors
 from detectors.watch import Watch, Watchers
-from replay.observers import Observer
+from replay.observers import Deferred, Observer
 from schemas.outputs import dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams.decoding import RecentOrders
@@ -24,6 +25,15 @@ from streams.frames import FrameError, unframe
 from streams.messages import Message
 from streams.outbox import Outgoing
 from streams.state import DurableState, PartitionStore
+
+log = logging.getLogger("riskmon.streams")
+
+
+class _Failed(Exception):
+    def __init__(self, where: tuple[int, int, int], kind: str) -> None:
+        super().__init__(where, kind)
+        self.where = where
+        self.kind = kind
 
 
 @dataclass
@@ -42,7 +52,9 @@ class WatchStage:
         recent: RecentOrders,
         observers: Observer,
         max_bytes: int,
+        metrics: Any = None,
     ) -> None:
+        self.metrics = metrics
         self.rules = rules
         self.state = state
         self.recent = recent
@@ -52,6 +64,45 @@ class WatchStage:
         self._out: list[Outgoing] = []
 
     def apply(self, messages: Sequence[Message]) -> WatchBatch:
+        """A batch of watch frames. A ticket the detectors fail on unexpectedly goes to the dead
+        letters as `processing_error` and the batch is applied again without it, from the
+        state last saved (as in the decide stage)."""
+        failed: dict[tuple[int, int, int], str] = {}
+        target = self.observers
+        while True:
+            deferred = Deferred(target)
+            self.observers = deferred
+            try:
+                batch = self._attempt(messages, failed)
+            except _Failed as exc:
+                deferred.drop()
+                for partition in {message.partition for message in messages}:
+                    store = self.state.stores.get(partition)
+                    if store is not None:
+                        self.state.roll_back(store)
+                self._out = []
+                failed[exc.where] = exc.kind
+                log.error(
+                    "watch partition %d offset %d: %s on ticket %d; dead-lettered, batch "
+                    "applied again",
+                    exc.where[0],
+                    exc.where[1],
+                    exc.kind,
+                    exc.where[2],
+                    exc_info=exc.__cause__,
+                )
+                continue
+            finally:
+                self.observers = target
+            deferred.release()
+            if self.metrics is not None:
+                for _ in failed:
+                    self.metrics.count_processing_error("watch")
+            return batch
+
+    def _attempt(
+        self, messages: Sequence[Message], failed: dict[tuple[int, int, int], str]
+    ) -> WatchBatch:
         batch = WatchBatch(records=self._out)
         for message in messages:
             store, fresh = self.state.partition(message.partition)
@@ -61,7 +112,7 @@ class WatchStage:
                 )
             if message.offset <= store.applied:
                 continue
-            self._frame(self.watchers[message.partition], store, message)
+            self._frame(self.watchers[message.partition], store, message, failed)
             batch.touched[message.partition] = (store, message.offset)
         self._out = []
         return batch
@@ -71,30 +122,45 @@ class WatchStage:
             self.watchers.pop(partition, None)
         self.state.revoke(partitions)
 
-    def _frame(self, watchers: Watchers, store: PartitionStore, message: Message) -> None:
+    def _frame(
+        self,
+        watchers: Watchers,
+        store: PartitionStore,
+        message: Message,
+        failed: dict[tuple[int, int, int], str],
+    ) -> None:
         try:
             tickets = list(unframe(message.value))
         except FrameError as exc:  # not from a decide stage: say so rather than lose it
-            self._dead("malformed_frame", str(exc), message)
+            self._dead("malformed_frame", str(exc), message.value, message)
             return
         progress = store.table("watch_progress")
-        for meta, body in tickets:
-            seq = meta["seq"]
-            if seq <= progress.get("seq", [-1, -1]):
-                continue  # sent again by a decide stage that restarted: applied here already
-            progress["seq"] = seq
-            event = self.recent.decode(body, max(self.max_bytes, len(body)))
-            watch = Watch(event, meta["order"], meta["released"])
-            for alert in watchers.watch(watch, frozenset(meta["owned"])):
-                self._alert(alert)
+        for i, (meta, body) in enumerate(tickets):
+            where = (message.partition, message.offset, i)
+            try:
+                seq = meta["seq"]
+                if seq <= progress.get("seq", [-1, -1]):
+                    continue  # sent again by a decide stage that restarted: applied here already
+                progress["seq"] = seq
+                if where in failed:
+                    self._dead(
+                        "processing_error", f"{failed[where]} in the watch stage", body, message
+                    )
+                    continue
+                event = self.recent.decode(body, max(self.max_bytes, len(body)))
+                watch = Watch(event, meta["order"], meta["released"])
+                for alert in watchers.watch(watch, frozenset(meta["owned"])):
+                    self._alert(alert)
+            except Exception as exc:
+                raise _Failed(where, type(exc).__name__) from exc
 
     def _alert(self, alert: Alert) -> None:
         self._out.append(("alerts", alert.entity_key.encode(), dumps(alert.record()), None, None))
         self.observers.on_alert(alert)
 
-    def _dead(self, reason: str, error: str, message: Message) -> None:
+    def _dead(self, reason: str, error: str, raw: bytes, message: Message) -> None:
         record: dict[str, Any] = dead_letter_record(
-            reason=reason, error=error, raw=message.value, origin=message.origin
+            reason=reason, error=error, raw=raw, origin=message.origin
         )
         self._out.append(("dead-letter", None, dumps(record), None, None))
         self.observers.on_dead_letter(record)

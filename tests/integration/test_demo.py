@@ -28,3 +28,7 @@ def test_the_live_demo_shows_alerts_within_30_seconds(tmp_path: Path) -> None:
     decided, alerts, first = (float(g.replace(",", "")) for g in found.groups())
     assert decided > 0 and alerts > 0
     assert first < 30, summary
+    # piped, not a terminal: plain lines every few seconds, the summary on a line of its own
+    lines = done.stdout.splitlines()
+    assert sum(1 for x in lines if re.match(r"\s*\d+ s  sent ", x)) >= 3, done.stdout[-2000:]
+    assert any(x.startswith("sent ") for x in lines), done.stdout[-2000:]

@@ -38,41 +38,59 @@ from streams.local import LocalCluster, TopicReader
 
 pytestmark = pytest.mark.integration
 
-CATALOG_CHANGELOG = "riskmon-catalog-entries-changelog"
-
 
 class Expected:
     """What the in-process replay says of a simulated set."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, partitions: int) -> None:
         self.folder = folder
         rules = load_rules()
-        # the workers run the online models by default: the replay does too
-        engine = Replay(rules, learning=LearningRun(Learner(rules, LearningConfig())))
+        # the workers run the online models by default: the replay does too, feeding them
+        # (and the watching detectors) in the order a worker reading `orders` with as many
+        # partitions does (detectors/sequence.py)
+        engine = Replay(
+            rules,
+            learning=LearningRun(Learner(rules, LearningConfig())),
+            orders_partitions=partitions,
+        )
+        out = folder / f"replay-{partitions}"
+        out.mkdir()
         stats = engine.run(
             folder / "events.jsonl",
             catalog=folder / "catalog.jsonl",
-            alerts_out=folder / "alerts.jsonl",
-            decisions_out=folder / "decisions.jsonl",
-            dead_letter_out=folder / "dead.jsonl",
+            alerts_out=out / "alerts.jsonl",
+            decisions_out=out / "decisions.jsonl",
+            dead_letter_out=out / "dead.jsonl",
         )
-        self.alerts = _by(_lines(folder / "alerts.jsonl"), "alert_id")
-        self.decisions = _by(_lines(folder / "decisions.jsonl"), "order_id")
-        self.dead = Counter(r["reason"] for r in _lines(folder / "dead.jsonl"))
+        self.alerts = _by(_lines(out / "alerts.jsonl"), "alert_id")
+        self.decisions = _by(_lines(out / "decisions.jsonl"), "order_id")
+        self.dead = Counter(r["reason"] for r in _lines(out / "dead.jsonl"))
         self.catalog = stats.catalog_entries  # the valid records: each one enters the table
         self.stats = stats
         self.state = engine.store
         self.flagged = flagged(self.alerts.values(), self.decisions.values())
-        # with several partitions the decide stage sees the orders interleaved otherwise than
-        # the file has them, and the models' scores follow the order they learn in
+        # the models learn from what the detectors decided: a worker killed loses what they
+        # learnt since their last checkpoint, so a crash is compared on the rules' flags
         self.rules_flagged = flagged(self.alerts.values(), self.decisions.values(), rules_only=True)
 
 
 @pytest.fixture(scope="module")
-def expected(tmp_path_factory: pytest.TempPathFactory) -> Expected:
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sim")
     generate(5, 2, folder, events_per_day=2500, bad_lines=4, labels=True)
-    return Expected(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def expected(simulated: Path) -> Expected:
+    """The replay as a worker reading one `orders` partition gives it."""
+    return Expected(simulated, 1)
+
+
+@pytest.fixture(scope="module")
+def expected8(simulated: Path) -> Expected:
+    """The replay as workers reading eight `orders` partitions give it."""
+    return Expected(simulated, 8)
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -98,12 +116,11 @@ def flagged(alerts: Any, decisions: Any, rules_only: bool = False) -> set[str]:
 
 
 def _start(cluster: LocalCluster, expected: Expected, workers: tuple[str, ...]) -> None:
+    """The catalog, then the workers; the orders may follow at once: a worker decides no order
+    before the catalog it has read is current as of the order's arrival."""
     cluster.produce(expected.folder / "catalog.jsonl", "catalog")
     for name in workers:
         cluster.start_worker(name)
-    # orders wait until the catalog is in the workers' table, as products are registered
-    # days before anyone buys them
-    cluster.wait_for(CATALOG_CHANGELOG, lambda n: n >= expected.catalog, 90, "catalog table")
 
 
 def _decided(cluster: LocalCluster, expected: Expected, timeout: float = 120) -> None:
@@ -137,23 +154,28 @@ def test_one_partition_gives_the_replays_alerts_and_decisions(
 
 
 def test_two_workers_on_eight_partitions_flag_the_same_orders(
-    expected: Expected, tmp_path: Path
+    expected8: Expected, tmp_path: Path
 ) -> None:
+    expected = expected8
     with LocalCluster(tmp_path, watch_partitions=8, worker_args=("--loglevel", "info")) as cluster:
         _start(cluster, expected, ("a", "b"))
         cluster.produce(expected.folder / "events.jsonl", "orders")
         _decided(cluster, expected)
         decisions = cluster.read("decisions")
-        alerts = _until_flagged(cluster, decisions, expected.rules_flagged)
+        alerts = _until_flagged(cluster, decisions, expected.flagged, rules_only=False)
     shares = [cluster.assignment(name) for name in "ab"]
     assert all(shares) and sorted(sum(shares, [])) == list(range(8)), shares  # load shared
     assert Counter(d["order_id"] for d in decisions) == Counter(expected.decisions.keys())
-    assert flagged(alerts, decisions, rules_only=True) == expected.rules_flagged
+    # the models' alerts too: they learn in the replay's order, whatever the interleaving
+    assert flagged(alerts, decisions) == expected.flagged
+    by_detector = Counter(a["detector"] for a in expected.alerts.values())
+    assert Counter(a["detector"] for a in _by(alerts, "alert_id").values()) == by_detector
 
 
 def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
-    expected: Expected, tmp_path: Path
+    expected8: Expected, tmp_path: Path
 ) -> None:
+    expected = expected8
     first, second, _ = _halves(expected, tmp_path)
     with LocalCluster(tmp_path, watch_partitions=8, worker_args=("--loglevel", "info")) as cluster:
         _start(cluster, expected, ("a", "b"))
@@ -275,7 +297,9 @@ def test_a_stopped_worker_takes_its_models_back(expected: Expected, tmp_path: Pa
             time.sleep(0.5)
     restored = re.search(r"restored the models .* \((\d+) orders learnt\)", log.read_text())
     assert restored is not None
-    assert int(restored.group(1)) == len(early)  # every paid order of the first half, once
+    # every paid order of the first half, once, but for those still held at the stop (at the
+    # first half's last instant: strictly before the watermark goes out), learnt when released
+    assert 0 <= len(early) - int(restored.group(1)) <= 3
 
 
 def _halves(expected: Expected, tmp_path: Path) -> tuple[Path, Path, set[str]]:
@@ -339,14 +363,19 @@ def _scrape_until(port: int, done: Any, timeout: float) -> dict[str, float]:
 
 
 def _until_flagged(
-    cluster: LocalCluster, decisions: list[dict[str, Any]], want: set[str], timeout: float = 60
+    cluster: LocalCluster,
+    decisions: list[dict[str, Any]],
+    want: set[str],
+    timeout: float = 60,
+    rules_only: bool = True,
 ) -> list[dict[str, Any]]:
     """The alerts, read until they flag `want` (the decide stage releases its last held watch
     tickets once its input has been quiet for a while) or the time is up."""
     deadline = time.monotonic() + timeout
     while True:
         alerts = cluster.read("alerts", idle=2)
-        if flagged(alerts, decisions, rules_only=True) >= want or time.monotonic() > deadline:
+        found = flagged(alerts, decisions, rules_only=rules_only)
+        if found >= want or time.monotonic() > deadline:
             return alerts
 
 

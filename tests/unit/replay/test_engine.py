@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import orjson
+import pytest
 from factories import CATALOG, h, jsonl, later, line, paid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -151,3 +152,14 @@ def test_bad_catalog_lines_are_dead_letters_too(tmp_path: Path) -> None:
     ]
     assert engine.stats.catalog_entries == len(CATALOG)
     assert engine.stats.decisions["approve"] == 1
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_an_event_at_the_edge_of_time_is_a_dead_letter_and_the_run_goes_on(
+    tmp_path: Path, when: str
+) -> None:
+    before, poison, after = paid("before"), paid("edge", occurred_at=when), paid("after", at=1)
+    engine, _, decisions, dead = replay(tmp_path, [line(before), line(poison), line(after)])
+    assert [d["line"] for d in dead] == [2]  # refused by the contract, or failed on: never fatal
+    assert dead[0]["reason"] in {"time_out_of_range", "processing_error"}
+    assert [d["order_id"] for d in decisions] == [before["order_id"], after["order_id"]]

@@ -9,7 +9,6 @@ committed offsets, as a Faust worker does after a restart.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, NamedTuple
 from detectors.learning import LearningConfig
 from replay.observers import Fanout
 from schemas.rules import ProgrammeRules
+from streams.clients import partition_of
 from streams.decide import DecideSettings, DecideStage
 from streams.decoding import RecentOrders
 from streams.intake import Intake
@@ -54,7 +54,7 @@ class Log:
 
     topics: dict[tuple[str, int], list[Record]] = field(default_factory=lambda: defaultdict(list))
     committed: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to read
-    clock: float = 1_000.0
+    clock: float = 1_900_000_000.0  # append times: after every simulated event
 
     def append(
         self,
@@ -70,7 +70,8 @@ class Log:
         return len(records) - 1
 
     def produce(self, topic: str, key: bytes | None, value: bytes, partitions: int) -> None:
-        partition = zlib.crc32(key) % partitions if key is not None else 0
+        # Kafka's default partitioner, as `riskmon produce` and the platform's clients use
+        partition = partition_of(key, partitions) if key is not None else 0
         self.append(topic, partition, key, value)
 
     def unread(self, topic: str, partition: int, limit: int) -> list[Message]:
@@ -208,7 +209,12 @@ class Worker:
         for partition in range(ORDERS_PARTITIONS):
             messages = log.unread("orders", partition, self.batch)
             if messages:
-                await self.intake_runner.batch(messages, lambda p: log.end("orders", p))
+                await self.intake_runner.batch(
+                    messages,
+                    lambda p: log.end("orders", p),
+                    range(ORDERS_PARTITIONS),
+                    ORDERS_PARTITIONS,
+                )
                 self._ack(messages)
                 taken += len(messages)
         return taken
