@@ -3,7 +3,7 @@
 The browser's cookie (signed by Starlette's `SessionMiddleware`) carries a random session id;
 the store keeps its SHA-256 with the user, the time it began, the time it was last used and the
 time it ends whatever happens (`expires_at`, never moved). A request is served only while the
-row says the session is live: not ended (logout, the user disabled, a restore), before
+row says the session is live: not ended (logout, the user disabled; a restore deletes them), before
 `expires_at`, and used within the idle limit. So a cookie saved before a logout opens nothing,
 and a cookie forged with the signing key still names no session.
 """
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from console.auth import ROLES, User, check_role
 from reports.tables import sessions, users
 
-ENDED_WHY = ("logout", "disabled", "restore")
+ENDED_WHY = ("logout", "disabled")  # a restore deletes every session
 # how long an ended or expired session's row is kept (what a supervisor may want to look up)
 KEEP_ENDED = timedelta(days=30)
 

@@ -265,7 +265,7 @@ sessions = Table(
     Column("seen_at", UtcDateTime(), nullable=False, comment="last request (idle limit)"),
     Column("expires_at", UtcDateTime(), nullable=False, comment="absolute limit"),
     Column("ended_at", UtcDateTime(), nullable=True),
-    Column("ended_why", String(16), nullable=True, comment="logout | disabled | restore"),
+    Column("ended_why", String(16), nullable=True, comment="logout | disabled"),
     Column("remote", String(64), nullable=True),
 )
 Index(None, sessions.c.name)

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from riskmon.settings import load_settings
+from riskmon.store_cli import actor as _actor
 from riskmon.store_cli import open_store
 
 console = Console()
@@ -30,14 +31,6 @@ token_app = typer.Typer(no_args_is_help=True, help="Decision API tokens.")
 def _fail(message: str, code: int = 2) -> typer.Exit:
     errors.print(f"error: {message}", highlight=False, markup=False)
     return typer.Exit(code)
-
-
-def _actor() -> str:
-    # who ran the command, for the audit trail: the operating-system account
-    try:
-        return f"cli:{getpass.getuser()}"[:64]
-    except OSError:
-        return "cli"
 
 
 def _password(from_stdin: bool) -> str:

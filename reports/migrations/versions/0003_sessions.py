@@ -37,7 +37,7 @@ def upgrade() -> None:
         _time("seen_at", comment="last request (idle limit)"),
         _time("expires_at", comment="absolute limit"),
         _time("ended_at", nullable=True),
-        sa.Column("ended_why", sa.String(16), nullable=True, comment="logout | disabled | restore"),
+        sa.Column("ended_why", sa.String(16), nullable=True, comment="logout | disabled"),
         sa.Column("remote", sa.String(64), nullable=True),
         sa.ForeignKeyConstraint(["name"], ["users.name"], name="fk_sessions_name_users"),
         sa.PrimaryKeyConstraint("session_hash", name="pk_sessions"),
