@@ -2,17 +2,41 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# requirements.lock: what riskmon needs to run (the image installs it); requirements-dev.lock:
+# that, with the same pins, and the tools of the tests (setup and CI install it).
+LOCK     := requirements.lock
+DEV_LOCK := requirements-dev.lock
+STAMP    := $(VENV)/.installed-$(shell cat $(DEV_LOCK) pyproject.toml | cksum | cut -d' ' -f1)
+# every package pinned, with the hashes of all its files (any platform's wheel and the sdist)
+COMPILE  := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --all-build-deps
 
-.PHONY: setup system demo test lint format typecheck unit bench bench-stream clean
+.PHONY: setup system demo test lint format typecheck unit bench bench-stream clean lock upgrade audit
 
-setup: $(STAMP)  ## create .venv with riskmon and its dev tools (idempotent)
+setup: $(STAMP)  ## create .venv from requirements-dev.lock (hashes checked), riskmon editable (idempotent)
 
-$(STAMP): pyproject.toml
+# Exactly the locked files (pip refuses any whose hash differs), then riskmon itself without
+# its dependencies or a build environment of pip's own: nothing unlocked is installed.
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
+
+lock: setup  ## pin pyproject.toml's dependencies into the two lock files, keeping their pins
+	$(COMPILE) --output-file $(LOCK) pyproject.toml
+	$(COMPILE) --extra dev --constraint $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
+
+upgrade: setup  ## move every pin to the newest release pyproject.toml allows
+	$(COMPILE) --upgrade --output-file $(LOCK) pyproject.toml
+	$(COMPILE) --upgrade --extra dev --constraint $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
+
+# --strict: a package that could not be looked up fails the audit (never a silent pass). Not
+# part of `make test`: it needs PyPI's per-release JSON API, which this machine's registry
+# access does not serve (docs/deployment.md, "Dependencies").
+audit: setup  ## known vulnerabilities of every locked package (PyPI's advisory data; strict)
+	$(BIN)/pip-audit --strict --require-hashes --disable-pip --vulnerability-service pypi \
+		--progress-spinner off -r $(DEV_LOCK)
 
 # Debian packages the integration tests drive: a real Prometheus and promtool, headless Chromium.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

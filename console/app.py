@@ -1,8 +1,9 @@
 """The console's app factory: pages, the decision API, and what they share.
 
-`create_app(config)` builds one FastAPI app over one store. Its lifespan loads the API
-tokens and the decision API's state snapshot, sends what waits in the labels outbox, and
-refreshes the snapshot in the background whenever the store has changed.
+`create_app(config)` builds one FastAPI app over one store. Its lifespan loads the decision
+API's state snapshot, sends what waits in the labels outbox, and refreshes the snapshot in the
+background whenever the store has changed. Sessions and API tokens are checked in the store on
+every request (nothing cached), so a logout, a disabled user or a revoked token holds at once.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import gc
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -28,16 +30,18 @@ from sqlalchemy import Engine, func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from console.auth import load_tokens, match_token
+from console.auth import token_user
 from console.decide import DecisionEngine
 from console.security import (
     SESSION_COOKIE,
-    SESSION_HOURS,
     NotLoggedIn,
     SecurityHeaders,
+    check_secret,
     login_redirect_target,
 )
+from console.sessions import Limits
 from console.state import build, load_catalog
+from console.throttle import Policy
 from console.verdicts import LabelSender
 from reports.tables import decisions, fund_ledger
 from schemas.decode import DEFAULT_MAX_BYTES
@@ -59,6 +63,9 @@ class ConsoleConfig:
     refresh_seconds: float = 30.0
     max_bytes: int = DEFAULT_MAX_BYTES
     fast_path: bool = True  # the decision API ahead of the routing (`api.DecideFastPath`)
+    limits: Limits = field(default_factory=Limits)  # how long a session lasts
+    throttle: Policy = field(default_factory=Policy)  # failed logins before a lock-out
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # tests move it
 
 
 @dataclass
@@ -71,27 +78,30 @@ class Console:
     templates: Jinja2Templates
     decider: DecisionEngine
     sender: LabelSender
-    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
     store_mark: tuple[Any, ...] | None = None
-    _tokens_read: float = 0.0
 
     @property
     def timezone(self) -> tzinfo:
         return self.rules.timezone
 
-    def reload_tokens(self) -> None:
+    @property
+    def limits(self) -> Limits:
+        return self.config.limits
+
+    def now(self) -> datetime:
+        return self.config.clock()
+
+    def _token_user(self, token: str) -> str | None:
         with self.engine.connect() as connection:
-            self.tokens = load_tokens(connection)
-        self._tokens_read = time.monotonic()
+            return token_user(connection, token, self.now())
 
     async def token_name(self, token: str) -> str | None:
-        """Who a bearer token was issued to; an unknown token re-reads the tokens, at most
-        once a second (a token just added works at once; a flood of bad ones costs nothing)."""
-        name = match_token(self.tokens, token)
-        if name is None and time.monotonic() - self._tokens_read > 1.0:
-            await asyncio.to_thread(self.reload_tokens)
-            name = match_token(self.tokens, token)
-        return name
+        """Who a live bearer token was issued to, read from the store on every request (one
+        primary-key read): a token revoked, or past its expiry, is refused from the next
+        request on. A string that is not shaped like a token costs no read."""
+        if not token.startswith("rmk_"):
+            return None
+        return await asyncio.to_thread(self._token_user, token)
 
     def refresh(self, *, force: bool = False) -> bool:
         """Rebuild the decision API's snapshot if the store changed; True if it did."""
@@ -139,6 +149,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     from console import api, pages
 
     rules = config.rules
+    if config.secret is not None:
+        check_secret(config.secret)  # a weak key lets anyone sign a cookie; refuse to start
     decider = DecisionEngine(rules, config.max_bytes)
     decider.catalog = load_catalog(config.catalog)
     console = Console(
@@ -152,7 +164,6 @@ def create_app(config: ConsoleConfig) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(console.reload_tokens)
         await asyncio.to_thread(console.refresh, force=True)
         await asyncio.to_thread(console.sender.flush)
         task = asyncio.create_task(_refresher(console))
@@ -179,7 +190,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         SessionMiddleware,
         secret_key=config.secret or secrets.token_urlsafe(32),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_HOURS * 3600,
+        # the browser drops the cookie at the absolute limit; the store's row decides before
+        max_age=int(config.limits.absolute.total_seconds()),
         same_site="lax",
         https_only=config.secure_cookies,
     )
@@ -194,6 +206,16 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # which parameter and which rule, never the value sent (it may be anything)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error.get('loc', ())[1:]) or 'request'}: "
+            f"{error.get('msg', 'invalid')}"
+            for error in exc.errors()[:5]
+        )
+        return pages.error_page(request, 422, problems)
 
     return app
 

@@ -31,6 +31,9 @@ ACTIONS = (
     "view_report",
     "user_add",
     "token_add",
+    "user_disable",
+    "token_revoke",
+    "restore",
 )
 COLUMNS = ("audit_id", "at", "actor", "role", "action", "target", "detail", "remote")
 

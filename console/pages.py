@@ -5,17 +5,16 @@ only submits filters and asks before a verdict."""
 from __future__ import annotations
 
 import tempfile
-import time
-from collections import defaultdict, deque
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import Path as InPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from console import audit, queue
+from console import audit, queue, sessions, throttle
 from console.auth import User, authenticate
 from console.security import check_csrf, csrf_token, current_user, remote, require
 from console.verdicts import ACTIONS, VerdictError, give, outbox_size
@@ -28,9 +27,10 @@ Supervisor = Annotated[User, Depends(require("supervisor"))]
 Anyone = Annotated[User, Depends(require("analyst", "supervisor", "bureau"))]
 Reader = Annotated[User, Depends(require("bureau", "supervisor"))]
 
-# Five wrong passwords for a name within 15 minutes lock that name for the rest of them.
-FAILURES, FAILURE_WINDOW = 5, 900.0
-_failures: dict[str, deque[float]] = defaultdict(deque)
+# Path parameters: an alert id is the 32 hex digits of a blake2b digest; an incident number
+# fits the store's integer column. Anything else is a 4xx before any query.
+AlertId = Annotated[str, InPath(min_length=1, max_length=32, pattern="^[0-9a-f]+$")]
+IncidentId = Annotated[int, InPath(ge=1, le=2**31 - 1)]
 
 
 def render(request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
@@ -91,34 +91,55 @@ def login(
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
     check_csrf(request, csrf_token)
-    now = time.monotonic()
-    failures = _failures[name]
-    while failures and now - failures[0] > FAILURE_WINDOW:
-        failures.popleft()
-    locked = len(failures) >= FAILURES
+    console = request.app.state.console
+    now = console.now()
+    address = remote(request)
+    client = throttle.client_key(address)
+    session_id = None
+    started = None
     with _begin(request) as connection:
-        user = None if locked else authenticate(connection, name, password)
+        lock = throttle.locked(connection, name, client, now)
+        user = None if lock is not None else authenticate(connection, name, password)
         if user is None:
-            failures.append(now)
+            if lock is None:
+                started = throttle.failed(connection, name, client, now, console.config.throttle)
             audit.record(
                 connection,
                 name or "-",
                 "login_failed",
-                detail={"locked": locked},
-                remote=remote(request),
+                detail={"locked": lock.scope if lock else None},
+                remote=address,
             )
         else:
-            audit.record(connection, user.name, "login", role=user.role, remote=remote(request))
-    if user is None:
-        message = (
-            "too many failed attempts: try again in 15 minutes"
-            if locked
-            else "unknown user or wrong password"
+            throttle.succeeded(connection, name)
+            session_id = sessions.begin(connection, user, now, console.limits, address)
+            audit.record(connection, user.name, "login", role=user.role, remote=address)
+    if session_id is None:
+        if lock is None and started is None:
+            return render(
+                request,
+                "login.html",
+                401,
+                next=_safe_next(next),
+                error="unknown user or wrong password",
+            )
+        until = lock.until if lock is not None else started.until if started is not None else now
+        minutes = max(1, -(-int((until - now).total_seconds()) // 60))
+        if lock is None:
+            message = "unknown user or wrong password; too many failed attempts:"
+        else:
+            message = "too many failed attempts:"
+        response = render(
+            request,
+            "login.html",
+            429,
+            next=_safe_next(next),
+            error=f"{message} try again in {minutes} minutes",
         )
-        return render(request, "login.html", 401, next=_safe_next(next), error=message)
-    _failures.pop(name, None)
+        response.headers["retry-after"] = str(minutes * 60)
+        return response
     request.session.clear()  # a new session: nothing from before the login carries over
-    request.session["user"] = user.name
+    request.session["sid"] = session_id
     return RedirectResponse(_safe_next(next), 303)
 
 
@@ -127,7 +148,11 @@ def logout(
     request: Request, user: Anyone, csrf_token: Annotated[str, Form(max_length=128)] = ""
 ) -> RedirectResponse:
     check_csrf(request, csrf_token)
+    console = request.app.state.console
     with _begin(request) as connection:
+        session_id = request.session.get("sid")
+        if isinstance(session_id, str):
+            sessions.end(connection, session_id, console.now())
         audit.record(connection, user.name, "logout", role=user.role, remote=remote(request))
     request.session.clear()
     return RedirectResponse("/login", 303)
@@ -202,8 +227,8 @@ def _alert_file(request: Request, alert_id: str, user: User, action: str) -> que
 
 
 @router.get("/alerts/{alert_id}")
-def alert_page(request: Request, user: Staff, alert_id: str) -> HTMLResponse:
-    file = _alert_file(request, alert_id[:32], user, "view_alert")
+def alert_page(request: Request, user: Staff, alert_id: AlertId) -> HTMLResponse:
+    file = _alert_file(request, alert_id, user, "view_alert")
     sender = request.app.state.console.sender
     return render(
         request,
@@ -219,7 +244,7 @@ def alert_page(request: Request, user: Staff, alert_id: str) -> HTMLResponse:
 def verdict(
     request: Request,
     user: Staff,
-    alert_id: str,
+    alert_id: AlertId,
     action: Annotated[str, Form(max_length=16)],
     comment: Annotated[str, Form(max_length=4000)] = "",
     csrf_token: Annotated[str, Form(max_length=128)] = "",
@@ -231,7 +256,7 @@ def verdict(
             given = give(
                 connection,
                 user,
-                alert_id[:32],
+                alert_id,
                 action,
                 comment.strip(),
                 timezone=console.timezone,
@@ -260,7 +285,7 @@ def verdict(
                 "verdict or the next start"
             )
     request.session["flash"] = message
-    return RedirectResponse(f"/alerts/{alert_id[:32]}", 303)
+    return RedirectResponse(f"/alerts/{alert_id}", 303)
 
 
 # ---- incidents (the bureau) ----------------------------------------------------------------
@@ -274,7 +299,7 @@ def incident_list(request: Request, user: Anyone) -> HTMLResponse:
 
 
 @router.get("/incidents/{incident_id}")
-def incident_page(request: Request, user: Anyone, incident_id: int) -> HTMLResponse:
+def incident_page(request: Request, user: Anyone, incident_id: IncidentId) -> HTMLResponse:
     with _connect(request) as connection:
         alert_id = queue.incident_alert(connection, incident_id)
     if alert_id is None:
@@ -345,7 +370,10 @@ ReportKind = Literal["daily", "incidents"]
 
 @router.get("/reports/{kind}")
 def report(
-    request: Request, user: Reader, kind: ReportKind, day: date | None = None
+    request: Request,
+    user: Reader,
+    kind: ReportKind,
+    day_text: Annotated[str, Query(alias="day", max_length=10)] = "",
 ) -> HTMLResponse:
     from reports.bureau import EmptyStoreError, default_period, make
     from reports.period import Period
@@ -353,6 +381,7 @@ def report(
 
     console = request.app.state.console
     engine = console.engine
+    day = _day(day_text)  # YYYY-MM-DD only: not a number of seconds since 1970
     try:
         period = Period(day, day) if day is not None else default_period(engine, kind)
     except EmptyStoreError as exc:

@@ -1,26 +1,33 @@
 """Sessions, roles and CSRF for the pages; headers that keep a browser from doing more.
 
-A session is a signed cookie (Starlette's `SessionMiddleware`, itsdangerous): HttpOnly,
-SameSite=Lax, Secure when configured. It names the user and holds a CSRF token; the user is
-read from the store on every page, so a disabled user or a changed role takes effect at once.
-Every POST form carries the token and is refused without it.
+The cookie is signed (Starlette's `SessionMiddleware`, itsdangerous): HttpOnly, SameSite=Lax,
+Secure when configured. It carries a session id and a CSRF token; the session itself is a row
+in the store (`console.sessions`), read on every page with its user, so a logout, a disabled
+user, a changed role, the absolute and the idle limit take effect at once. Every POST form
+carries the CSRF token and is refused without it. The signing secret must be a real key
+(`reports.keys.check_key`): 32 bytes or more, no placeholder.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
+from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.auth import Role, User, load_user
+from console import sessions
+from console.auth import Role, User
+from reports.keys import check_key
 
+log = logging.getLogger("riskmon.console")
 SESSION_COOKIE = "riskmon_session"
-SESSION_HOURS = 8  # a working day; after it, log in again
+SECRET_SETTING = "RISKMON_CONSOLE_SECRET"  # noqa: S105 - the setting's name
 
 # Pages load scripts, styles and images from the console itself only, and no one frames them.
 CSP = (
@@ -62,12 +69,19 @@ def check_csrf(request: Request, token: str | None) -> None:
         raise HTTPException(403, "the form is stale or forged (CSRF token): reload the page")
 
 
+def check_secret(secret: str) -> str:
+    """The cookie-signing secret, if it is a real key (ValueError naming the setting if not)."""
+    return check_key(SECRET_SETTING, secret)
+
+
 def current_user(request: Request) -> User | None:
-    name = request.session.get("user")
-    if not isinstance(name, str):
+    """The user of the request's live session (None: no session, or one that has ended)."""
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str):
         return None
-    with request.app.state.console.engine.connect() as connection:
-        user = load_user(connection, name)
+    console = request.app.state.console
+    with console.engine.begin() as connection:
+        user = sessions.live_user(connection, session_id, console.now(), console.limits)
     if user is None:
         request.session.clear()
     return user
@@ -114,4 +128,23 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            # Starlette's own 500 comes from outside this middleware, without the headers;
+            # answer here instead. The log names the error's type only: its text may hold
+            # what the request carried.
+            log.error("unexpected %s on %s %s", type(exc).__name__, scope["method"], scope["path"])
+            if started:
+                raise
+            await _SERVER_ERROR(scope, receive, send_with_headers)
+
+
+_SERVER_ERROR = PlainTextResponse("the console met an unexpected error; it is logged", 500)

@@ -1,41 +1,100 @@
-"""Backup and restore of the store, with a checksum manifest.
+"""Backup of the store: every table that records something, sealed, and a signed manifest.
 
-A backup is a folder: one gzip'd JSON Lines file per table (rows in key order, values in a
-canonical text: money with two decimals, times in UTC) and `manifest.json`, written last, with
-each file's size, SHA-256 and row count and a hash of the whole content. The format does not
-depend on the database: a SQLite store restores into PostgreSQL and back.
+A backup is a folder (created 0700, its files 0600): one file per table, its rows as gzip'd
+JSON Lines in key order with values in a canonical text (money with two decimals, times in UTC)
+sealed with AES-256-GCM (`reports.sealed`), and `manifest.json`, written last, with each
+file's size, SHA-256, row count and content hash, signed with HMAC-SHA256. Both keys come from
+one operator's key, `RISKMON_BACKUP_KEY`, through HKDF with a salt of the backup's own
+(`reports.keys`); without that key a backup can be neither read nor altered unseen. The format
+does not depend on the database: a SQLite store restores into PostgreSQL and back.
 
-Restore checks every file against the manifest before it touches the store, loads everything
-in one transaction, and checks the content hash again before it commits: a truncated or altered
-backup is refused and the store is left as it was.
+`reports.restore` reads it back, the signature and every file checked before the store is
+touched.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import hmac
 import json
-from collections.abc import Iterator
+import os
+import secrets
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Date, Engine, Numeric, Table, delete, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    Numeric,
+    Table,
+    func,
+    select,
+)
 
 from reports import migrate
 from reports.db import StoreError, describe
-from reports.tables import TABLES, UtcDateTime
+from reports.keys import WeakKeyError, check_key, derive
+from reports.sealed import SealedWriter
+from reports.tables import (
+    CONSOLE_TABLES,
+    TABLES,
+    UtcDateTime,
+    audit,
+    lockouts,
+    login_failures,
+    sessions,
+)
 
 FORMAT = "riskmon-store-backup"
-VERSION = 1
+VERSION = 2
 MANIFEST = "manifest.json"
+KEY_SETTING = "RISKMON_BACKUP_KEY"
+SUFFIX = ".jsonl.gz.sealed"
 _CHUNK = 5000
+# What a backup carries, in the order a restore fills them (a referenced table first); and what
+# it leaves out: who is logged in now and who failed to, which mean nothing in another store.
+BACKED_UP: tuple[Table, ...] = TABLES + CONSOLE_TABLES
+NOT_BACKED_UP: tuple[Table, ...] = (sessions, login_failures, lockouts)
 
 
 class BackupError(StoreError):
     """A backup that cannot be made or restored; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class BackupKey:
+    """The operator's backup key, checked; the working keys of one backup come from it."""
+
+    secret: str
+
+    @classmethod
+    def of(cls, value: str | None) -> BackupKey:
+        if not value:
+            raise BackupError(
+                f"{KEY_SETTING} is not set: backups are signed and encrypted with it (generate "
+                "one with `openssl rand -base64 48`, keep it apart from the backups)"
+            )
+        try:
+            return cls(check_key(KEY_SETTING, value))
+        except WeakKeyError as exc:
+            raise BackupError(str(exc)) from None
+
+    @property
+    def key_id(self) -> str:
+        """A public name of the key, so a restore can say a backup was made with another."""
+        return derive(self.secret, "riskmon backup: key id")[:8].hex()
+
+    def sealing(self, salt: bytes) -> bytes:
+        return derive(self.secret, "riskmon backup: files", salt)
+
+    def signing(self, salt: bytes) -> bytes:
+        return derive(self.secret, "riskmon backup: manifest", salt)
 
 
 def _encode(value: Any) -> Any:
@@ -48,7 +107,7 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decoder(table: Table) -> list[Any]:
+def decoders_of(table: Table) -> list[Any]:
     decoders: list[Any] = []
     for column in table.columns:
         kind = column.type
@@ -63,13 +122,19 @@ def _decoder(table: Table) -> list[Any]:
     return decoders
 
 
-def _lines(connection: Connection, table: Table) -> Iterator[bytes]:
-    """Each row as one canonical line, in primary-key order."""
+def table_lines(connection: Connection, table: Table, up_to: int | None = None) -> Generator[bytes]:
+    """Each row as one canonical line, in primary-key order (the audit trail: up to an id)."""
     query = select(table).order_by(*table.primary_key.columns)
-    result = connection.execution_options(yield_per=_CHUNK).execute(query)
-    for row in result:
-        text = json.dumps([_encode(v) for v in row], ensure_ascii=False, separators=(",", ":"))
-        yield text.encode("utf-8") + b"\n"
+    if up_to is not None:
+        query = query.where(audit.c.audit_id <= up_to)
+    # on the statement, not the connection: the connection goes on to insert (a restore)
+    result = connection.execute(query.execution_options(yield_per=_CHUNK))
+    try:
+        for row in result:
+            line = json.dumps([_encode(v) for v in row], ensure_ascii=False, separators=(",", ":"))
+            yield line.encode("utf-8") + b"\n"
+    finally:
+        result.close()  # a reader that stops early leaves no server-side cursor open
 
 
 @dataclass(frozen=True)
@@ -79,18 +144,18 @@ class Digest:
 
 
 def digest(connection_or_engine: Connection | Engine) -> Digest:
-    """Row counts and one hash of the whole content: equal for equal stores, whatever the
-    database."""
+    """Row counts and one hash of the whole content of what a backup carries: equal for equal
+    stores, whatever the database."""
     if isinstance(connection_or_engine, Engine):
         with connection_or_engine.connect() as connection:
             return digest(connection)
     connection = connection_or_engine
     sha = hashlib.sha256()
     rows: dict[str, int] = {}
-    for table in TABLES:
+    for table in BACKED_UP:
         sha.update(f"{table.name}\n".encode())
         n = 0
-        for line in _lines(connection, table):
+        for line in table_lines(connection, table):
             sha.update(line)
             n += 1
         rows[table.name] = n
@@ -101,152 +166,75 @@ def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         return {
             t.name: connection.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in TABLES
+            for t in BACKED_UP + NOT_BACKED_UP
         }
 
 
-def backup(engine: Engine, folder: Path) -> dict[str, Any]:
+def _private(path: Path) -> BinaryIO:
+    """A new file only its owner may read (0600), whatever the umask."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return os.fdopen(descriptor, "wb")
+
+
+def signature_of(manifest: dict[str, Any], key: bytes) -> str:
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def backup(engine: Engine, folder: Path, key: BackupKey) -> dict[str, Any]:
     """Write a backup of the store into `folder` (new or empty); returns the manifest."""
     migrate.require_current(engine)
     if folder.exists() and any(folder.iterdir()):
         raise BackupError(f"{folder} is not empty: a backup goes into a new or empty folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    salt = secrets.token_bytes(16)
+    sealing = key.sealing(salt)
     tables: dict[str, Any] = {}
     content = hashlib.sha256()
     # one read transaction: the files agree with each other even while a writer goes on
     with engine.connect() as connection, connection.begin():
-        for table in TABLES:
-            path = folder / f"{table.name}.jsonl.gz"
+        for table in BACKED_UP:
+            path = folder / f"{table.name}{SUFFIX}"
             content.update(f"{table.name}\n".encode())
+            own = hashlib.sha256()
             n = 0
-            with path.open("wb") as raw:
-                # mtime 0: the same store backs up to the same bytes
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
-                    for line in _lines(connection, table):
+            last_id = None
+            with _private(path) as raw, SealedWriter(raw, sealing, table.name) as sealed:
+                # mtime 0: the compressed bytes depend on the rows only
+                with gzip.GzipFile(filename="", mode="wb", fileobj=sealed, mtime=0) as out:
+                    for line in table_lines(connection, table):
                         out.write(line)
                         content.update(line)
+                        own.update(line)
                         n += 1
+                        if table is audit:
+                            last_id = json.loads(line)[0]
             data = path.read_bytes()
             tables[table.name] = {
                 "file": path.name,
                 "rows": n,
                 "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
+                "content_sha256": own.hexdigest(),
+                **({"last_id": last_id} if table is audit else {}),
             }
         revision = migrate.current_on(connection)
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "schema_revision": revision,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": describe(engine.url),
+        "key_id": key.key_id,
+        "salt": salt.hex(),
+        "cipher": "AES-256-GCM, 1 MiB chunks (reports/sealed.py); keys by HKDF-SHA256",
         "tables": tables,
         "content_sha256": content.hexdigest(),
     }
+    manifest["signature"] = signature_of(manifest, key.signing(salt))
     # written last: a backup cut short has no manifest, and restore refuses it
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return manifest
-
-
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest, with every file checked against it (size, then SHA-256)."""
-    path = folder / MANIFEST
-    if not folder.is_dir():
-        raise BackupError(f"{folder} is not a folder")
-    if not path.exists():
-        raise BackupError(
-            f"{folder} has no {MANIFEST}: not a riskmon backup, or one that was cut short"
-        )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise BackupError(f"{path} is not valid JSON: the backup is damaged") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{path} is not the manifest of a riskmon store backup")
-    if manifest.get("version") != VERSION:
-        raise BackupError(f"{path}: backup format version {manifest.get('version')!r} unknown")
-    tables = manifest.get("tables")
-    if not isinstance(tables, dict) or set(tables) != {t.name for t in TABLES}:
-        raise BackupError(f"{path} does not list the store's tables: the backup is damaged")
-    for entry in tables.values():
-        data_path = folder / str(entry.get("file", ""))
-        if not data_path.is_file():
-            raise BackupError(f"the backup is damaged: {data_path.name} is missing")
-        size = data_path.stat().st_size
-        if size != entry.get("bytes"):
-            raise BackupError(
-                f"the backup is damaged: {data_path.name} has {size:,} bytes, the manifest "
-                f"says {entry.get('bytes'):,} (truncated or altered); restore refused"
-            )
-        if hashlib.sha256(data_path.read_bytes()).hexdigest() != entry.get("sha256"):
-            raise BackupError(
-                f"the backup is damaged: {data_path.name} does not match its SHA-256 in the "
-                "manifest; restore refused"
-            )
-    return manifest
-
-
-def _rows(folder: Path, table: Table, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    names = [c.name for c in table.columns]
-    decoders = _decoder(table)
-    with gzip.open(folder / entry["file"], "rb") as handle:
-        for line in handle:
-            values = json.loads(line)
-            yield {
-                n: (v if d is None or v is None else d(v))
-                for n, d, v in zip(names, decoders, values, strict=True)
-            }
-
-
-def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= _CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def restore(engine: Engine, folder: Path, *, replace: bool = False) -> dict[str, Any]:
-    """Load a backup into the store (empty, or emptied first with `replace`)."""
-    manifest = read_manifest(folder)
-    revision = manifest.get("schema_revision")
-    if revision != migrate.head():
-        raise BackupError(
-            f"the backup has schema revision {revision}, this riskmon writes {migrate.head()}: "
-            "restore it with the riskmon that made it"
-        )
-    migrate.upgrade(engine)
-    with engine.begin() as connection:
-        counts = {
-            t.name: connection.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in TABLES
-        }
-        if any(counts.values()):
-            if not replace:
-                raise BackupError(
-                    f"the store {describe(engine.url)} is not empty "
-                    f"({sum(counts.values()):,} rows): give --replace to empty it first"
-                )
-            for table in reversed(TABLES):  # children first
-                connection.execute(delete(table))
-        for table in TABLES:
-            entry = manifest["tables"][table.name]
-            n = 0
-            for batch in _batches(_rows(folder, table, entry)):
-                connection.execute(insert(table), batch)
-                n += len(batch)
-            if n != entry["rows"]:
-                raise BackupError(
-                    f"the backup is damaged: {entry['file']} holds {n:,} rows, the manifest "
-                    f"says {entry['rows']:,}; restore refused, the store is unchanged"
-                )
-        loaded = digest(connection)
-        if loaded.sha256 != manifest["content_sha256"]:
-            raise BackupError(
-                "the restored content does not hash to the manifest's content_sha256; "
-                "restore refused, the store is unchanged"
-            )
+    with _private(folder / MANIFEST) as out:
+        out.write((json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
     return manifest

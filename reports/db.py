@@ -5,6 +5,7 @@ The URL may carry a password: it is shown only through `describe`, which hides i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,21 @@ def open_engine(url: str | URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(database))
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def _private_file(path: Path) -> None:
+    """Create a new SQLite file for its owner only (0600; SQLite gives its -wal and -shm files
+    the same mode), in a folder of its owner's (0700) when the folder is new."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # a store that exists keeps the mode its owner gave it
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -179,6 +179,7 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, comment="SHA-256 of the whole token"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=True, comment="null: never (0003)"),
 )
 
 alert_status = Table(
@@ -250,4 +251,43 @@ CONSOLE_TABLES: tuple[Table, ...] = (
     labels_out,
     incidents,
     audit,
+)
+
+
+# Migration 0003: the server side of console sessions, and login throttling. A session's cookie
+# holds a random id; the store keeps only its SHA-256, so a leaked store opens no session.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True, comment="SHA-256 of the cookie's id"),
+    Column("name", String(USER), ForeignKey(users.c.name), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("seen_at", UtcDateTime(), nullable=False, comment="last request (idle limit)"),
+    Column("expires_at", UtcDateTime(), nullable=False, comment="absolute limit"),
+    Column("ended_at", UtcDateTime(), nullable=True),
+    Column("ended_why", String(16), nullable=True, comment="logout | disabled"),
+    Column("remote", String(64), nullable=True),
+)
+Index(None, sessions.c.name)
+Index(None, sessions.c.expires_at)
+
+# Failed logins of the last window, per name and per client; pruned as they age out.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("failure_id", Integer(), primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("name", String(USER), nullable=False),
+    Column("client", String(64), nullable=False, comment="IPv4 address or IPv6 /64"),
+)
+Index(None, login_failures.c.at)
+Index(None, login_failures.c.name)
+Index(None, login_failures.c.client)
+
+lockouts = Table(
+    "lockouts",
+    metadata,
+    Column("scope", String(8), primary_key=True, comment="name | client"),
+    Column("key", String(USER), primary_key=True),
+    Column("until", UtcDateTime(), nullable=False),
 )

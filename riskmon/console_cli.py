@@ -1,12 +1,17 @@
-"""The console's commands: `console` (the web console and decision API), `user add`, `token add`.
+"""The console's commands: `console` (the web console and decision API), `user add|disable`,
+`token add|list|revoke`.
 
-All work on the store of `RISKMON_DATABASE_URL`, migrated to the newest schema first.
+All work on the store of `RISKMON_DATABASE_URL`, migrated to the newest schema first, and each
+change is in the audit trail. A disabled user or a revoked token is refused by a running
+console from its next request on: the console reads both from the store every time.
 """
 
 from __future__ import annotations
 
 import getpass
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +19,7 @@ import typer
 from rich.console import Console
 
 from riskmon.settings import load_settings
+from riskmon.store_cli import actor as _actor
 from riskmon.store_cli import open_store
 
 console = Console()
@@ -25,14 +31,6 @@ token_app = typer.Typer(no_args_is_help=True, help="Decision API tokens.")
 def _fail(message: str, code: int = 2) -> typer.Exit:
     errors.print(f"error: {message}", highlight=False, markup=False)
     return typer.Exit(code)
-
-
-def _actor() -> str:
-    # who ran the command, for the audit trail: the operating-system account
-    try:
-        return f"cli:{getpass.getuser()}"[:64]
-    except OSError:
-        return "cli"
 
 
 def _password(from_stdin: bool) -> str:
@@ -60,7 +58,7 @@ def user_add(
         check_name(name)
         check_role(role)
         password = _password(password_stdin)
-        hash_password(password)  # refuse a short one before touching the store
+        hash_password(password, name)  # refuse a weak one before touching the store
     except AuthError as exc:
         raise _fail(str(exc)) from None
     with open_store(write=True) as engine, engine.begin() as connection:
@@ -72,22 +70,139 @@ def user_add(
     console.print(f"added {user.role} {user.name}", highlight=False)
 
 
+@user_app.command("disable")
+def user_disable(
+    name: Annotated[str, typer.Argument(help="the user to disable")],
+) -> None:
+    """Disable a console user at once: no login, and their open sessions end."""
+    from console import audit
+    from console.auth import AuthError, disable_user
+
+    now = datetime.now(UTC)
+    with open_store(write=True) as engine, engine.begin() as connection:
+        try:
+            ended = disable_user(connection, name, now)
+        except AuthError as exc:
+            raise _fail(str(exc)) from None
+        audit.record(
+            connection, _actor(), "user_disable", target=name, detail={"sessions_ended": ended}
+        )
+    console.print(f"disabled {name}; {ended} open session(s) ended", highlight=False)
+
+
+_DURATION = re.compile(r"^(\d{1,5})([hdw])$")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_expiry(text: str, now: datetime) -> datetime | None:
+    """`--expires`: `never`, a duration (`12h`, `90d`, `52w`) or a day or time (ISO 8601,
+    Asia/Shanghai when it has no offset; a day ends at its midnight)."""
+    if text == "never":
+        return None
+    found = _DURATION.fullmatch(text)
+    if found:
+        return now + int(found.group(1)) * _UNITS[found.group(2)]
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(
+            "--expires is `never`, a duration such as 12h, 90d or 52w, or a date such as 2026-12-31"
+        ) from None
+    if at.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        at = at.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        if len(text) == 10:  # a day: usable all of it
+            at += timedelta(days=1)
+    if at <= now:
+        raise _fail("--expires is in the past")
+    return at
+
+
 @token_app.command("add")
 def token_add(
     name: Annotated[str, typer.Argument(help="who the token is for, e.g. platform-a")],
+    expires: Annotated[
+        str,
+        typer.Option(help="`never`, a duration (12h, 90d, 52w) or a date (2026-12-31)"),
+    ] = "365d",
 ) -> None:
     """Issue a decision-API token; it is printed once and kept only as a hash."""
     from console import audit
-    from console.auth import AuthError, add_token
+    from console.auth import AuthError, add_token, check_name
+
+    try:
+        check_name(name)
+    except AuthError as exc:
+        raise _fail(str(exc)) from None
+    expires_at = parse_expiry(expires, datetime.now(UTC))
+    with open_store(write=True) as engine, engine.begin() as connection:
+        try:
+            token = add_token(connection, name, expires_at)
+        except AuthError as exc:
+            raise _fail(str(exc)) from None
+        audit.record(
+            connection,
+            _actor(),
+            "token_add",
+            target=name,
+            detail={"expires_at": expires_at.isoformat() if expires_at else None},
+        )
+    until = f"until {expires_at:%Y-%m-%d %H:%M %Z}" if expires_at else "with no expiry"
+    errors.print(
+        f"token for {name}, {until} (shown once; send it as 'Authorization: Bearer ...'):",
+        highlight=False,
+    )
+    print(token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """The tokens issued: public id, owner, times; never the token or its hash."""
+    from rich.table import Table
+
+    from console.auth import list_tokens
+
+    with open_store(write=False) as engine, engine.connect() as connection:
+        tokens = list_tokens(connection)
+    now = datetime.now(UTC)
+    table = Table("id", "for", "issued", "expires", "state")
+    for token in tokens:
+        state = (
+            "revoked"
+            if token["revoked_at"] is not None
+            else "expired"
+            if token["expires_at"] is not None and token["expires_at"] <= now
+            else "live"
+        )
+        table.add_row(
+            token["token_id"],
+            token["name"],
+            f"{token['created_at']:%Y-%m-%d %H:%M}",
+            f"{token['expires_at']:%Y-%m-%d %H:%M}" if token["expires_at"] else "never",
+            state,
+        )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[
+        str, typer.Argument(help="the token's id (`riskmon token list`) or the whole token")
+    ],
+) -> None:
+    """Revoke a decision-API token: refused from the next request on."""
+    from console import audit
+    from console.auth import AuthError, revoke_token, token_id_of
 
     with open_store(write=True) as engine, engine.begin() as connection:
         try:
-            token = add_token(connection, name)
+            name = revoke_token(connection, token_id, datetime.now(UTC))
         except AuthError as exc:
             raise _fail(str(exc)) from None
-        audit.record(connection, _actor(), "token_add", target=name)
-    errors.print(f"token for {name} (shown once; send it as 'Authorization: Bearer ...'):")
-    print(token)
+        public = token_id_of(token_id) or token_id
+        audit.record(connection, _actor(), "token_revoke", target=name, detail={"id": public})
+    console.print(f"revoked token {public} of {name}", highlight=False)
 
 
 def serve(
@@ -109,6 +224,9 @@ def serve(
     import uvicorn
 
     from console.app import ConsoleConfig, create_app
+    from console.security import check_secret
+    from console.sessions import Limits
+    from reports.keys import WeakKeyError
     from schemas.rules import RulesError, load_rules
 
     settings = load_settings()
@@ -116,11 +234,25 @@ def serve(
         rules = load_rules(settings.rules)
     except RulesError as exc:
         raise _fail(str(exc)) from None
-    if settings.console_secret is None:
+    secret = settings.console_secret.get_secret_value() if settings.console_secret else None
+    if secret is None:
         errors.print(
             "note: RISKMON_CONSOLE_SECRET is not set: sessions end when the console restarts",
             highlight=False,
         )
+    else:
+        try:
+            check_secret(secret)
+        except WeakKeyError as exc:
+            raise _fail(str(exc)) from None
+    try:
+        limits = Limits(
+            absolute=timedelta(hours=settings.console_session_hours),
+            idle=timedelta(minutes=settings.console_idle_minutes),
+        )
+    except ValueError as exc:
+        raise _fail(f"RISKMON_CONSOLE_IDLE_MINUTES, RISKMON_CONSOLE_SESSION_HOURS: {exc}") from None
+    proxies = [p.strip() for p in settings.console_trusted_proxies.split(",") if p.strip()]
     if catalog is None and settings.catalog is None:
         errors.print(
             "note: no catalog (--catalog or RISKMON_CATALOG): the decision API finds no product "
@@ -134,10 +266,9 @@ def serve(
             catalog=catalog or settings.catalog,
             kafka=settings.kafka,
             kafka_batch_bytes=settings.kafka_batch_bytes,
-            secret=(
-                settings.console_secret.get_secret_value() if settings.console_secret else None
-            ),
+            secret=secret,
             secure_cookies=settings.console_secure_cookies,
+            limits=limits,
             refresh_seconds=refresh,
             max_bytes=settings.max_message_bytes,
         )
@@ -153,6 +284,10 @@ def serve(
             access_log=False,  # the audit trail records what matters; no identifiers in logs
             loop="uvloop" if sys.platform != "win32" else "asyncio",
             http="httptools",
+            # the client address (login throttling, the audit trail) from X-Forwarded-For only
+            # when the request comes through a proxy named here
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
         )
 
 

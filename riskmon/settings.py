@@ -1,15 +1,65 @@
-"""Runtime settings: the environment (`RISKMON_*`), read once at the edge, frozen."""
+"""Runtime settings: the environment (`RISKMON_*`), read once at the edge, frozen.
+
+Any setting may instead be read from a file named by `RISKMON_<NAME>_FILE` (Docker secrets:
+`RISKMON_CONSOLE_SECRET_FILE=/run/secrets/console_secret`), so that a key never sits in the
+environment of the process; setting both is refused.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+PREFIX = "RISKMON_"
+
+
+class _Files(PydanticBaseSettingsSource):
+    """`RISKMON_<NAME>_FILE`: the setting's value is the file's content (one trailing newline
+    dropped, as `echo` and most secret stores add it)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # every value comes from __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            variable = f"{PREFIX}{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if os.environ.get(variable):
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"{variable}_FILE: cannot read {path} ({exc.strerror})") from None
+            found[name] = text[:-1] if text.endswith("\n") else text
+            found[name] = found[name].removesuffix("\r")
+        return found
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RISKMON_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _Files(settings_cls)
 
     rules: Path | None = Field(default=None, description="programme rules TOML (default: shipped)")
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
@@ -38,12 +88,29 @@ class Settings(BaseSettings):
     # Never a default and never logged: the key that turns identifiers into pseudonyms.
     pseudonym_key: SecretStr | None = None
     # The analyst console: the key that signs session cookies (none: a random one per process,
-    # so sessions end when it restarts), Secure cookies when served over https, and the catalog
-    # the decision API checks products against.
+    # so sessions end when it restarts; at least 32 bytes, reports/keys.py), Secure cookies when
+    # served over https, how long a session lasts (from the login; since its last request),
+    # the proxies whose X-Forwarded-For is believed (the client address that login throttling
+    # and the audit trail see), and the catalog the decision API checks products against.
     console_secret: SecretStr | None = None
     console_secure_cookies: bool = False
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    console_idle_minutes: float = Field(default=30.0, gt=0)
+    console_trusted_proxies: str = Field(default="", description="comma-separated addresses")
+    # The key that signs and encrypts backups (`riskmon backup`, `restore`); never a default.
+    backup_key: SecretStr | None = None
     catalog: Path | None = Field(default=None, description="catalog records, JSON Lines")
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings, or an exit naming each bad setting and its rule (never its value)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SystemExit(f"error: {problems}") from None
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None

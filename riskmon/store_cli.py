@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from replay.observers import Observer
+    from reports.backup import BackupKey
     from reports.document import Report
     from reports.labels import Lang
     from reports.render import Format
@@ -219,20 +220,32 @@ def reconcile(
         _write(as_report(result, lang_, bill), _format(fmt, out), out)
 
 
+def _backup_key() -> BackupKey:
+    from reports.backup import BackupError, BackupKey
+
+    key = load_settings().backup_key
+    try:
+        return BackupKey.of(key.get_secret_value() if key else None)
+    except BackupError as exc:
+        raise _fail(str(exc)) from None
+
+
 def backup(directory: Annotated[Path, typer.Argument(help="a new or empty folder")]) -> None:
-    """Back up the store into a folder, with a checksum manifest."""
+    """Back up the store into a folder: every table sealed (AES-256-GCM) and a signed manifest,
+    both with RISKMON_BACKUP_KEY."""
     from reports.backup import BackupError
     from reports.backup import backup as run
 
+    key = _backup_key()
     with open_store(write=False) as engine:
         try:
-            manifest = run(engine, directory)
+            manifest = run(engine, directory, key)
         except BackupError as exc:
             raise _fail(str(exc)) from None
     rows = sum(entry["rows"] for entry in manifest["tables"].values())
     console.print(
-        f"backed up {rows:,} rows into {directory} (content sha256 "
-        f"{manifest['content_sha256'][:16]}…)",
+        f"backed up {rows:,} rows into {directory}, sealed with key {manifest['key_id']} "
+        f"(content sha256 {manifest['content_sha256'][:16]}…)",
         highlight=False,
     )
 
@@ -243,21 +256,49 @@ def restore(
         bool, typer.Option(help="empty a store that holds rows before restoring")
     ] = False,
 ) -> None:
-    """Restore the store from a backup; a damaged backup is refused, the store left as it was."""
-    from reports.backup import BackupError, read_manifest
-    from reports.backup import restore as run
+    """Restore the store from a backup; a damaged, altered or foreign backup is refused, the
+    store left as it was. The audit trail keeps its rows and records the restore."""
+    from console import audit
+    from reports.backup import BackupError
+    from reports.restore import read_manifest
+    from reports.restore import restore as run
 
+    key = _backup_key()
     try:
-        read_manifest(directory)  # before anything touches the store
+        read_manifest(directory, key)  # before anything touches the store
     except BackupError as exc:
         raise _fail(str(exc)) from None
     with open_store(write=True) as engine:
         try:
-            manifest = run(engine, directory, replace=replace)
+            manifest = run(engine, directory, key, replace=replace)
         except BackupError as exc:
             raise _fail(str(exc)) from None
+        with engine.begin() as connection:
+            audit.record(
+                connection,
+                actor(),
+                "restore",
+                target=str(manifest["created_at"]),
+                detail={
+                    "content_sha256": manifest["content_sha256"],
+                    "key_id": manifest["key_id"],
+                    "replace": replace,
+                },
+            )
     rows = sum(entry["rows"] for entry in manifest["tables"].values())
-    console.print(f"restored {rows:,} rows from {directory}", highlight=False)
+    console.print(
+        f"restored {rows:,} rows from {directory}; every console session ended", highlight=False
+    )
+
+
+def actor() -> str:
+    """Who ran the command, for the audit trail: the operating-system account."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except OSError:
+        return "cli"
 
 
 @db_app.command("upgrade")

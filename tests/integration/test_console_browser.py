@@ -65,7 +65,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             env={
                 "RISKMON_DATABASE_URL": store,
                 "RISKMON_KAFKA": cluster.bootstrap,
-                "RISKMON_CONSOLE_SECRET": "browser-test-secret",
+                "RISKMON_CONSOLE_SECRET": "browser-test-cookie-signing-key-7c41e0a9",
             },
             log=folder / "console.log",
         ) as url,

@@ -5,23 +5,28 @@ default postgresql://postgres@127.0.0.1:5432/test, trust auth)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.engine import make_url
 from store_checks import check_ledger_totals, injected_bill
 
+from console import audit as trail
+from console.auth import add_user
 from detectors.store import MemoryStore
 from replay import Replay, ReplayStats
 from reports import migrate
-from reports.backup import backup, digest, restore
+from reports.backup import BackupKey, backup, digest
 from reports.db import open_engine
 from reports.observer import StoreObserver
 from reports.reconcile import read_bill, reconcile
-from reports.tables import decisions, metadata
+from reports.restore import restore
+from reports.tables import audit, decisions, metadata
 from reports.writer import StoreWriter
 from schemas.rules import ProgrammeRules, load_rules
 from simulation.generator import generate
@@ -99,17 +104,54 @@ def test_reconciliation_finds_exactly_the_injected_differences(
 def test_backup_from_postgresql_restores_into_sqlite_and_back(
     pg: Engine, filled: tuple[ReplayStats, MemoryStore], pg_url: str, tmp_path: Path
 ) -> None:
+    key = BackupKey.of("p4Ls8Qw2Er6Ty0Ui3Op7As1Df5Gh9JkM")  # made for this test
+    with pg.begin() as connection:  # the console's tables and the trail travel too
+        add_user(connection, "sup-pg", "supervisor", "correct horse battery")
+        trail.record(connection, "sup-pg", "login", role="supervisor")
     original = digest(pg)
-    backup(pg, tmp_path / "from-pg")
+    backup(pg, tmp_path / "from-pg", key)
     lite = open_engine(f"sqlite:///{tmp_path}/restored.db")
     try:
-        restore(lite, tmp_path / "from-pg")
+        restore(lite, tmp_path / "from-pg", key)
         assert digest(lite) == original
-        backup(lite, tmp_path / "from-sqlite")
+        backup(lite, tmp_path / "from-sqlite", key)
     finally:
         lite.dispose()
-    restore(pg, tmp_path / "from-sqlite", replace=True)
+    restore(pg, tmp_path / "from-sqlite", key, replace=True)
     assert digest(pg) == original
+    with pg.begin() as connection:  # serial columns go on after the restored ids
+        trail.record(connection, "sup-pg", "logout", role="supervisor")
+
+
+def test_a_restore_into_a_new_postgresql_store_continues_its_serial_ids(
+    pg_url: str, tmp_path: Path
+) -> None:
+    key = BackupKey.of("p4Ls8Qw2Er6Ty0Ui3Op7As1Df5Gh9JkM")  # made for this test
+    lite = open_engine(f"sqlite:///{tmp_path}/source.db")
+    try:
+        migrate.upgrade(lite)
+        with lite.begin() as connection:
+            for n in range(3):
+                trail.record(connection, f"sup-{n}", "login")
+        backup(lite, tmp_path / "bk", key)
+    finally:
+        lite.dispose()
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    name = f"riskmon_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    target = open_engine(make_url(pg_url).set(database=name))
+    try:
+        restore(target, tmp_path / "bk", key)
+        with target.begin() as connection:
+            trail.record(connection, "sup-3", "login")  # id 4, not a clash with id 1
+            ids = connection.execute(select(audit.c.audit_id)).scalars().all()
+        assert sorted(ids) == [1, 2, 3, 4]
+    finally:
+        target.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def test_an_async_writer_fills_postgresql(

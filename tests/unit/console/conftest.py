@@ -24,6 +24,7 @@ from schemas.rules import ProgrammeRules, load_rules
 from simulation.generator import generate
 
 PASSWORD = "correct horse battery"
+SECRET = "test-only-cookie-signing-key-0f3a9c5e7b1d"  # noqa: S105 - 32+ bytes, as required
 USERS = {"analyst": "ana-1", "supervisor": "sup-1", "bureau": "bur-1"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -84,7 +85,7 @@ def make_client(
                 engine=engine,
                 rules=rules,
                 catalog=seed.folder / "catalog.jsonl",
-                secret="test-secret-not-for-production",
+                secret=SECRET,
                 **config,  # type: ignore[arg-type]
             )
         )

@@ -1,14 +1,16 @@
-"""`riskmon user add`, `riskmon token add`: on RISKMON_DATABASE_URL, audited, errors in words."""
+"""`riskmon user add|disable`, `riskmon token add`, `riskmon console`: on RISKMON_DATABASE_URL,
+audited, errors in words; guessable passwords and weak signing keys refused."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from console.auth import authenticate, load_tokens, match_token
+from console.auth import authenticate, token_user
 from reports.db import open_engine
 from reports.tables import audit
 from riskmon.cli import app
@@ -38,7 +40,7 @@ def test_users_and_tokens_are_added_from_the_command_line(store_url: str) -> Non
     try:
         with engine.connect() as connection:
             assert authenticate(connection, "ana-7", "a long enough secret") is not None
-            assert match_token(load_tokens(connection), token) == "platform-a"
+            assert token_user(connection, token, datetime.now(UTC)) == "platform-a"
             rows = connection.execute(select(audit.c.action, audit.c.target)).all()
     finally:
         engine.dispose()
@@ -68,3 +70,67 @@ def test_mistakes_are_refused_in_words(
 def test_the_console_command_is_listed() -> None:
     result = runner.invoke(app, ["console", "--help"])
     assert result.exit_code == 0 and "--port" in result.output
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password1234",  # the top of every leaked list, padded to the length
+        "qwertyuiop123",  # a keyboard walk
+        "Passw0rd!2026",  # a common password dressed up
+        "123456789012",
+        "riskmon-console",  # the service's own words
+        "ana-7ana-7ana-7",  # the user's own name
+        "abcabcabcabcabc",
+    ],
+)
+def test_a_guessable_password_is_refused_whatever_its_length(store_url: str, password: str) -> None:
+    result = runner.invoke(
+        app, ["user", "add", "ana-7", "--role", "analyst", "--password-stdin"], input=password
+    )
+    assert result.exit_code == 2 and "too easy to guess" in result.output
+    assert password not in result.output
+
+
+def test_a_disabled_user_cannot_log_in_and_the_change_is_audited(store_url: str) -> None:
+    runner.invoke(
+        app,
+        ["user", "add", "ana-8", "--role", "analyst", "--password-stdin"],
+        input="a long enough secret\n",
+    )
+    disabled = runner.invoke(app, ["user", "disable", "ana-8"])
+    assert disabled.exit_code == 0 and "disabled ana-8; 0 open session(s) ended" in disabled.output
+    again = runner.invoke(app, ["user", "disable", "ana-8"])
+    assert again.exit_code == 2 and "disabled already" in again.output
+    unknown = runner.invoke(app, ["user", "disable", "nobody"])
+    assert unknown.exit_code == 2 and "no user named" in unknown.output
+    engine = open_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            assert authenticate(connection, "ana-8", "a long enough secret") is None
+            actions = connection.execute(select(audit.c.action)).scalars().all()
+    finally:
+        engine.dispose()
+    assert actions == ["user_add", "user_disable"]
+
+
+@pytest.mark.parametrize("secret", ["changeme", "x" * 40, "replace-me-with-a-long-random-secret"])
+def test_the_console_command_refuses_a_weak_signing_key(
+    store_url: str, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKMON_CONSOLE_SECRET", secret)
+    result = runner.invoke(app, ["console", "--port", "0"])
+    assert result.exit_code == 2 and "RISKMON_CONSOLE_SECRET" in result.output
+    assert secret not in result.output
+
+
+def test_the_signing_key_may_come_from_a_file(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "secret").write_text("changeme\n")
+    monkeypatch.setenv("RISKMON_CONSOLE_SECRET_FILE", str(tmp_path / "secret"))
+    result = runner.invoke(app, ["console", "--port", "0"])
+    assert result.exit_code == 2 and "8 bytes long" in result.output
+    monkeypatch.setenv("RISKMON_CONSOLE_SECRET", "also set")
+    result = runner.invoke(app, ["console", "--port", "0"])
+    assert result.exit_code == 1 and "not both" in str(result.exception or result.output)

@@ -120,7 +120,8 @@ def test_alertmanager_sends_notify_alerts_to_the_bureau() -> None:
     assert all(route["receiver"] in receivers for route in routes)
     bureau = [r for r in routes[1:] if 'action="notify"' in r.get("matchers", [])]
     assert [r["receiver"] for r in bureau] == ["bureau"]
-    assert receivers["bureau"]["webhook_configs"][0]["url"].startswith("http")
+    # the URL is a secret of the deployment, never a placeholder host in the file
+    assert receivers["bureau"]["webhook_configs"][0]["url_file"].startswith("/run/secrets/")
     # every rule that tells the bureau carries the labels the bureau's route groups by
     rules = [
         rule

@@ -7,20 +7,26 @@ from pathlib import Path
 
 import pytest
 from conftest import Filled
+from sqlalchemy import select
 from store_checks import injected_bill
 from typer.testing import CliRunner
 
 from reports.backup import digest
 from reports.db import open_engine
+from reports.tables import audit
 from riskmon.cli import app
 
 runner = CliRunner()
+
+
+KEY = "u3Vb8Nq1Lz6Wc9Ty2Rm5Kd0Hs4Jf7GpX"  # made for these tests
 
 
 @pytest.fixture
 def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path}/var/riskmon.db"
     monkeypatch.setenv("RISKMON_DATABASE_URL", url)
+    monkeypatch.setenv("RISKMON_BACKUP_KEY", KEY)
     return url
 
 
@@ -66,11 +72,33 @@ def test_replay_fills_the_store_and_the_other_commands_read_it(
         app, ["restore", str(tmp_path / "bk")], env={"RISKMON_DATABASE_URL": restored}
     )
     assert result.exit_code == 0, result.output
+    assert "every console session ended" in " ".join(result.output.split())
     engine = open_engine(restored)
     try:
-        assert digest(engine) == digest(filled.engine)
+        rows = digest(engine).rows
+        assert rows.pop("audit") == 1  # the restore, recorded
+        assert rows == {t: n for t, n in digest(filled.engine).rows.items() if t != "audit"}
+        with engine.connect() as connection:
+            done = connection.execute(select(audit.c.action, audit.c.actor)).one()
     finally:
         engine.dispose()
+    assert done.action == "restore" and done.actor.startswith("cli")
+    foreign = runner.invoke(
+        app,
+        ["restore", str(tmp_path / "bk")],
+        env={"RISKMON_DATABASE_URL": restored, "RISKMON_BACKUP_KEY": KEY[::-1]},
+    )
+    assert foreign.exit_code == 2 and "made with another key" in foreign.output
+
+
+def test_backup_needs_a_real_key(filled: Filled, store_url: str, tmp_path: Path) -> None:
+    invoke("db", "upgrade")
+    for key, error in (("", "RISKMON_BACKUP_KEY is not set"), ("changeme", "8 bytes long")):
+        result = runner.invoke(
+            app, ["backup", str(tmp_path / "bk")], env={"RISKMON_BACKUP_KEY": key}
+        )
+        assert result.exit_code == 2 and error in result.output
+        assert not (tmp_path / "bk").exists()
 
 
 def test_reading_an_empty_store_is_refused_in_words(store_url: str, tmp_path: Path) -> None:
@@ -85,14 +113,14 @@ def test_reading_an_empty_store_is_refused_in_words(store_url: str, tmp_path: Pa
 def test_a_truncated_backup_is_refused_by_restore(
     filled: Filled, store_url: str, tmp_path: Path
 ) -> None:
-    from reports.backup import backup
+    from reports.backup import BackupKey, backup
 
-    backup(filled.engine, tmp_path / "bk")
-    path = tmp_path / "bk" / "alerts.jsonl.gz"
+    backup(filled.engine, tmp_path / "bk", BackupKey.of(KEY))
+    path = tmp_path / "bk" / "alerts.jsonl.gz.sealed"
     path.write_bytes(path.read_bytes()[:-100])
     result = runner.invoke(app, ["restore", str(tmp_path / "bk")])
     assert result.exit_code == 2
-    assert "the backup is damaged: alerts.jsonl.gz" in result.output
+    assert "the backup is damaged: alerts.jsonl.gz.sealed" in result.output
     assert not (tmp_path / "var" / "riskmon.db").exists()  # nothing was touched
 
 
