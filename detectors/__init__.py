@@ -4,6 +4,7 @@ from detectors.arbitrage import RefundArbitrage, RefundCycling
 from detectors.base import Detector
 from detectors.budget import Budget
 from detectors.compliance import Compliance, PriceInflation
+from detectors.controls import Controls
 from detectors.farms import AccountFarms
 from detectors.merchants import MerchantBursts
 from detectors.qualification import DeviceCodes, Qualification
@@ -17,6 +18,7 @@ __all__ = [
     "AccountFarms",
     "Budget",
     "Compliance",
+    "Controls",
     "Detector",
     "DeviceCodes",
     "IdentityRings",

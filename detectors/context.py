@@ -119,6 +119,9 @@ class PaidContext(_RaisesAlerts):
     order_granted: bool = False
     compliant_amount: Decimal = ZERO
     blocked: bool = False
+    refused: bool = False  # a control refuses the order outright (reject, whatever it claims)
+    # entities a control allows (alert entity type, key): no behavioural alert on them
+    allowed_entities: list[tuple[str, str]] = field(default_factory=list)
     budget_cut: Decimal = ZERO
     reasons: list[str] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)

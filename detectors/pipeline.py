@@ -23,6 +23,8 @@ from detectors.base import Detector
 from detectors.budget import Budget
 from detectors.compliance import Compliance, PriceInflation
 from detectors.context import HOUR, LaterContext, LaterEvent, PaidContext
+from detectors.controls import ControlRecord, Controls, allowed_at
+from detectors.controls import add as add_control
 from detectors.farms import AccountFarms
 from detectors.merchants import MerchantBursts
 from detectors.products import Catalog, product
@@ -40,9 +42,12 @@ from schemas.rules import ProgrammeRules
 
 
 def deciding_detectors(rules: ProgrammeRules) -> list[Detector]:
-    """The checks that fix an order's allowed subsidy, in the order they must run."""
+    """The checks that fix an order's allowed subsidy, in the order they must run: the
+    controls after compliance has placed each item on its budget line, before any quota, code
+    or budget is taken."""
     return [
         Compliance(rules),
+        Controls(rules),
         PriceInflation(rules),
         Qualification(rules),
         Quotas(rules),
@@ -133,6 +138,11 @@ class Pipeline:
         else:  # a store given as plain tables: a table of the latest registration per SKU
             catalog[entry.sku] = product(entry)
 
+    def on_control(self, control: ControlRecord) -> bool:
+        """A control record, read: it applies to the orders decided from now on whose event
+        time it covers (detectors/controls.py). False for one read before (a redelivery)."""
+        return add_control(self.store, control)
+
     def on_order(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
         """Both halves for one event: its decision, and every alert it raises."""
         outcome = self.decide(event, raw, origin)
@@ -169,7 +179,7 @@ class Pipeline:
         if not ctx.settled:
             ctx.settle()
         # behavioural holds come on the alerts topic, a moment later, naming the orders
-        if ctx.claim > 0 and ctx.allowed == 0:
+        if ctx.refused or (ctx.claim > 0 and ctx.allowed == 0):
             kind = "reject"
         elif ctx.claim > ctx.allowed or ctx.hold:
             kind = "review"
@@ -202,13 +212,14 @@ class Pipeline:
                 decision=kind,
                 allowed_subsidy=ctx.allowed,
                 reasons=ctx.reasons,
+                rules_version=self.rules.version,
             ),
             alerts=ctx.alerts,
             lines=ctx.lines,
             kind=kind,
             claim=ctx.claim,
             allowed=ctx.allowed,
-            watch=[Watch(event, raw=raw, decided=decided)],
+            watch=[Watch(event, raw=raw, decided=decided, allowed=tuple(ctx.allowed_entities))],
         )
         waiting = self._pending.pop(event.order_id, None)
         if waiting:
@@ -269,11 +280,12 @@ class Pipeline:
         for hook in self._on_later:
             hook(ctx, self.store)
         self._orders[event.order_id] = order
+        allowing = allowed_at(self.store, event.consumer.id_hash, event.merchant_id, ts)
         return Outcome(
             "processed",
             alerts=ctx.alerts,
             clawback=ctx.clawback,
-            watch=[Watch(event, order, ctx.released, raw)],
+            watch=[Watch(event, order, ctx.released, raw, allowed=allowing)],
         )
 
     def expire(self, *, everything: bool = False) -> list[dict[str, Any]]:

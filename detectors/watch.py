@@ -51,6 +51,10 @@ class Watch:
     raw: bytes = b""  # the event as it came, for a runtime that passes it on
     decided: Decided | None = None
     watched: bool = True  # False: for the online models only (a delivery)
+    # entities a control allows (alert entity type, key): no behavioural alert is raised on
+    # them (detectors/controls.py)
+    allowed: tuple[tuple[str, str], ...] = ()
+    rules: str | None = None  # the rules version it was decided under (None: the runtime's own)
 
 
 def paid_context(
@@ -120,7 +124,7 @@ class Watchers:
             paid.owned = owned
             for hook in self._on_paid:
                 hook(paid, self.store)
-            return paid.alerts
+            return allowed_out(paid.alerts, watch.allowed)
         assert watch.order is not None, "a later event is watched with its order's state"
         later = LaterContext(
             event=event, rules=self.rules, order=watch.order, ts=ts, released=watch.released
@@ -128,9 +132,16 @@ class Watchers:
         later.owned = owned
         for hook in self._on_later:
             hook(later, self.store)
-        return later.alerts
+        return allowed_out(later.alerts, watch.allowed)
 
 
 def _hooks(detectors: list[Detector], name: str) -> list[Callable[[Any, Store], None]]:
     base = getattr(Detector, name)
     return [getattr(d, name) for d in detectors if getattr(type(d), name) is not base]
+
+
+def allowed_out(alerts: list[Alert], allowed: tuple[tuple[str, str], ...]) -> list[Alert]:
+    """The alerts but those on an entity a control allows."""
+    if not allowed or not alerts:
+        return alerts
+    return [a for a in alerts if (a.entity_type, a.entity_key) not in allowed]

@@ -13,15 +13,17 @@ from typing import IO, Any
 
 from detectors.alerts import Alert
 from detectors.context import LaterEvent
-from detectors.pipeline import Outcome, Pipeline
+from detectors.pipeline import Outcome
 from detectors.sequence import EventTimeBuffer, Released
 from detectors.store import MemoryStore, Store
+from detectors.versions import Versioned
 from replay.learning import LearningRun
 from replay.observers import Observer, notify_outcome
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
 from schemas.money import ZERO
 from schemas.orders import OrderPaid, extra_fields
 from schemas.outputs import Origin, dead_letter_record, dumps_line
+from schemas.publications import RulesPublication
 from schemas.rules import ProgrammeRules
 from streams.clients import partition_of
 from streams.topics import TOPICS
@@ -117,6 +119,7 @@ class Replay:
         observers: list[Observer] | None = None,
         learning: LearningRun | None = None,
         orders_partitions: int | None = None,
+        versions: list[RulesPublication] | None = None,
     ) -> None:
         self.rules = rules
         self.learning = learning  # the online models, run after each event
@@ -126,7 +129,9 @@ class Replay:
         self._partitions: dict[str, int] = {}
         self.observers = list(observers or [])
         self.store = store if store is not None else MemoryStore()
-        self.pipeline = Pipeline(rules, self.store, deliveries=learning is not None)
+        self.pipeline = Versioned(rules, self.store, deliveries=learning is not None)
+        for published in versions or ():
+            self.pipeline.add(published.programme_rules(), published.effective_from.timestamp())
         self.max_bytes = max_bytes
         self.stats = ReplayStats()
 
@@ -244,7 +249,7 @@ class Replay:
         if not released:
             return []
         alerts: list[Alert] = []
-        watch = self.pipeline.watchers.watch
+        watch = self.pipeline.watch
         learning = self.learning
         for at, ticket in released:
             try:

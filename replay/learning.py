@@ -20,7 +20,7 @@ import orjson
 from detectors.alerts import Alert
 from detectors.learning import Learner
 from detectors.pipeline import Outcome
-from detectors.watch import Watch
+from detectors.watch import Watch, allowed_out
 from schemas.catalog import CatalogEntry
 from schemas.decode import DecodeError, decode_label
 from schemas.labels import Label
@@ -70,8 +70,8 @@ class LearningRun:
         event = watch.event
         outcome = _outcome(watch)
         if not isinstance(event, OrderPaid):
-            return learner.on_later(event, outcome)
-        alerts = learner.on_paid(event, outcome)
+            return allowed_out(learner.on_later(event, outcome), watch.allowed)
+        alerts = allowed_out(learner.on_paid(event, outcome), watch.allowed)
         if self._scores is not None and outcome.decision is not None:
             last = learner.last
             self._scores.write(

@@ -19,6 +19,7 @@ from riskmon.settings import load_settings
 if TYPE_CHECKING:
     from replay import Replay, ReplayStats
     from replay.learning import LearningRun
+    from schemas.publications import RulesPublication
     from schemas.rules import ProgrammeRules
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -95,6 +96,23 @@ def replay(
         Path | None,
         typer.Option(help="with learning: each paid order's scores (evaluate --scores)"),
     ] = None,
+    rules_versions: Annotated[
+        Path | None,
+        typer.Option(
+            help="rules versions as published (topic rules, JSON Lines): each in force from "
+            "its effective time, as in the workers",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    orders_partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="feed the behavioural detectors and the models in the order workers reading "
+            "this many orders partitions do (default: the topic's, 8)",
+        ),
+    ] = None,
 ) -> None:
     """Run every detector over a file of events, in-process; exit 0 even on bad lines."""
     from replay import Replay
@@ -112,6 +130,8 @@ def replay(
             max_bytes=load_settings().max_message_bytes,
             observers=[*observers, *stored],
             learning=learnt,
+            orders_partitions=orders_partitions,
+            versions=_publications(rules_versions),
         )
         stats = _run_with_progress(
             engine, events, catalog, alerts_out, decisions_out, dead_letter_out
@@ -119,6 +139,25 @@ def replay(
         console.print(summary_tables(stats))
         if summary_json is not None:
             summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
+
+
+def _publications(path: Path | None) -> list[RulesPublication]:
+    """The rules versions of a file (one published record a line); a bad line stops the run:
+    a backtest under rules other than those asked for would mislead."""
+    if path is None:
+        return []
+    from schemas.decode import DecodeError, decode_publication
+
+    out = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(decode_publication(line, 16 << 20))
+        except DecodeError as exc:
+            errors.print(f"error: {path}:{number}: {exc.reason}: {exc.message}")
+            raise typer.Exit(2) from None
+    return out
 
 
 def _learning(
@@ -452,6 +491,52 @@ def rules_check(
         )
         for lname, line in programme.budget_lines.items():
             console.print(f"    {lname}: {line.budget:,} yuan, {', '.join(line.categories)}")
+
+
+@rules_app.command("publish")
+def rules_publish(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    effective: Annotated[
+        str, typer.Option(help="RFC 3339 with an offset: from this event time on")
+    ],
+    kafka: KafkaOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="append the record to this file instead (for replay)")
+    ] = None,
+    author: Annotated[str | None, typer.Option(help="who publishes (default: cli:$USER)")] = None,
+) -> None:
+    """Validate a rules file and publish it as a new version, in force from `--effective`."""
+    import getpass
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from schemas.decode import DecodeError, decode_publication
+    from schemas.publications import publication
+
+    text = path.read_text(encoding="utf-8")
+    _rules(path)  # the file's own errors, with their lines
+    record = publication(
+        text,
+        effective_from=effective,
+        published_at=datetime.now(UTC).isoformat(),
+        author=author or f"cli:{getpass.getuser()}",
+    )
+    raw = orjson.dumps(record)
+    try:
+        published = decode_publication(raw, 16 << 20)
+    except DecodeError as exc:
+        errors.print(f"error: {exc.reason}: {exc.message}")
+        raise typer.Exit(2) from None
+    if out is not None:
+        with out.open("ab") as handle:
+            handle.write(raw + b"\n")
+        console.print(f"rules {published.version} in force from {effective}: appended to {out}")
+        return
+    from streams.clients import send
+
+    send("rules", [raw], _kafka(kafka))
+    console.print(f"rules {published.version} published, in force from {effective}")
 
 
 @app.command()

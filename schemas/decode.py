@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.catalog import CATALOG_ADAPTER, CatalogEntry
 from schemas.labels import LABEL_ADAPTER, Label
 from schemas.orders import ORDER_ADAPTER, OrderCancelled, OrderDelivered, OrderPaid, OrderRefunded
+from schemas.publications import PUBLICATION_ADAPTER, RulesPublication
 
 DEFAULT_MAX_BYTES = 1 << 20
 """An order is about 1 KB; a megabyte leaves room for a basket of 200 lines."""
@@ -103,3 +104,8 @@ def decode_catalog(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> CatalogEnt
 
 def decode_label(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Label:
     return _decode(LABEL_ADAPTER, raw, max_bytes, frozenset())
+
+
+def decode_publication(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> RulesPublication:
+    """A rules version as published on `rules` (schemas/publications.py)."""
+    return _decode(PUBLICATION_ADAPTER, raw, max_bytes, frozenset())

@@ -68,6 +68,8 @@ class Decision(OutputModel):
     decision: DecisionKind
     allowed_subsidy: Money
     reasons: list[Ident]
+    # the rules version the order was decided under (an extension of contract v1.1)
+    rules_version: Ident | None = None
 
 
 class DeadLetter(OutputModel):
@@ -120,8 +122,9 @@ def decision_record(
     decision: str,
     allowed_subsidy: Decimal,
     reasons: list[str],
+    rules_version: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    record = {
         "schema_version": 1,
         "order_id": order_id,
         "event_id": event_id,
@@ -130,6 +133,9 @@ def decision_record(
         "allowed_subsidy": _money(allowed_subsidy),
         "reasons": reasons,
     }
+    if rules_version is not None:
+        record["rules_version"] = rules_version
+    return record
 
 
 class Origin(NamedTuple):

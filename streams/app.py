@@ -34,7 +34,13 @@ from faust.types import TP, EventT
 from detectors.learning import LearningConfig
 from detectors.products import Catalog
 from replay.observers import Fanout, Observer
-from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_label
+from schemas.decode import (
+    DEFAULT_MAX_BYTES,
+    DecodeError,
+    decode_catalog,
+    decode_label,
+    decode_publication,
+)
 from schemas.outputs import dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams import commit
@@ -132,6 +138,7 @@ class Worker:
         self.orders = topic("orders", PARTITIONS["orders"])
         self.catalog_in = topic("catalog", PARTITIONS["catalog"])
         self.labels = topic("labels", PARTITIONS["labels"])
+        self.rules_in = topic("rules", PARTITIONS["rules"])
         self.decide_topic = topic(DECIDE_TOPIC, 1, internal=True)
         self.watch_topic = topic(WATCH_TOPIC, config.watch_partitions, internal=True)
         # every worker reads the whole catalog itself, and knows how current it is
@@ -208,6 +215,7 @@ class Worker:
         app.agent(self.watch_topic, name="watch")(_fatal(self._watch))
         app.agent(self.catalog_in, name="catalog")(_fatal(self._catalog))
         app.agent(self.labels, name="labels")(_fatal(self._labels))
+        app.agent(self.rules_in, name="rules")(_fatal(self._rules))
         app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
         app.on_before_shutdown.connect(cast(Any, self._shutting_down))
@@ -307,6 +315,26 @@ class Worker:
                 self.observers.on_consumed("labels", "label")
                 if self.learning is not None:
                     box.add(DECIDE_TOPIC, message.key, message.value, headers=headers_of("label"))
+            await _or_exit(commit.deliver(box))
+
+    async def _rules(self, stream: Any) -> None:
+        """Rules versions validated and forwarded to the decide stage, which applies each from
+        its effective time to the orders it decides after it (detectors/versions.py)."""
+        await self._forward(stream, "rules", decode_publication)
+
+    async def _forward(self, stream: Any, kind: str, decode: Callable[[bytes, int], Any]) -> None:
+        box = self.boxes["other"]
+        async for events in batches(stream, self.config):
+            for event in events:
+                message = _message(event)
+                try:
+                    decode(message.value, self.config.max_bytes)
+                except DecodeError as exc:
+                    self.observers.on_consumed(message.topic, "invalid")
+                    self._dead(box, exc.reason, exc.message, message)
+                    continue
+                self.observers.on_consumed(message.topic, kind)
+                box.add(DECIDE_TOPIC, message.key, message.value, headers=headers_of(kind))
             await _or_exit(commit.deliver(box))
 
     def _dead(self, box: Outbox, reason: str, error: str, message: Message) -> None:

@@ -10,7 +10,12 @@ import orjson
 
 from streams.topics import TOPICS
 
-_KEYS = {t.name: tuple(t.key.split(".")) for t in TOPICS if t.key != "none"}
+# a key is a field's path (dots), or fields joined by ":" (a control's `kind:key`)
+_KEYS = {
+    t.name: tuple(tuple(part.split(".")) for part in t.key.split(":"))
+    for t in TOPICS
+    if t.key != "none"
+}
 
 
 def message_key(topic: str, raw: bytes) -> bytes | None:
@@ -21,17 +26,25 @@ def message_key(topic: str, raw: bytes) -> bytes | None:
 
     >>> message_key("catalog", b'{"sku": "SKU-1"}'), message_key("orders", b"{broken")
     (b'SKU-1', None)
+    >>> message_key("controls", b'{"kind": "merchant", "key": "M0003"}')
+    b'merchant:M0003'
     """
-    path = _KEYS.get(topic)
-    if path is None:
+    paths = _KEYS.get(topic)
+    if paths is None:
         return None
     try:
-        value: Any = orjson.loads(raw)
-        for part in path:
-            value = value[part]
+        record: Any = orjson.loads(raw)
+        parts = []
+        for path in paths:
+            value = record
+            for part in path:
+                value = value[part]
+            if not isinstance(value, str):
+                return None
+            parts.append(value)
     except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
         return None
-    return value.encode() if isinstance(value, str) else None
+    return ":".join(parts).encode()
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -45,6 +58,18 @@ def partition_of(key: bytes, partitions: int) -> int:
 
     hashed: int = murmur2(key)
     return (hashed & 0x7FFFFFFF) % partitions
+
+
+def send(topic: str, records: list[bytes], bootstrap: str) -> None:
+    """A few records to a topic, keyed as the contract says, each delivered (raises if not)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=16 << 20)
+    try:
+        for raw in records:
+            producer.send(topic, value=raw, key=message_key(topic, raw)).get(timeout=30)
+    finally:
+        producer.close()
 
 
 def produce(path: Path, topic: str, bootstrap: str, batch_bytes: int = 65536) -> int:

@@ -27,11 +27,12 @@ import orjson
 
 from detectors.alerts import Alert
 from detectors.learning import LearningConfig
-from detectors.pipeline import Outcome, Pipeline
+from detectors.pipeline import Outcome
 from detectors.products import catalog_at, product_problems
+from detectors.versions import Versioned
 from detectors.watch import Watch, Watchers
 from replay.observers import Deferred, Observer, notify_outcome
-from schemas.decode import DecodeError, decode_label
+from schemas.decode import DecodeError, decode_label, decode_publication
 from schemas.labels import Label
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
@@ -113,7 +114,7 @@ class DecideStage:
         self.metrics = metrics
         self.ledger = ledger  # the store, whose sales ledger wants each order's products
         self.clock = clock
-        self.pipelines: dict[int, Pipeline] = {}
+        self.pipelines: dict[int, Versioned] = {}
         self.queues: dict[int, WatchQueue] = {}  # decide partition -> its held watch tickets
         self.models: dict[int, PartitionModels] = {}
         self.ticked: dict[int, int] = {}  # decide partition -> the offset of its last tick
@@ -212,9 +213,11 @@ class DecideStage:
         with its pipeline, held tickets and models."""
         store, fresh = self.state.partition(partition)
         if fresh or partition not in self.pipelines:
-            self.pipelines[partition] = Pipeline(
-                self.rules, store, deliveries=self.learning is not None
-            )
+            pipeline = Versioned(self.rules, store, deliveries=self.learning is not None)
+            for raw in store.table("rules_versions").values():  # read before: in force again
+                published = decode_publication(raw.encode(), max(self.settings.max_bytes, len(raw)))
+                pipeline.add(published.programme_rules(), published.effective_from.timestamp())
+            self.pipelines[partition] = pipeline
             self.queues[partition] = WatchQueue(store, self._decode_held)
             self._verdicts[partition] = PendingVerdicts(store, self.settings.max_bytes)
             if self.learning is not None and self.models_table is not None:
@@ -356,8 +359,34 @@ class DecideStage:
             if found is not None:  # validated by the labels stage
                 self._feed.append((message.partition, message.offset, message.value))
                 found.learnt = message.offset
+        elif message.kind == "rules":
+            self._rules(message)
         else:
             self._frame(message)
+
+    def _rules(self, message: Message) -> None:
+        """A rules version (validated by the rules agent): in force from its effective time
+        for every order decided from now on, and sent on to every watch partition before any
+        ticket decided under it."""
+        raw = message.value
+        try:
+            published = decode_publication(raw, max(self.settings.max_bytes, len(raw)))
+        except DecodeError as exc:
+            self._dead(exc.reason, exc.message, raw, message.origin)
+            return
+        pipeline = self.pipelines[message.partition]
+        if pipeline.add(published.programme_rules(), published.effective_from.timestamp()):
+            log.warning(
+                "rules version %s read: in force from %s",
+                published.version,
+                published.effective_from.isoformat(),
+            )
+        # saved and sent on even when read before (a redelivery, or a batch applied again
+        # after a failure, whose first try left it in memory): both are idempotent
+        versions = self.state.stores[message.partition].table("rules_versions")
+        versions[published.version] = raw.decode()
+        for partition in range(self.settings.watch_partitions):
+            self._out.append((WATCH_TOPIC, None, raw, partition, headers_of("rules")))
 
     def _frame(self, message: Message) -> None:
         """A frame of orders from an intake stage, with where its partitions stood."""
@@ -574,7 +603,17 @@ def watch_meta(watch: Watch, owned: Sequence[str], seq: list[int]) -> dict[str, 
     """
     # the order's amounts go as strings, as in saved state (frames are written so): a JSON
     # number comes back a float, and Decimal(float) is not the amount
-    return {"owned": list(owned), "order": watch.order, "released": watch.released, "seq": seq}
+    meta: dict[str, Any] = {
+        "owned": list(owned),
+        "order": watch.order,
+        "released": watch.released,
+        "seq": seq,
+    }
+    if watch.allowed:
+        meta["allowed"] = [list(pair) for pair in watch.allowed]
+    if watch.rules:
+        meta["rules"] = watch.rules
+    return meta
 
 
 class PendingVerdicts:

@@ -116,6 +116,8 @@ class WatchQueue:
             "released": watch.released,
             "decided": None if watch.decided is None else list(watch.decided),
             "watched": watch.watched,
+            "allowed": [list(pair) for pair in watch.allowed],
+            "rules": watch.rules,
         }
         self._events[key] = event
         if self._by_time is not None:
@@ -183,7 +185,9 @@ class WatchQueue:
                 event = self.decode(raw)
             decided = _decided(item["decided"])
             watched = item.get("watched", True)
-            watch = Watch(event, item["order"], item["released"], raw, decided, watched)
+            allowed = tuple((kind, key) for kind, key in item.get("allowed", ()))
+            watch = Watch(event, item["order"], item["released"], raw, decided, watched, allowed)
+            watch.rules = item.get("rules")
             out.append(Ticket(int(key), watch, ts))
             if ts < released:
                 self.late += 1

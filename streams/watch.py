@@ -18,6 +18,7 @@ from detectors.alerts import Alert
 from detectors.pipeline import watching_detectors
 from detectors.watch import Watch, Watchers
 from replay.observers import Deferred, Observer
+from schemas.decode import decode_publication
 from schemas.outputs import dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams.decoding import RecentOrders
@@ -60,7 +61,7 @@ class WatchStage:
         self.recent = recent
         self.observers = observers
         self.max_bytes = max_bytes
-        self.watchers: dict[int, Watchers] = {}
+        self.watchers: dict[int, dict[str, Watchers]] = {}  # partition -> version -> them
         self._out: list[Outgoing] = []
 
     def apply(self, messages: Sequence[Message]) -> WatchBatch:
@@ -107,12 +108,13 @@ class WatchStage:
         for message in messages:
             store, fresh = self.state.partition(message.partition)
             if fresh or message.partition not in self.watchers:
-                self.watchers[message.partition] = Watchers(
-                    self.rules, store, watching_detectors(self.rules)
-                )
+                self._take_up(message.partition, store)
             if message.offset <= store.applied:
                 continue
-            self._frame(self.watchers[message.partition], store, message, failed)
+            if message.kind == "rules":
+                self._rules(message, store)
+            else:
+                self._frame(message.partition, store, message, failed)
             batch.touched[message.partition] = (store, message.offset)
         self._out = []
         return batch
@@ -122,13 +124,34 @@ class WatchStage:
             self.watchers.pop(partition, None)
         self.state.revoke(partitions)
 
+    def _take_up(self, partition: int, store: PartitionStore) -> None:
+        """The partition's watchers: the runtime's rules, and every version read before."""
+        versions = {self.rules.version: Watchers(self.rules, store, watching_detectors(self.rules))}
+        for raw in store.table("rules_versions").values():
+            rules = decode_publication(raw.encode(), max(self.max_bytes, len(raw)))
+            parsed = rules.programme_rules()
+            versions[parsed.version] = Watchers(parsed, store, watching_detectors(parsed))
+        self.watchers[partition] = versions
+
+    def _rules(self, message: Message, store: PartitionStore) -> None:
+        """A rules version the decide stage read, before any ticket decided under it."""
+        raw = message.value
+        published = decode_publication(raw, max(self.max_bytes, len(raw)))
+        versions = self.watchers[message.partition]
+        if published.version not in versions:
+            rules = published.programme_rules()
+            versions[rules.version] = Watchers(rules, store, watching_detectors(rules))
+            store.table("rules_versions")[rules.version] = raw.decode()
+
     def _frame(
         self,
-        watchers: Watchers,
+        partition: int,
         store: PartitionStore,
         message: Message,
         failed: dict[tuple[int, int, int], str],
     ) -> None:
+        versions = self.watchers[partition]
+        base = versions[self.rules.version]
         try:
             tickets = list(unframe(message.value))
         except FrameError as exc:  # not from a decide stage: say so rather than lose it
@@ -148,7 +171,9 @@ class WatchStage:
                     )
                     continue
                 event = self.recent.decode(body, max(self.max_bytes, len(body)))
-                watch = Watch(event, meta["order"], meta["released"])
+                allowed = tuple((kind, key) for kind, key in meta.get("allowed", ()))
+                watch = Watch(event, meta["order"], meta["released"], allowed=allowed)
+                watchers = versions.get(meta.get("rules") or "", base)
                 for alert in watchers.watch(watch, frozenset(meta["owned"])):
                     self._alert(alert)
             except Exception as exc:
