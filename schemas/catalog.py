@@ -6,11 +6,12 @@ from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
-from schemas.common import Ident, SchemaVersion, ShortText, Timestamp, WireModel
+from schemas.common import Ident, SchemaVersion, ShortText, Timestamp
 from schemas.money import PositiveMoney
+from schemas.screening import ScreenedMessage
 
 
-class CatalogEntry(WireModel):
+class CatalogEntry(ScreenedMessage):
     """One registered SKU; a later record for the same SKU replaces the earlier one."""
 
     schema_version: SchemaVersion

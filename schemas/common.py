@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from schemas.times import Timestamp
 
 SCHEMA_VERSION: Literal[1] = 1
 
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """How `schemas.screening` checks a text field (in the field's `Annotated` metadata).
+
+    Every text field of an input message is screened as an identifier unless marked: no
+    control or invisible formatting character, no raw ID or mobile number in any disguise.
+    """
+
+    kind: Literal["ident", "prose", "ip", "none"]
+
+
+IDENT = Screen("ident")
+PROSE = Screen("prose")
+"""Written by a person: tabs and line breaks allowed, bidirectional overrides still refused."""
+IP = Screen("ip")
+"""An IP address is not scanned for phone numbers (139.200.123.45 has a mobile's 11 digits)."""
+UNSCREENED = Screen("none")
+"""A field whose pattern already admits no control character and no identifier."""
+
 SchemaVersion = Literal[1]
-Hash64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Hash64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$"), UNSCREENED]
 """A keyed pseudonym: HMAC-SHA256, 64 lowercase hex characters."""
-Region = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Region = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$"), UNSCREENED]
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=128), IDENT]
 """An identifier of ours or the platform's (event, order, merchant, SKU...)."""
-ShortText = Annotated[str, StringConstraints(max_length=256)]
-Timestamp = AwareDatetime
-"""RFC 3339 with an offset: a time without one is rejected."""
+ShortText = Annotated[str, StringConstraints(max_length=256), IDENT]
+IpText = Annotated[str, StringConstraints(min_length=1, max_length=64), IP]
 
 
 class WireModel(BaseModel):
@@ -48,11 +70,17 @@ def count_extra(model: BaseModel) -> int:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "IDENT",
+    "IP",
+    "PROSE",
+    "UNSCREENED",
     "Hash64",
     "Ident",
+    "IpText",
     "OutputModel",
     "Region",
     "SchemaVersion",
+    "Screen",
     "ShortText",
     "Timestamp",
     "WireModel",

@@ -7,27 +7,38 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from schemas.catalog import CATALOG_ADAPTER
+from schemas.controls import CONTROL_ADAPTER
 from schemas.labels import LABEL_ADAPTER
-from schemas.orders import ORDER_ADAPTER
+from schemas.orders import CHECKOUT_ADAPTER, ORDER_ADAPTER
 from schemas.outputs import ALERT_ADAPTER, DEAD_LETTER_ADAPTER, DECISION_ADAPTER
 
 TOPICS: dict[str, TypeAdapter[Any]] = {
     "orders": ORDER_ADAPTER,
     "catalog": CATALOG_ADAPTER,
     "labels": LABEL_ADAPTER,
+    "controls": CONTROL_ADAPTER,
     "alerts": ALERT_ADAPTER,
     "decisions": DECISION_ADAPTER,
     "dead-letter": DEAD_LETTER_ADAPTER,
 }
+REQUESTS: dict[str, TypeAdapter[Any]] = {"order-checkout": CHECKOUT_ADAPTER}
+"""What is not a topic's message but a request to the monitor's API (contract v1.1)."""
+_SINCE = {"controls": "v1.1", "order-checkout": "v1.1"}
 
 
 def topic_schemas() -> dict[str, dict[str, Any]]:
-    """Topic name to its JSON Schema (draft 2020-12), as read from the wire (validation mode)."""
+    """Topic (or request) name to its JSON Schema (draft 2020-12), as read from the wire.
+
+    What the schema cannot say is in the descriptions: every event time must lie in the
+    accepted window (schemas.times), and every text is screened for control characters and raw
+    identifiers (schemas.screening); a key given twice in one object is refused.
+    """
     out = {}
-    for topic, adapter in TOPICS.items():
+    for name, adapter in (*TOPICS.items(), *REQUESTS.items()):
         schema = adapter.json_schema(mode="validation")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        schema.setdefault("title", topic)
-        schema["$comment"] = f"riskmon wire contract v1, topic {topic!r}"
-        out[topic] = schema
+        schema.setdefault("title", name)
+        what = "the authorization API's request" if name in REQUESTS else "topic"
+        schema["$comment"] = f"riskmon wire contract {_SINCE.get(name, 'v1')}, {what} {name!r}"
+        out[name] = schema
     return out

@@ -6,13 +6,14 @@ from typing import Literal, get_args
 
 from pydantic import TypeAdapter
 
-from schemas.common import Ident, SchemaVersion, Timestamp, WireModel
+from schemas.common import Ident, SchemaVersion, Timestamp
+from schemas.screening import ScreenedMessage
 
 Risk = Literal["hoarding", "arbitrage", "fraud", "compliance", "budget"]
 RISKS: tuple[str, ...] = get_args(Risk)
 
 
-class Label(WireModel):
+class Label(ScreenedMessage):
     schema_version: SchemaVersion
     order_id: Ident
     label: Literal["fraud", "legit"]

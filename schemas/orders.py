@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, Self, get_args
 
 from pydantic import Field, TypeAdapter, model_validator
 
-from schemas.common import Hash64, Ident, Region, SchemaVersion, ShortText, Timestamp, WireModel
+from schemas.common import (
+    IP,
+    Hash64,
+    Ident,
+    IpText,
+    Region,
+    SchemaVersion,
+    ShortText,
+    Timestamp,
+    WireModel,
+)
 from schemas.money import Money, PositiveMoney
+from schemas.screening import ScreenedMessage
 
 PaymentMethod = Literal["wechat", "alipay", "unionpay", "card", "other"]
 EventType = Literal["order_paid", "order_cancelled", "order_refunded", "order_delivered"]
@@ -79,7 +90,7 @@ def _check_amount(items: list[Item] | None, order_amount: Decimal | None) -> Non
         )
 
 
-class _EventBase(WireModel):
+class _EventBase(ScreenedMessage):
     schema_version: SchemaVersion
     event_id: Ident
     occurred_at: Timestamp
@@ -88,12 +99,14 @@ class _EventBase(WireModel):
     merchant_id: Ident
 
 
-class OrderPaid(_EventBase):
-    event_type: Literal["order_paid"]
+class _PaidFields(_EventBase):
+    """The fields of a paid order, shared by `order_checkout` (contract v1.1), which asks
+    before payment with the same fields (`payment.paid_amount`: what is about to be paid)."""
+
     consumer: Consumer
     qualification: Qualification | None
     device_id: Ident
-    ip: Annotated[str, Field(min_length=1, max_length=64)]
+    ip: IpText
     payment: Payment
     delivery: Delivery
     warehouse_id: Ident | None
@@ -103,16 +116,28 @@ class OrderPaid(_EventBase):
     refund_amount: None = None
 
     @model_validator(mode="after")
-    def _amount_matches_items(self) -> OrderPaid:
+    def _amount_matches_items(self) -> Self:
         _check_amount(self.items, self.order_amount)
         return self
+
+
+class OrderPaid(_PaidFields):
+    event_type: Literal["order_paid"]
+
+
+class OrderCheckout(_PaidFields):
+    """Not an event of the `orders` topic: the authorization API's request (and its log's
+    record), decoded by `schemas.decode.decode_checkout`. Not an `OrderPaid` either, so that
+    nothing that handles paid orders takes one by mistake."""
+
+    event_type: Literal["order_checkout"]
 
 
 class _LaterEvent(_EventBase):
     consumer: ConsumerRef
     qualification: Qualification | None = None
     device_id: Ident | None = None
-    ip: ShortText | None = None
+    ip: Annotated[ShortText, IP] | None = None
     payment: Payment | None = None
     delivery: Delivery | None = None
     warehouse_id: Ident | None = None
@@ -121,7 +146,7 @@ class _LaterEvent(_EventBase):
     subsidy_amount: Money | None = None
 
     @model_validator(mode="after")
-    def _amount_matches_items(self) -> _LaterEvent:
+    def _amount_matches_items(self) -> Self:
         _check_amount(self.items, self.order_amount)
         return self
 
@@ -148,6 +173,7 @@ OrderEvent = Annotated[
 ORDER_ADAPTER: TypeAdapter[OrderPaid | OrderCancelled | OrderRefunded | OrderDelivered] = (
     TypeAdapter(OrderEvent)
 )
+CHECKOUT_ADAPTER: TypeAdapter[OrderCheckout] = TypeAdapter(OrderCheckout)
 
 
 def extra_fields(event: OrderPaid | OrderCancelled | OrderRefunded | OrderDelivered) -> int:

@@ -16,9 +16,9 @@ import orjson
 from pydantic import Field, TypeAdapter
 
 from schemas.common import Ident, OutputModel, SchemaVersion, Timestamp
+from schemas.identifiers import redact_raw_bytes, redact_raw_identifiers
 from schemas.labels import Risk
 from schemas.money import Money, money_text
-from schemas.pseudonyms import redact_raw_identifiers
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
@@ -150,12 +150,10 @@ class Origin(NamedTuple):
 
 def dead_letter_record(*, reason: str, error: str, raw: bytes, origin: Origin) -> dict[str, Any]:
     """A dead letter keeps the raw bytes, to be replayed once fixed, but never a raw ID number or
-    phone number in clear: a malformed message is where one would slip through."""
-    text = raw.decode("utf-8", errors="surrogateescape")
-    cleaned, redacted = redact_raw_identifiers(text)
-    if redacted:
-        raw = cleaned.encode("utf-8", errors="surrogateescape")
-        error = redact_raw_identifiers(error)[0]
+    phone number in clear, in any disguise (`schemas.identifiers`): a malformed message is
+    where one would slip through. The error names fields, never values; it is redacted too."""
+    raw, redacted = redact_raw_bytes(raw)
+    error = redact_raw_identifiers(error)[0]
     return {
         "schema_version": 1,
         "reason": reason,

@@ -17,6 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from schemas.identifiers import (
+    PROVINCES,
+    REDACTED,
+    fold,
+    is_mobile,
+    looks_like_raw_identifier,
+    redact_raw_identifiers,
+)
+
 MIN_KEY_BYTES = 16
 KEY_VARIABLE = "RISKMON_PSEUDONYM_KEY"
 
@@ -24,8 +33,7 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
 _SPACES = re.compile(r"\s+")
-_PHONE_SEPARATORS = re.compile(r"[\s\-]+")
-REDACTED = "[REDACTED]"
+_PHONE_SEPARATORS = re.compile(r"[\s\-.()/_\u00ad\u200b-\u200d\u2060\ufeff]+")
 
 
 class PseudonymError(ValueError):
@@ -37,16 +45,50 @@ class MissingKeyError(PseudonymError):
 
 
 class WeakKeyError(PseudonymError):
-    """A pseudonym key shorter than `MIN_KEY_BYTES`."""
+    """A pseudonym key that is too short or too easy to guess (see `weak_key_rule`)."""
+
+
+MIN_DISTINCT_BYTES = 8
+
+
+def weak_key_rule(key: bytes) -> str | None:
+    """Why `key` is too weak to pseudonymise with, or None. A key is refused when it is
+
+    - shorter than 16 bytes;
+    - made of fewer than 8 distinct byte values (16 zero bytes, one character repeated, 0101...);
+    - a block of at most half its length repeated (`abcdabcd...`, a hex pattern written twice);
+    - a sequence where each byte is the one before plus the same amount (`00 01 02 ...`,
+      `abcdefgh...`, `ffeedd...`).
+
+    Each catches a placeholder someone typed rather than a secret someone drew: 16 random bytes
+    have 8 distinct values or fewer with a probability below 10^-12, and none of the others.
+
+    >>> weak_key_rule(bytes(16)), weak_key_rule(b"0123456789abcdef" * 2)
+    ('it has fewer than 8 distinct bytes', 'it is a shorter block repeated')
+    >>> weak_key_rule(bytes(range(32))), weak_key_rule(b"correct horse battery staple") is None
+    ('it is a sequence of bytes with a constant step', True)
+    """
+    if len(key) < MIN_KEY_BYTES:
+        return f"it must be at least {MIN_KEY_BYTES} bytes long"
+    if len(set(key)) < MIN_DISTINCT_BYTES:
+        return f"it has fewer than {MIN_DISTINCT_BYTES} distinct bytes"
+    for size in range(1, len(key) // 2 + 1):
+        if len(key) % size == 0 and key == key[:size] * (len(key) // size):
+            return "it is a shorter block repeated"
+    step = (key[1] - key[0]) % 256
+    if all((b - a) % 256 == step for a, b in zip(key, key[1:], strict=False)):
+        return "it is a sequence of bytes with a constant step"
+    return None
 
 
 def _norm_id(raw: str) -> str:
-    # NFKC folds full-width digits and Ｘ, which hand-typed exports do contain.
-    return _SPACES.sub("", unicodedata.normalize("NFKC", raw)).upper()
+    # NFKC folds full-width digits and Ｘ, which hand-typed exports do contain; the separators
+    # are those of a phone number (only values that were refused before read differently).
+    return _PHONE_SEPARATORS.sub("", fold(raw)).upper()
 
 
 def _norm_phone(raw: str) -> str:
-    text = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", raw))
+    text = _PHONE_SEPARATORS.sub("", fold(raw))
     for prefix in ("+86", "0086"):
         if text.startswith(prefix):
             return text[len(prefix) :]
@@ -54,6 +96,16 @@ def _norm_phone(raw: str) -> str:
     if len(text) == 13 and text.startswith("861"):
         return text[2:]
     return text
+
+
+def phone_digits(raw: str) -> str:
+    """A phone number as it is pseudonymised: full-width digits folded, spaces, dashes, dots,
+    brackets and a +86 / 0086 / 86 prefix dropped.
+
+    >>> phone_digits("(+86) １３９-1234.5678"), is_mobile(phone_digits("139 1234 567"))
+    ('13912345678', False)
+    """
+    return _norm_phone(raw)
 
 
 def _norm_account(raw: str) -> str:
@@ -71,7 +123,7 @@ class Pseudonymiser:
     value was typed) and prefixed with its kind before hashing, so that an ID number and a
     phone number with the same digits never share a pseudonym.
 
-    >>> p = Pseudonymiser(b"0123456789abcdef")
+    >>> p = Pseudonymiser(bytes.fromhex("5f0c9a3e71d24b8866a1f0e3c92d7b14"))
     >>> p.phone("+86 138-1234-5678") == p.phone("13812345678")
     True
     >>> p.phone("13812345678") == p.id_number("13812345678")
@@ -87,8 +139,9 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes | bytearray):
             raise TypeError("the pseudonym key must be bytes (see key_from_env)")
-        if len(key) < MIN_KEY_BYTES:
-            raise WeakKeyError(f"the pseudonym key must be at least {MIN_KEY_BYTES} bytes long")
+        weakness = weak_key_rule(bytes(key))
+        if weakness is not None:
+            raise WeakKeyError(f"the pseudonym key is too weak: {weakness}")
         # Only the keyed state is kept, not the key itself.
         self._mac = hmac.new(bytes(key), digestmod=hashlib.sha256)
 
@@ -128,11 +181,16 @@ def key_from_env(environ: Mapping[str, str], name: str = KEY_VARIABLE) -> bytes:
     """The pseudonym key from `environ[name]` (the command line passes the process environment).
 
     Accepted forms, surrounding whitespace ignored: an even number (at least 32) of hex digits,
-    decoded to bytes (`openssl rand -hex 32`); anything else is used as its UTF-8 bytes and
-    must be at least 16 bytes long. The same text always gives the same key.
+    decoded to bytes (`openssl rand -hex 32`); anything else is used as its UTF-8 bytes. The
+    same text always gives the same key; a weak one (`weak_key_rule`) is refused.
 
-    >>> key_from_env({"RISKMON_PSEUDONYM_KEY": "00" * 32}) == bytes(32)
+    >>> drawn = "5f0c9a3e71d24b8866a1f0e3c92d7b14"
+    >>> key_from_env({"RISKMON_PSEUDONYM_KEY": drawn}) == bytes.fromhex(drawn)
     True
+    >>> key_from_env({"RISKMON_PSEUDONYM_KEY": "00" * 32})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    schemas.pseudonyms.WeakKeyError: RISKMON_PSEUDONYM_KEY is too weak: it has fewer than 8 ...
     >>> key_from_env({})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -147,13 +205,17 @@ def key_from_env(environ: Mapping[str, str], name: str = KEY_VARIABLE) -> bytes:
             "it can test guesses of an identifier against the pseudonyms."
         )
     if len(text) >= 2 * MIN_KEY_BYTES and len(text) % 2 == 0 and _is_hex(text):
-        return bytes.fromhex(text)
-    key = text.encode("utf-8")
-    if len(key) < MIN_KEY_BYTES:
-        raise WeakKeyError(
-            f"{name} is too short: it needs at least {MIN_KEY_BYTES} bytes of text, or "
-            f"{2 * MIN_KEY_BYTES} hex digits"
-        )
+        key = bytes.fromhex(text)
+    else:
+        key = text.encode("utf-8")
+        if len(key) < MIN_KEY_BYTES:
+            raise WeakKeyError(
+                f"{name} is too short: it needs at least {MIN_KEY_BYTES} bytes of text, or "
+                f"{2 * MIN_KEY_BYTES} hex digits"
+            )
+    weakness = weak_key_rule(key)
+    if weakness is not None:
+        raise WeakKeyError(f"{name} is too weak: {weakness}; draw one with `openssl rand -hex 32`")
     return key
 
 
@@ -201,7 +263,13 @@ def id_facts(raw: str) -> IdFacts:
     """
     value = _norm_id(raw)
     if not _ID_SHAPE.fullmatch(value):
+        if len(value) == 15 and value.isdigit():
+            raise PseudonymError(
+                "ID number is in the old 15-digit form: the 18-digit number is needed"
+            )
         raise PseudonymError("ID number is not 18 characters: 17 digits then a digit or X")
+    if value[:2] not in PROVINCES:
+        raise PseudonymError("ID number's region (characters 1-6) is no province's code")
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
@@ -280,60 +348,9 @@ def mask_hash(pseudonym: str) -> str:
     return pseudonym[:8] + "…" if len(pseudonym) >= 16 else "*" * len(pseudonym)
 
 
-# A run of digits and hex letters (a pseudonym, an order number) is not split: only a whole
-# run that is an ID number or a mobile number is redacted. X is a run character because it
-# ends ID numbers.
-_NOT_RUN_BEFORE = r"(?<![0-9A-Fa-fXx])"
-_NOT_RUN_AFTER = r"(?![0-9A-Fa-fXx])"
-_IDENTIFIER = re.compile(
-    rf"{_NOT_RUN_BEFORE}(?P<id>[0-9]{{17}}[0-9Xx]){_NOT_RUN_AFTER}"
-    rf"|{_NOT_RUN_BEFORE}(?:(?:\+|00)?86[ -]?)?"
-    rf"1[3-9][0-9](?P<sep>[ -]?)[0-9]{{4}}(?P=sep)[0-9]{{4}}{_NOT_RUN_AFTER}",
-    re.ASCII,
-)
-
-
-def _is_raw(match: re.Match[str]) -> bool:
-    found = match.group("id")
-    return found is None or id_checksum_ok(found)
-
-
-def looks_like_raw_identifier(text: str) -> bool:
-    """Whether `text` holds an ID number with a valid checksum or a mainland mobile number.
-
-    >>> looks_like_raw_identifier("id 110105" + "19491231002X")
-    True
-    >>> looks_like_raw_identifier("tel 138")
-    False
-    """
-    return any(_is_raw(m) for m in _IDENTIFIER.finditer(text))
-
-
-def redact_raw_identifiers(text: str) -> tuple[str, int]:
-    """`text` with each ID number (valid checksum) and mobile number replaced by [REDACTED].
-
-    Returns the new text and how many were replaced. Eighteen digits whose checksum fails are
-    kept: they are not an ID number, and order numbers look like that.
-
-    >>> redact_raw_identifiers("id=110105" + "19491231002X tel:+86 138 1234 5678")
-    ('id=[REDACTED] tel:[REDACTED]', 2)
-    >>> redact_raw_identifiers("order 110105194912310021")
-    ('order 110105194912310021', 0)
-    """
-    count = 0
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal count
-        if not _is_raw(match):
-            return match.group(0)
-        count += 1
-        return REDACTED
-
-    return _IDENTIFIER.sub(replace, text), count
-
-
 __all__ = [
     "KEY_VARIABLE",
+    "MIN_DISTINCT_BYTES",
     "MIN_KEY_BYTES",
     "REDACTED",
     "IdFacts",
@@ -343,6 +360,7 @@ __all__ = [
     "WeakKeyError",
     "id_checksum_ok",
     "id_facts",
+    "is_mobile",
     "key_from_env",
     "looks_like_raw_identifier",
     "mask_account",
@@ -351,5 +369,7 @@ __all__ = [
     "mask_id_number",
     "mask_name",
     "mask_phone",
+    "phone_digits",
     "redact_raw_identifiers",
+    "weak_key_rule",
 ]

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,6 +27,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from schemas.times import WINDOW_KEY, Timestamp, TimeWindow, window_of
 
 DEFAULT_RULES_PATH = (
     Path(__file__).resolve().parents[1] / "riskmon" / "rules" / "programme-2026.toml"
@@ -109,14 +111,26 @@ class BudgetLine(_Rules):
 
 class Programme(_Rules):
     title: str
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Timestamp  # both inside the window of accepted event times (schemas.times)
+    end: Timestamp
     basis: Literal["item", "order"]
     requires_qualification: bool
     requires_catalog: bool
     max_markup: Fraction | None = None
     warehouses: list[str] | None = None
     budget_lines: Annotated[dict[str, BudgetLine], Field(min_length=1)]
+
+    @field_validator("start", "end")
+    @classmethod
+    def _in_window(cls, value: datetime, info: ValidationInfo) -> datetime:
+        window = window_of(info.context)
+        if value not in window:
+            raise PydanticCustomError(
+                "time_out_of_range",
+                "outside the accepted window of event times, {window}",
+                {"window": window.describe()},
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Programme:
@@ -261,23 +275,30 @@ class RulesError(ValueError):
     """A rules file that cannot be used; the message names the file and line."""
 
 
-def load_rules(path: Path | None = None) -> ProgrammeRules:
-    """Read and validate a rules file (the shipped default when no path is given)."""
+def load_rules(path: Path | None = None, *, window: TimeWindow | None = None) -> ProgrammeRules:
+    """Read and validate a rules file (the shipped default when no path is given).
+
+    A programme's period must lie inside `window`, the event times the contract accepts (its
+    default when None): a programme the monitor could never see an order of is a mistake.
+    """
     path = path or DEFAULT_RULES_PATH
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(f"{path}: cannot read the rules file ({exc.strerror})") from None
-    return parse_rules(text, source=str(path))
+    return parse_rules(text, source=str(path), window=window)
 
 
-def parse_rules(text: str, *, source: str = "<rules>") -> ProgrammeRules:
+def parse_rules(
+    text: str, *, source: str = "<rules>", window: TimeWindow | None = None
+) -> ProgrammeRules:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{source}: not valid TOML: {exc}") from None
+    context = {WINDOW_KEY: window} if window is not None else None
     try:
-        rules = ProgrammeRules.model_validate(data)
+        rules = ProgrammeRules.model_validate(data, context=context)
     except ValidationError as exc:
         problems = [
             (tuple(str(part) for part in error["loc"]), error["msg"])

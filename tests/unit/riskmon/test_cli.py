@@ -49,7 +49,12 @@ def test_schema_export_writes_one_schema_per_topic(tmp_path: Path) -> None:
     result = runner.invoke(app, ["schema", "export", str(tmp_path)])
     assert result.exit_code == 0, result.output
     written = {p.stem for p in tmp_path.glob("*.json")}
-    assert written == {t.name for t in TOPICS}
+    # contract v1.1: the controls topic, and the authorization API's request
+    assert written == {t.name for t in TOPICS} | {"controls", "order-checkout"}
+    controls = json.loads((tmp_path / "controls.json").read_text())
+    assert set(controls["properties"]["kind"]["enum"]) >= {"merchant", "budget_line"}
+    checkout = json.loads((tmp_path / "order-checkout.json").read_text())
+    assert checkout["properties"]["event_type"]["const"] == "order_checkout"
     orders = json.loads((tmp_path / "orders.json").read_text())
     assert "order_paid" in json.dumps(orders)
     money = json.loads((tmp_path / "decisions.json").read_text())["properties"]["allowed_subsidy"]
