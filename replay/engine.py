@@ -19,6 +19,7 @@ from detectors.store import MemoryStore, Store
 from detectors.versions import Versioned
 from replay.learning import LearningRun
 from replay.observers import Observer, notify_outcome
+from schemas.controls import Control
 from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
 from schemas.money import ZERO
 from schemas.orders import OrderPaid, extra_fields
@@ -120,6 +121,7 @@ class Replay:
         learning: LearningRun | None = None,
         orders_partitions: int | None = None,
         versions: list[RulesPublication] | None = None,
+        controls: list[Control] | None = None,
     ) -> None:
         self.rules = rules
         self.learning = learning  # the online models, run after each event
@@ -132,6 +134,9 @@ class Replay:
         self.pipeline = Versioned(rules, self.store, deliveries=learning is not None)
         for published in versions or ():
             self.pipeline.add(published.programme_rules(), published.effective_from.timestamp())
+        # a backtest of controls: each applies from its effective time, as if read then
+        for control in controls or ():
+            self.pipeline.on_control(control)
         self.max_bytes = max_bytes
         self.stats = ReplayStats()
 

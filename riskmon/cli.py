@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -105,6 +105,15 @@ def replay(
             dir_okay=False,
         ),
     ] = None,
+    controls: Annotated[
+        Path | None,
+        typer.Option(
+            help="control records (topic controls, JSON Lines): each applied from its "
+            "effective time, a backtest of what they would have done",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     orders_partitions: Annotated[
         int | None,
         typer.Option(
@@ -132,6 +141,7 @@ def replay(
             learning=learnt,
             orders_partitions=orders_partitions,
             versions=_publications(rules_versions),
+            controls=_records(controls, "control"),
         )
         stats = _run_with_progress(
             engine, events, catalog, alerts_out, decisions_out, dead_letter_out
@@ -142,18 +152,23 @@ def replay(
 
 
 def _publications(path: Path | None) -> list[RulesPublication]:
-    """The rules versions of a file (one published record a line); a bad line stops the run:
-    a backtest under rules other than those asked for would mislead."""
+    return _records(path, "rules")
+
+
+def _records(path: Path | None, kind: str) -> list[Any]:
+    """The rules versions or controls of a file (one record a line); a bad line stops the run:
+    a backtest under rules or controls other than those asked for would mislead."""
     if path is None:
         return []
-    from schemas.decode import DecodeError, decode_publication
+    from schemas.decode import DecodeError, decode_control, decode_publication
 
+    decode: Any = decode_publication if kind == "rules" else decode_control
     out = []
     for number, line in enumerate(path.read_bytes().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            out.append(decode_publication(line, 16 << 20))
+            out.append(decode(line, 16 << 20))
         except DecodeError as exc:
             errors.print(f"error: {path}:{number}: {exc.reason}: {exc.message}")
             raise typer.Exit(2) from None

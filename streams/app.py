@@ -38,6 +38,7 @@ from schemas.decode import (
     DEFAULT_MAX_BYTES,
     DecodeError,
     decode_catalog,
+    decode_control,
     decode_label,
     decode_publication,
 )
@@ -139,6 +140,7 @@ class Worker:
         self.catalog_in = topic("catalog", PARTITIONS["catalog"])
         self.labels = topic("labels", PARTITIONS["labels"])
         self.rules_in = topic("rules", PARTITIONS["rules"])
+        self.controls_in = topic("controls", PARTITIONS["controls"])
         self.decide_topic = topic(DECIDE_TOPIC, 1, internal=True)
         self.watch_topic = topic(WATCH_TOPIC, config.watch_partitions, internal=True)
         # every worker reads the whole catalog itself, and knows how current it is
@@ -216,6 +218,7 @@ class Worker:
         app.agent(self.catalog_in, name="catalog")(_fatal(self._catalog))
         app.agent(self.labels, name="labels")(_fatal(self._labels))
         app.agent(self.rules_in, name="rules")(_fatal(self._rules))
+        app.agent(self.controls_in, name="controls")(_fatal(self._controls))
         app.on_partitions_revoked.connect(cast(Any, self._revoked))  # faust types it loosely
         app.on_partitions_assigned.connect(cast(Any, self._assigned))
         app.on_before_shutdown.connect(cast(Any, self._shutting_down))
@@ -321,6 +324,11 @@ class Worker:
         """Rules versions validated and forwarded to the decide stage, which applies each from
         its effective time to the orders it decides after it (detectors/versions.py)."""
         await self._forward(stream, "rules", decode_publication)
+
+    async def _controls(self, stream: Any) -> None:
+        """Controls validated (a record is whole or refused) and forwarded to the decide stage,
+        which applies each to the orders it decides after it (detectors/controls.py)."""
+        await self._forward(stream, "control", decode_control)
 
     async def _forward(self, stream: Any, kind: str, decode: Callable[[bytes, int], Any]) -> None:
         box = self.boxes["other"]

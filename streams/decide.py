@@ -32,7 +32,8 @@ from detectors.products import catalog_at, product_problems
 from detectors.versions import Versioned
 from detectors.watch import Watch, Watchers
 from replay.observers import Deferred, Observer, notify_outcome
-from schemas.decode import DecodeError, decode_label, decode_publication
+from schemas.controls import HASHED_KINDS
+from schemas.decode import DecodeError, decode_control, decode_label, decode_publication
 from schemas.labels import Label
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
@@ -361,8 +362,29 @@ class DecideStage:
                 found.learnt = message.offset
         elif message.kind == "rules":
             self._rules(message)
+        elif message.kind == "control":
+            self._control(message)
         else:
             self._frame(message)
+
+    def _control(self, message: Message) -> None:
+        """A control (validated by the controls agent): in force for the orders decided from
+        now on whose event time it covers (detectors/controls.py)."""
+        raw = message.value
+        try:
+            control = decode_control(raw, max(self.settings.max_bytes, len(raw)))
+        except DecodeError as exc:
+            self._dead(exc.reason, exc.message, raw, message.origin)
+            return
+        if self.pipelines[message.partition].on_control(control):
+            log.warning(
+                "control %s read: %s %s %s from %s",
+                control.control_id,
+                control.action,
+                control.kind,
+                control.key if control.kind not in HASHED_KINDS else "(pseudonym)",
+                control.effective_from.isoformat(),
+            )
 
     def _rules(self, message: Message) -> None:
         """A rules version (validated by the rules agent): in force from its effective time
