@@ -129,6 +129,7 @@ class PaidContext(_RaisesAlerts):
     allowed: Decimal = ZERO
     lines: dict[str, Decimal] = field(default_factory=dict)
     settled: bool = False
+    authorized: Decimal | None = None  # the most its checkout allowed (detectors/reservations.py)
     # what the quota check would take, committed once the decision is final
     quota_taking: dict[str, int] = field(default_factory=dict)
     # the record kept in the `orders` table for the order's later events
@@ -157,10 +158,13 @@ class PaidContext(_RaisesAlerts):
     def settle(self) -> None:
         """Fix what the order may keep: the rules' amount, capped by the claim, per budget line.
 
-        The platform granted the claim at payment, so nothing above it is ever allowed; below
-        it, the lines are charged in the order of the items.
+        The platform granted the claim at payment, so nothing above it is ever allowed (nor
+        above what its checkout was authorized); below it, the lines are charged in the order
+        of the items.
         """
         remaining = self.claim
+        if self.authorized is not None and self.authorized < remaining:
+            remaining = self.authorized
         lines = {}
         allowed = ZERO
         for name, amount in self.per_line().items():

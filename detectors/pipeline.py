@@ -13,7 +13,8 @@ them over partitions. `on_order` runs both, in-process.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,13 +31,23 @@ from detectors.merchants import MerchantBursts
 from detectors.products import Catalog, product
 from detectors.qualification import DeviceCodes, Qualification
 from detectors.quotas import Quotas
+from detectors.reservations import (
+    COMMITTED,
+    EXPIRED,
+    RELEASED,
+    Reservations,
+    as_paid,
+    authorization_id,
+    cancellation,
+    digest,
+)
 from detectors.rings import IdentityRings
 from detectors.splits import SplitOrders
 from detectors.store import Store
 from detectors.watch import Decided, Watch, Watchers, paid_context
 from schemas.catalog import CatalogEntry
 from schemas.money import ZERO, to_fen
-from schemas.orders import ORDER_ADAPTER, OrderPaid
+from schemas.orders import ORDER_ADAPTER, OrderCheckout, OrderPaid
 from schemas.outputs import Origin, dead_letter_record, decision_record
 from schemas.rules import ProgrammeRules
 
@@ -85,7 +96,13 @@ class Outcome:
     applied: list[tuple[LaterEvent, Outcome]] = field(default_factory=list)
     # what the watching detectors are to see of it, in order (the payment, then those events)
     watch: list[Watch] = field(default_factory=list)
+    # a checkout's answer (detectors/reservations.py), and what became of reservations: an
+    # answer, then committed | released | expired records, for the `authorizations` topic
+    authorization: dict[str, Any] | None = None
+    updates: list[dict[str, Any]] = field(default_factory=list)
 
+
+DEFAULT_HOLD_SECONDS = 1800.0  # a checkout's reservation: 30 minutes of event time
 
 # Outcomes that carry nothing, shared (read-only) rather than built for every event.
 DUPLICATE = Outcome("duplicate")
@@ -109,9 +126,15 @@ class Pipeline:
         deciding: list[Detector] | None = None,
         watching: list[Detector] | None = None,
         deliveries: bool = False,
+        reservations: Reservations | None = None,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
     ) -> None:
         self.rules = rules
         self.store = store
+        # checkout reservations, shared by every rules version's pipeline of one store
+        self.reservations = reservations if reservations is not None else Reservations(store)
+        self.hold_seconds = hold_seconds
+        self._authorizations = store.table("authorizations")  # checkout event id -> answer
         # whether a delivery makes a `Watch` (for the online models: no detector watches one)
         self.deliveries = deliveries
         self.deciding = deciding if deciding is not None else deciding_detectors(rules)
@@ -154,25 +177,162 @@ class Pipeline:
 
     def decide(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
         """The deciding half: the decision, the deciding detectors' alerts, what to watch."""
-        if event.event_id in self._seen:
-            return DUPLICATE
-        self._seen[event.event_id] = 1
         ts = event.occurred_at.timestamp()
+        expired = self._expire(ts)
+        if event.event_id in self._seen:
+            outcome = DUPLICATE
+        else:
+            self._seen[event.event_id] = 1
+            if isinstance(event, OrderPaid):
+                outcome = self._paid(event, ts, raw, origin)
+            else:
+                outcome = self._later(event, ts, raw, origin)
+        if expired:
+            outcome = replace(outcome, updates=[*expired, *outcome.updates])
+        return outcome
+
+    # -- checkout authorizations (detectors/reservations.py) ---------------------------------
+
+    def authorize(self, checkout: OrderCheckout, raw: bytes, origin: Origin) -> Outcome:
+        """A checkout's answer, and the reservation of what it allows."""
+        ts = checkout.occurred_at.timestamp()
+        expired = self._expire(ts)
+        answered = self._authorizations.get(checkout.event_id)
+        if answered is not None:  # asked again (a retry): the same answer
+            return Outcome("duplicate", authorization=answered, updates=expired)
+        self._seen[checkout.event_id] = 1
+        order_id = checkout.order_id
+        existing = self._orders.get(order_id)
+        updates = list(expired)
+        if existing is not None and existing.get("reserved"):
+            updates.append(self._release(order_id, existing, ts, RELEASED))  # a new checkout
+            existing = None
+        aid = authorization_id(checkout.event_id)
+        expires = ts + self.hold_seconds
+        if existing is not None:  # paid already: nothing to authorize
+            answer = self._answer(aid, checkout, "reject", ZERO, ["order_already_paid"], expires)
+        else:
+            event = as_paid(checkout)
+            ctx, kind = self._run(event, ts, None)
+            ctx.order_state["reserved"] = {
+                "authorization": aid,
+                "expires": expires,
+                "allowed": ctx.allowed,
+                "digest": digest(checkout),
+            }
+            for hook in self._on_decided:
+                hook(ctx, self.store)
+            self._orders[order_id] = ctx.order_state
+            self.reservations.add(order_id, expires)
+            answer = self._answer(aid, checkout, kind, ctx.allowed, ctx.reasons, expires)
+            # the bureau's budget thresholds are crossed by what is reserved: said once, now
+            alerts = [a for a in ctx.alerts if a.detector == "budget_threshold"]
+            self._authorizations[checkout.event_id] = answer
+            updates.append({**answer, "status": "authorized"})
+            return Outcome(
+                "processed",
+                alerts=alerts,
+                lines=ctx.lines,
+                authorization=answer,
+                updates=updates,
+            )
+        self._authorizations[checkout.event_id] = answer
+        updates.append({**answer, "status": "authorized"})
+        return Outcome("processed", authorization=answer, updates=updates)
+
+    def _answer(
+        self,
+        aid: str,
+        checkout: OrderCheckout,
+        kind: str,
+        allowed: Decimal,
+        reasons: list[str],
+        expires: float,
+    ) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "authorization_id": aid,
+            "order_id": checkout.order_id,
+            "decision": kind,
+            "allowed_subsidy": str(to_fen(allowed)),
+            "reasons": list(reasons),
+            "expires_at": datetime.fromtimestamp(expires, checkout.occurred_at.tzinfo).isoformat(),
+            "rules_version": self.rules.version,
+        }
+
+    def _release(self, order_id: str, order: dict[str, Any], ts: float, why: str) -> dict[str, Any]:
+        """A reservation given back, as a cancellation gives a paid order's subsidy back."""
+        held = order["reserved"]
+        event = cancellation(order_id, order, ts, why)
+        ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts, released=True)
+        ctx.clawback = Decimal(order["allowed"]) - Decimal(order["clawed"])
+        order["released"] = True
+        for hook in self._on_later:
+            hook(ctx, self.store)
+        del self._orders[order_id]
+        self.reservations.remove(order_id)
+        return {
+            "schema_version": 1,
+            "authorization_id": held["authorization"],
+            "order_id": order_id,
+            "status": why,
+            "at": datetime.fromtimestamp(ts, UTC).isoformat(),
+        }
+
+    def _expire(self, ts: float) -> list[dict[str, Any]]:
+        """Reservations whose expiry the stream's event time has passed, given back."""
         if ts > self.watermark:
             self.watermark = ts
-        if isinstance(event, OrderPaid):
-            return self._paid(event, ts, raw, origin)
-        return self._later(event, ts, raw, origin)
+        if not self.reservations.table:
+            return []
+        out = []
+        for order_id in self.reservations.due(self.watermark):
+            order = self._orders.get(order_id)
+            if order is not None and order.get("reserved"):
+                out.append(self._release(order_id, order, self.watermark, EXPIRED))
+            else:
+                self.reservations.remove(order_id)
+        return out
 
     def _paid(self, event: OrderPaid, ts: float, raw: bytes, origin: Origin) -> Outcome:
-        if event.order_id in self._orders:
-            return _rejected(
-                raw,
-                origin,
-                "duplicate_order",
-                f"order_id {event.order_id!r} was already paid under another event_id",
-            )
+        existing = self._orders.get(event.order_id)
+        authorized: Decimal | None = None
+        updates: list[dict[str, Any]] = []
+        differs = False
+        if existing is not None:
+            held = existing.get("reserved")
+            if not held:
+                return _rejected(
+                    raw,
+                    origin,
+                    "duplicate_order",
+                    f"order_id {event.order_id!r} was already paid under another event_id",
+                )
+            # the checkout's reservation, given back and taken again by the payment itself
+            updates.append(self._release(event.order_id, existing, ts, COMMITTED))
+            if ts < held["expires"]:
+                authorized = Decimal(held["allowed"])
+                differs = held["digest"] != digest(event)
+            else:
+                updates[-1]["status"] = EXPIRED  # too late: decided as without one
+        ctx, kind = self._run(event, ts, authorized)
+        if differs:
+            ctx.reasons.append("checkout_differs")
+        store = self.store
+        for hook in self._on_decided:
+            hook(ctx, store)
+        self._orders[event.order_id] = ctx.order_state
+        outcome = self._decided(event, ctx, kind, raw)
+        outcome.updates = updates
+        return outcome
+
+    def _run(
+        self, event: OrderPaid, ts: float, authorized: Decimal | None
+    ) -> tuple[PaidContext, str]:
+        """The deciding detectors over a payment (or a checkout as one), `authorized` the most
+        it may be allowed; its context, with the order's state to keep, and its decision."""
         ctx = paid_context(event, self.rules, self._offset, ts)
+        ctx.authorized = authorized
         store = self.store
         for hook in self._deciding:
             hook(ctx, store)
@@ -199,9 +359,9 @@ class Pipeline:
             "code": event.qualification.code if event.qualification else None,
             "cats": _granted_categories(ctx) if ctx.allowed > 0 else [],
         }
-        for hook in self._on_decided:
-            hook(ctx, store)
-        self._orders[event.order_id] = ctx.order_state
+        return ctx, kind
+
+    def _decided(self, event: OrderPaid, ctx: PaidContext, kind: str, raw: bytes) -> Outcome:
         decided = Decided(kind, ctx.claim, ctx.allowed, tuple(ctx.reasons))
         outcome = Outcome(
             "processed",
@@ -237,7 +397,16 @@ class Pipeline:
         return outcome
 
     def _later(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
-        if event.order_id not in self._orders:
+        order = self._orders.get(event.order_id)
+        if order is not None and order.get("reserved"):
+            if (
+                event.event_type == "order_cancelled"
+                and order["consumer"] == event.consumer.id_hash
+            ):
+                update = self._release(event.order_id, order, ts, RELEASED)
+                return Outcome("processed", updates=[update])
+            order = None  # a refund or a delivery of an order not paid yet: it waits, as before
+        if order is None:
             waiting = list(self._pending.get(event.order_id, []))
             waiting.append({"raw": raw.decode("utf-8"), "ts": ts, "origin": list(origin)})
             self._pending[event.order_id] = waiting

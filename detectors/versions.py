@@ -15,10 +15,11 @@ from typing import Any
 from detectors.alerts import Alert
 from detectors.context import LaterEvent
 from detectors.pipeline import Outcome, Pipeline
+from detectors.reservations import Reservations
 from detectors.store import Store
 from detectors.watch import Watch
 from schemas.catalog import CatalogEntry
-from schemas.orders import OrderPaid
+from schemas.orders import OrderCheckout, OrderPaid
 from schemas.outputs import Origin
 from schemas.rules import ProgrammeRules
 
@@ -38,8 +39,9 @@ class Versioned:
 
     def __init__(self, rules: ProgrammeRules, store: Store, **options: Any) -> None:
         self.store = store
-        self.options = options
-        self.base = Pipeline(rules, store, **options)
+        # one store, so one set of reservations for every version's pipeline
+        self.options = {"reservations": Reservations(store), **options}
+        self.base = Pipeline(rules, store, **self.options)
         self._starts: list[float] = [float("-inf")]
         self._pipelines: list[Pipeline] = [self.base]
         self._by_version: dict[str, Pipeline] = {rules.version: self.base}
@@ -75,11 +77,26 @@ class Versioned:
         if ts > self.watermark:
             self.watermark = ts
         pipeline = self.at(ts)
+        pipeline.watermark = self.watermark  # one stream's time, whichever version decides
         outcome = pipeline.decide(event, raw, origin)  # its decision names the version
         if len(self._pipelines) > 1:
             for watch in outcome.watch:
                 watch.rules = pipeline.rules.version
         return outcome
+
+    def authorize(self, checkout: OrderCheckout, raw: bytes, origin: Origin) -> Outcome:
+        """A checkout's answer under the version in force at its event time."""
+        ts = checkout.occurred_at.timestamp()
+        if ts > self.watermark:
+            self.watermark = ts
+        pipeline = self.at(ts)
+        pipeline.watermark = self.watermark
+        return pipeline.authorize(checkout, raw, origin)
+
+    @property
+    def reservations(self) -> Reservations:
+        reservations: Reservations = self.options["reservations"]
+        return reservations
 
     def watch(self, watch: Watch, owned: frozenset[str] | None = None) -> list[Alert]:
         """The watching detectors of the ticket's version over it."""

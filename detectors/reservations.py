@@ -1,0 +1,116 @@
+"""Checkout authorizations and what they reserve (contract v1.1, `order_checkout`).
+
+The 立减 is applied at checkout, before payment, so the platform asks first. The decide stage
+answers in its one sequence, with the same deciding detectors as a payment, and an approved
+answer reserves what it allows: the consumer's quota, the qualification code, the budget. The
+reservation is the order itself in the `orders` table, marked `reserved`, so everything that
+counts quotas, codes and spend sees it as taken, and giving it back is a cancellation's release.
+
+- The `order_paid` of the same order before `expires_at` commits it: the reservation is given
+  back and the payment decided at once in its place, never allowed more than was authorized;
+  a payment that differs from its checkout (amounts, items, the consumer) is decided afresh
+  and says so (`checkout_differs`).
+- `order_cancelled` before payment, or the decide stage's event time passing `expires_at`,
+  gives it back.
+- A second checkout of the same order replaces the first; a repeated one (same `event_id`) gets
+  the answer given before.
+
+Expiry follows event time (the newest `occurred_at` the stage has decided): with no events,
+nothing expires; a replay of the same events expires the same reservations at the same points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from detectors.store import Store
+from schemas.orders import ConsumerRef, OrderCancelled, OrderCheckout, OrderPaid
+
+EXPIRED = "expired"
+RELEASED = "released"
+COMMITTED = "committed"
+
+
+def authorization_id(event_id: str) -> str:
+    """A stable id: the same checkout asked twice is the same authorization."""
+    return hashlib.blake2b(f"authorization|{event_id}".encode(), digest_size=16).hexdigest()
+
+
+def as_paid(checkout: OrderCheckout) -> OrderPaid:
+    """The checkout as the deciding detectors read a payment (the same fields)."""
+    fields = {name: getattr(checkout, name) for name in type(checkout).model_fields}
+    fields["event_type"] = "order_paid"
+    return OrderPaid.model_construct(**fields)
+
+
+def digest(event: OrderPaid | OrderCheckout) -> str:
+    """What must not differ between a checkout and its payment for the answer to stand."""
+    basis = {
+        "consumer": event.consumer.id_hash,
+        "programme": event.programme,
+        "merchant": event.merchant_id,
+        "items": [
+            [i.sku, i.category, i.quantity, str(i.unit_price), i.energy_grade] for i in event.items
+        ],
+        "order_amount": str(event.order_amount),
+        "subsidy_amount": str(event.subsidy_amount),
+        "paid_amount": str(event.payment.paid_amount),
+    }
+    return hashlib.blake2b(orjson.dumps(basis), digest_size=16).hexdigest()
+
+
+def cancellation(order_id: str, order: dict[str, Any], ts: float, why: str) -> OrderCancelled:
+    """The release of a reservation, as the detectors' `on_later` hooks read a cancellation."""
+    return OrderCancelled.model_construct(
+        schema_version=1,
+        event_id=f"{why}:{order_id}",
+        event_type="order_cancelled",
+        occurred_at=datetime.fromtimestamp(ts, UTC),
+        order_id=order_id,
+        programme=order["programme"],
+        merchant_id=order["merchant"],
+        consumer=ConsumerRef.model_construct(id_hash=order["consumer"]),
+        refund_amount=None,
+    )
+
+
+class Reservations:
+    """The reservations' expiry times, in the store (`reservations`: order id -> expiry), with
+    the earliest first in memory (built from the store on first use)."""
+
+    def __init__(self, store: Store) -> None:
+        self.table = store.table("reservations")
+        self._heap: list[tuple[float, str]] | None = None
+
+    def add(self, order_id: str, expires: float) -> None:
+        self.table[order_id] = expires
+        if self._heap is not None:
+            heapq.heappush(self._heap, (expires, order_id))
+
+    def remove(self, order_id: str) -> None:
+        self.table.pop(order_id, None)
+
+    def due(self, now: float) -> list[str]:
+        """The orders whose reservation expires at or before `now`, earliest first."""
+        heap = self._heap
+        if heap is None:
+            heap = self._heap = [(e, o) for o, e in self.table.items()]
+            heapq.heapify(heap)
+        out = []
+        while heap and heap[0][0] <= now:
+            expires, order_id = heapq.heappop(heap)
+            if self.table.get(order_id) == expires:  # not committed, released or renewed since
+                out.append(order_id)
+        return out
+
+    def forget(self) -> None:
+        """The saved state was restored under it."""
+        self._heap = None
+
+    def __len__(self) -> int:
+        return len(self.table)
