@@ -20,7 +20,13 @@ from detectors.versions import Versioned
 from replay.learning import LearningRun
 from replay.observers import Observer, notify_outcome
 from schemas.controls import Control
-from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_catalog, decode_order
+from schemas.decode import (
+    DEFAULT_MAX_BYTES,
+    DecodeError,
+    decode_catalog,
+    decode_checkout,
+    decode_order,
+)
 from schemas.money import ZERO
 from schemas.orders import OrderPaid, extra_fields
 from schemas.outputs import Origin, dead_letter_record, dumps_line
@@ -30,6 +36,7 @@ from streams.clients import partition_of
 from streams.topics import TOPICS
 
 log = logging.getLogger("riskmon.replay")
+_CHECKOUT = b"order_checkout"
 ORDERS_PARTITIONS = next(t.partitions for t in TOPICS if t.name == "orders")
 # How often (in lines) waiting later events are checked against the grace period, and the
 # learning stage's figures go to the observers (a scrape during a long replay sees them move).
@@ -57,6 +64,7 @@ class ReplayStats:
     seconds: float = 0.0
     late_events: int = 0  # decided events released after a later one (a file out of order)
     processing_errors: int = 0  # events a detector failed on (dead-lettered)
+    checkouts: Counter[str] = field(default_factory=Counter)  # answers, by decision
     learning: dict[str, float] = field(default_factory=dict)  # the learner's figures, if on
 
     @property
@@ -174,6 +182,7 @@ class Replay:
         decisions_out: Path | None = None,
         dead_letter_out: Path | None = None,
         progress: Callable[[int], None] | None = None,
+        authorizations_out: Path | None = None,
     ) -> ReplayStats:
         import time
 
@@ -184,6 +193,7 @@ class Replay:
                 return _Sink(stack.enter_context(path.open("wb")) if path else None)
 
             alerts, decisions, dead = sink(alerts_out), sink(decisions_out), sink(dead_letter_out)
+            answers = sink(authorizations_out)
             if catalog is not None:
                 self.load_catalog(catalog, dead)
             name = events.name
@@ -199,6 +209,8 @@ class Replay:
                     stats.blank_lines += 1
                     continue
                 origin = Origin("orders", None, None, name, number)  # positional: it is per line
+                if _CHECKOUT in line and self._checkout(line, origin, dead, answers, alerts):
+                    continue
                 try:
                     event = decode_order(line, max_bytes)
                 except DecodeError as exc:
@@ -223,6 +235,8 @@ class Replay:
                     held.hold(watch, at)
                 watched = self._watch(held.ready(), dead)
                 self._record(outcome, alerts, decisions, dead, watched)
+                for update in outcome.updates:
+                    answers.write(update)
                 if observers:
                     self._observe(event, outcome, watched)
                 if number % EXPIRE_EVERY == 0:
@@ -337,6 +351,34 @@ class Replay:
         for record in outcome.dead_letters:
             self._dead_record(dead, record)
         stats.clawed_back += outcome.clawback
+
+    def _checkout(
+        self, line: bytes, origin: Origin, dead: _Sink, answers: _Sink, alerts: _Sink
+    ) -> bool:
+        """An `order_checkout` line: answered as the authorization API answers it, its
+        reservation made (detectors/reservations.py). False if the line is not one."""
+        try:
+            checkout = decode_checkout(line, self.max_bytes)
+        except DecodeError as exc:
+            if b'"event_type":"order_checkout"' not in line.replace(b" ", b""):
+                return False  # another event that mentions it: decoded as such
+            self._dead(dead, exc.reason, exc.message, line, origin)
+            return True
+        for observer in self.observers:
+            observer.on_consumed("orders", checkout.event_type)
+        self.stats.events += 1
+        self.stats.by_type[checkout.event_type] += 1
+        self.pipeline.watermark = max(self.pipeline.watermark, checkout.occurred_at.timestamp())
+        outcome = self.pipeline.authorize(checkout, line, origin)
+        self.stats.checkouts[
+            outcome.authorization["decision"] if outcome.authorization else "?"
+        ] += 1
+        for record in outcome.updates:
+            answers.write(record)
+        for alert in outcome.alerts:
+            alerts.write(alert.record())
+            self._count(alert)
+        return True
 
     def _count(self, alert: Alert) -> None:
         self.stats.alerts[(alert.risk, alert.severity)] += 1

@@ -105,6 +105,10 @@ def replay(
             dir_okay=False,
         ),
     ] = None,
+    authorizations_out: Annotated[
+        Path | None,
+        typer.Option(help="checkout answers and what became of their reservations (JSON Lines)"),
+    ] = None,
     controls: Annotated[
         Path | None,
         typer.Option(
@@ -144,7 +148,7 @@ def replay(
             controls=_records(controls, "control"),
         )
         stats = _run_with_progress(
-            engine, events, catalog, alerts_out, decisions_out, dead_letter_out
+            engine, events, catalog, alerts_out, decisions_out, dead_letter_out, authorizations_out
         )
         console.print(summary_tables(stats))
         if summary_json is not None:
@@ -197,6 +201,7 @@ def _run_with_progress(
     alerts_out: Path | None,
     decisions_out: Path | None,
     dead_out: Path | None,
+    authorizations_out: Path | None = None,
 ) -> ReplayStats:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -207,6 +212,7 @@ def _run_with_progress(
         alerts_out=alerts_out,
         decisions_out=decisions_out,
         dead_letter_out=dead_out,
+        authorizations_out=authorizations_out,
     )
     if not console.is_terminal:
         return run()
@@ -389,6 +395,18 @@ def worker(
             show_default="StreamConfig.checkpoint_every",
         ),
     ] = None,
+    api_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="serve POST /api/v1/authorize here (checkout authorizations; API tokens from "
+            "RISKMON_DATABASE_URL); 0: none",
+        ),
+    ] = 0,
+    api_host: Annotated[
+        str, typer.Option(help="the host the other workers reach this worker's API at")
+    ] = "127.0.0.1",
 ) -> None:
     """Run a streaming worker (Faust): several may run side by side and share the partitions."""
     from contextlib import ExitStack
@@ -409,6 +427,10 @@ def worker(
         full_collection_every=settings.gc_full_every_s,
         instance_id=settings.worker_id,
         future_tolerance=settings.future_tolerance_s,
+        api_port=api_port,
+        api_host=api_host,
+        api_deadline=settings.api_deadline_ms / 1000,
+        checkout_hold=settings.checkout_hold_s,
     )
     config = replace(
         config,
@@ -427,6 +449,11 @@ def worker(
             engine = stack.enter_context(open_store(write=True))
             # written by the worker at the end of each batch, before its state is saved
             sink = StoreObserver(StoreWriter(engine), programme, autoflush=False)
+        tokens = None
+        if api_port:
+            from riskmon.store_cli import open_store
+
+            tokens = _tokens(stack.enter_context(open_store(write=False)))
         run_worker(
             config,
             programme,
@@ -434,7 +461,26 @@ def worker(
             metrics_port=settings.metrics_port,
             store=sink,
             learning=LearningConfig() if learning else None,
+            tokens=tokens,
         )
+
+
+def _tokens(engine: Any) -> Any:
+    """API tokens checked in the store on every request, in a thread: a revoked one is
+    refused at once (console/auth.py)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from console.auth import token_user
+
+    def check(token: str) -> str | None:
+        with engine.connect() as connection:
+            return token_user(connection, token, datetime.now(UTC))
+
+    async def tokens(token: str) -> str | None:
+        return await asyncio.to_thread(check, token)
+
+    return tokens
 
 
 @app.command()

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # An order whose occurred_at is this many seconds after its Kafka record's append time is
     # refused (`occurred_in_future`): a clock gone wrong upstream. 0 turns the check off.
     future_tolerance_s: int = Field(default=86400, ge=0)
+    # The checkout authorization API (`riskmon worker --api-port`): an answer within this many
+    # milliseconds or a 503 saying so; a reservation holds for this many seconds of event time.
+    api_deadline_ms: int = Field(default=200, ge=1, le=60_000)
+    checkout_hold_s: int = Field(default=1800, ge=1)
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
     # SQLAlchemy URL of the store; credentials in it are never logged
     database_url: SecretStr = Field(default=SecretStr("sqlite:///var/riskmon.db"))

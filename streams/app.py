@@ -45,6 +45,7 @@ from schemas.decode import (
 from schemas.outputs import dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams import commit
+from streams.api import AuthorizeAPI, Tokens
 from streams.catalog import CatalogReader
 from streams.collector import Collector
 from streams.commit import StoreSink
@@ -98,6 +99,12 @@ class StreamConfig:
     # an order whose occurred_at is this far after its record's append time is a dead letter
     # (`occurred_in_future`); 0: no check (a demo whose simulated time runs ahead of the clock)
     future_tolerance: float = 86400.0
+    # the checkout authorization API (streams/api.py): its port (0: none), the host the other
+    # workers reach it at, the answer's deadline, and how long a reservation holds (event time)
+    api_port: int = 0
+    api_host: str = "127.0.0.1"
+    api_deadline: float = 0.2
+    checkout_hold: float = 1800.0
     # seconds between the garbage collector's full passes, run by the worker's timer once the
     # command has taken them out of the collector's hands (riskmon.tuning.for_latency; 0: none)
     full_collection_every: float = 600.0
@@ -115,6 +122,7 @@ class Worker:
         metrics: MetricsObserver | None = None,
         store: StoreSink | None = None,
         learning: LearningConfig | None = None,
+        tokens: Tokens | None = None,
     ) -> None:
         self.config = config
         self.rules = rules
@@ -169,6 +177,7 @@ class Worker:
                 config.watch_partitions,
                 config.expire_every,
                 config.checkpoint_every,
+                config.checkout_hold,
             ),
             DurableState(
                 self._backing("decide-state", 1, decide_box),
@@ -225,6 +234,18 @@ class Worker:
         app.timer(1.0)(self._release_idle)
         app.task(_fatal(self._take_handed))
         app.task(_fatal(self._read_catalog))
+        self.api: AuthorizeAPI | None = None
+        if config.api_port:
+            self.boxes["api"] = Outbox(self._producer_for_stage)
+            self.api = AuthorizeAPI(
+                partial(self.decide_runner.authorize, append=self._append_checkout),
+                self._decide_owner,
+                tokens or _no_tokens,
+                deadline=config.api_deadline,
+                max_bytes=config.max_bytes,
+                metrics=metrics,
+            )
+            app.task(_fatal(self._serve_api))
         if config.full_collection_every > 0:  # streams/collector.py says why
             app.timer(1.0)(Collector(config.full_collection_every).tick)
         if metrics is not None:
@@ -280,6 +301,26 @@ class Worker:
     async def _watch(self, stream: Any) -> None:
         async for events in batches(stream, self.config):
             await _or_exit(self.watch_runner.batch([_message(event) for event in events]))
+
+    async def _serve_api(self, app: Any) -> None:
+        assert self.api is not None
+        await self.api.start("0.0.0.0", self.config.api_port)  # noqa: S104 - a service's port
+
+    async def _append_checkout(self, raw: bytes) -> Any:
+        """A checkout in the decide log (partition 0), delivered: its record's metadata."""
+        producer = await self.boxes["api"].producer()
+        headers = headers_of("checkout")
+        return await (await producer.send(DECIDE_TOPIC, raw, partition=0, headers=headers))
+
+    def _decide_owner(self) -> str | None:
+        """None if this worker holds the decide partition, else the URL of the one that does
+        (from the group's assignment); an empty string while nobody is known to."""
+        if TP(DECIDE_TOPIC, 0) in self.app.consumer.assignment():
+            return None
+        try:
+            return str(self.app.router.key_store("decide-state", "0"))
+        except Exception:  # a rebalance under way: nobody to ask yet
+            return ""
 
     async def _read_catalog(self, app: Any) -> None:
         await self.catalog_reader.run()
@@ -371,6 +412,8 @@ class Worker:
     # -- checkpoints, rebalances, shutdown ----------------------------------------------------
 
     async def _shutting_down(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        if self.api is not None:
+            await self.api.stop()
         await _or_exit(self.decide_runner.shutdown())
         for box in self.boxes.values():  # everything delivered: each stage's batches waited
             await box.stop()
@@ -411,6 +454,10 @@ class Worker:
         )
 
 
+async def _no_tokens(token: str) -> str | None:
+    return None  # no store to check tokens in: every request is refused
+
+
 def _faust_app(config: StreamConfig) -> faust.App:
     app = faust.App(
         config.app_id,
@@ -435,6 +482,8 @@ def _faust_app(config: StreamConfig) -> faust.App:
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         consumer_group_instance_id=config.instance_id,
+        # where the others reach this worker's authorization API (the group's assignment says)
+        canonical_url=f"http://{config.api_host}:{config.api_port or 6066}",
         **config.extra,
     )
     with_fetch_wait(app, config.fetch_wait)

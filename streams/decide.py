@@ -33,7 +33,13 @@ from detectors.versions import Versioned
 from detectors.watch import Watch, Watchers
 from replay.observers import Deferred, Observer, notify_outcome
 from schemas.controls import HASHED_KINDS
-from schemas.decode import DecodeError, decode_control, decode_label, decode_publication
+from schemas.decode import (
+    DecodeError,
+    decode_checkout,
+    decode_control,
+    decode_label,
+    decode_publication,
+)
 from schemas.labels import Label
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dead_letter_record, dumps
@@ -74,6 +80,7 @@ class DecideSettings:
     watch_partitions: int
     expire_every: int = 4096  # decided events between checks of waiting later events
     checkpoint_every: int = 50_000  # paid orders between checkpoints of the models
+    checkout_hold: float = 1800.0  # seconds of event time a checkout's reservation holds
 
 
 @dataclass
@@ -84,6 +91,8 @@ class DecideBatch:
     records: list[Outgoing] = field(default_factory=list)
     touched: dict[int, tuple[PartitionStore, int]] = field(default_factory=dict)
     frames: int = 0  # frames of orders among the messages applied
+    # checkouts answered, by event id (None: it could not be answered: a dead letter)
+    answers: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
 class DecideStage:
@@ -128,6 +137,7 @@ class DecideStage:
         # (partition, offset, a ticket | a verdict's bytes | None for an idle tick's flush)
         self._feed: list[tuple[int, int, Ticket | bytes | None]] = []
         self._failed: dict[Where, str] = {}
+        self._answers: dict[str, dict[str, Any] | None] = {}
         # routes are pure: any Watchers computes them
         self._router = Watchers(rules, PartitionStore(-1, {}), [])
 
@@ -171,6 +181,7 @@ class DecideStage:
 
     def _attempt(self, messages: Sequence[Message], failed: dict[Where, str]) -> DecideBatch:
         batch = DecideBatch(records=self._out)
+        self._answers = batch.answers
         self._failed = failed
         for message in messages:
             store = self.take_up(message.partition)
@@ -179,6 +190,8 @@ class DecideStage:
             where = (message.partition, message.offset, -1)
             if where in failed:
                 self._processing_error(failed[where], message.value, message.origin)
+                if message.kind == "checkout":
+                    self._answers[_event_id(message.value)] = None
             else:
                 try:
                     self._message(message)
@@ -205,6 +218,9 @@ class DecideStage:
             verdicts = self._verdicts.get(partition)
             if verdicts is not None:
                 verdicts.forget()
+            pipeline = self.pipelines.get(partition)
+            if pipeline is not None:
+                pipeline.reservations.forget()
         self._out = []
         self._frames = {}
         self._feed = []
@@ -214,7 +230,12 @@ class DecideStage:
         with its pipeline, held tickets and models."""
         store, fresh = self.state.partition(partition)
         if fresh or partition not in self.pipelines:
-            pipeline = Versioned(self.rules, store, deliveries=self.learning is not None)
+            pipeline = Versioned(
+                self.rules,
+                store,
+                deliveries=self.learning is not None,
+                hold_seconds=self.settings.checkout_hold,
+            )
             for raw in store.table("rules_versions").values():  # read before: in force again
                 published = decode_publication(raw.encode(), max(self.settings.max_bytes, len(raw)))
                 pipeline.add(published.programme_rules(), published.effective_from.timestamp())
@@ -364,8 +385,31 @@ class DecideStage:
             self._rules(message)
         elif message.kind == "control":
             self._control(message)
+        elif message.kind == "checkout":
+            self._checkout(message)
         else:
             self._frame(message)
+
+    def _checkout(self, message: Message) -> None:
+        """A checkout the authorization API appended (streams/api.py): its answer, and the
+        reservation of what it allows (detectors/reservations.py)."""
+        raw = message.value
+        try:
+            checkout = decode_checkout(raw, max(self.settings.max_bytes, len(raw)))
+        except DecodeError as exc:
+            self._dead(exc.reason, exc.message, raw, message.origin)
+            self._answers[_event_id(raw)] = None
+            return
+        outcome = self.pipelines[message.partition].authorize(checkout, raw, message.origin)
+        for alert in outcome.alerts:
+            self._alert(alert)
+        self._updates(outcome.updates)
+        self._answers[checkout.event_id] = outcome.authorization
+
+    def _updates(self, updates: list[dict[str, Any]]) -> None:
+        for record in updates:  # answers, commits, releases, expiries: by order
+            key = record["order_id"].encode()
+            self._out.append(("authorizations", key, dumps(record), None, None))
 
     def _control(self, message: Message) -> None:
         """A control (validated by the controls agent): in force for the orders decided from
@@ -475,6 +519,8 @@ class DecideStage:
                 self._dead_record(record)
 
     def _emit(self, order: Any, outcome: Outcome, queue: WatchQueue, at: float) -> None:
+        if outcome.updates:
+            self._updates(outcome.updates)
         if outcome.decision is not None:
             decision = outcome.decision
             self._out.append(
@@ -685,3 +731,12 @@ class PendingVerdicts:
         while keys and float(keys[0].split("|", 1)[0]) <= now:
             out.append(self._pop(keys.pop(0)))
         return out
+
+
+def _event_id(raw: bytes) -> str:
+    """A checkout's event id, from bytes that may not decode (its waiting caller's key)."""
+    try:
+        found = orjson.loads(raw).get("event_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return found if isinstance(found, str) else ""

@@ -19,8 +19,8 @@ WATCH_TOPIC = "riskmon-watch"
 
 # What a `riskmon-decide` message holds, from its `kind` header: a frame of orders from the
 # intake, a verdict from the labels stage, or the decide stage's own note that its input is idle.
-Kind = Literal["orders", "label", "tick"]
-KINDS: tuple[Kind, ...] = ("orders", "label", "tick")
+Kind = Literal["orders", "label", "tick", "control", "rules", "checkout"]
+KINDS: tuple[Kind, ...] = ("orders", "label", "tick", "control", "rules", "checkout")
 ORDERS_HEADERS = [("kind", b"orders")]
 
 
@@ -64,9 +64,10 @@ class Handed:
     partition: int
     offset: int
     value: bytes
+    kind: str = "orders"  # or "checkout": an authorization the API has just appended
 
     def message(self) -> Message:
-        return Message(DECIDE_TOPIC, self.partition, self.offset, self.value, "orders")
+        return Message(DECIDE_TOPIC, self.partition, self.offset, self.value, self.kind)
 
 
 def follow_on(frames: Iterable[Handed], applied: Mapping[int, int]) -> list[Handed]:

@@ -201,6 +201,19 @@ class Metrics:
             buckets=DELAY_BUCKETS,
             registry=r,
         )
+        self.authorizations = Counter(
+            "riskmon_authorizations",
+            "Checkout authorization requests, by outcome (answered, forwarded, deadline: 503 "
+            "past the deadline, failed, invalid, unauthorized, unavailable)",
+            ["outcome"],
+            registry=r,
+        )
+        self.authorization_seconds = Histogram(
+            "riskmon_authorization_seconds",
+            "Time to answer a checkout authorization request",
+            buckets=PROCESSING_BUCKETS,
+            registry=r,
+        )
         self.lag = Gauge(
             "riskmon_consumer_lag",
             "Messages not yet consumed, by topic and partition",
@@ -461,6 +474,11 @@ class MetricsObserver(NullObserver):
     def observe_catalog_wait(self, seconds: float) -> None:
         """Orders held for the catalog to be current as of their arrival."""
         self.metrics.catalog_wait.observe(seconds)
+
+    def count_authorization(self, outcome: str, seconds: float) -> None:
+        """A checkout authorization request answered (or refused) after `seconds`."""
+        self.metrics.authorizations.labels(outcome).inc()
+        self.metrics.authorization_seconds.observe(seconds)
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         """Messages behind the end of `topic`'s `partition` (end offset - position)."""

@@ -10,6 +10,7 @@ import faust
 from detectors.learning import LearningConfig
 from replay.observers import Observer
 from schemas.rules import ProgrammeRules
+from streams.api import Tokens
 from streams.app import StoreSink, StreamConfig, Worker
 from streams.metrics import MetricsObserver, MetricsServer
 
@@ -24,6 +25,7 @@ def run_worker(
     metrics_port: int = 0,
     store: StoreSink | None = None,
     learning: LearningConfig | None = None,
+    tokens: Tokens | None = None,
 ) -> None:
     """Start the stages and block; Faust handles the signals and leaves the group cleanly.
 
@@ -37,7 +39,9 @@ def run_worker(
             server = metrics.serve(metrics_port)
         except OSError as exc:
             log.warning("metrics not served on port %d: %s", metrics_port, exc)
-    worker = Worker(config, rules, observers, metrics=metrics, store=store, learning=learning)
+    worker = Worker(
+        config, rules, observers, metrics=metrics, store=store, learning=learning, tokens=tokens
+    )
     logging.getLogger("faust").setLevel(loglevel.upper())
     try:
         runner = faust.Worker(worker.app, loglevel=loglevel, quiet=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from streams import commit
@@ -99,6 +99,8 @@ class DecideRunner:
         self.catalog_margin = catalog_margin
         self.catalog_timeout = catalog_timeout
         self.lock = asyncio.Lock()  # a batch, a tick's sending, or a revocation's teardown
+        # callers waiting for a checkout's answer, by its event id (streams/api.py)
+        self._expected: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
         self.last_input = monotonic()  # when the stage last had input other than ticks
 
     async def read(self, messages: Sequence[Message]) -> None:
@@ -149,6 +151,11 @@ class DecideRunner:
         batch = stage.apply(messages)
         self.box.extend(batch.records)
         await commit.commit(self.box, stage.state, batch.touched, self.sink)
+        # answered only now: the reservation is saved before anyone is told of it
+        for event_id, answer in batch.answers.items():
+            for waiting in self._expected.pop(event_id, ()):
+                if not waiting.done():
+                    waiting.set_result(answer)
         metrics = self.metrics
         if metrics is not None and batch.frames:
             metrics.count_decide_frames(path, batch.frames)
@@ -159,6 +166,25 @@ class DecideRunner:
             due = stage.checkpoint_due(partition)
             if due is not None:
                 await self.checkpoint(partition, due)
+
+    async def authorize(
+        self, raw: bytes, event_id: str, append: Callable[[bytes], Awaitable[Any]]
+    ) -> dict[str, Any] | None:
+        """A checkout appended to the decide log (`append`: delivered, its metadata back) and
+        its answer once the stage has applied and saved it; decided in process when it follows
+        on from what is applied, else when the agent reads it. None: it was dead-lettered."""
+        waiting: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._expected.setdefault(event_id, []).append(waiting)
+        try:
+            meta = await append(raw)
+            await self.handed([Handed(meta.partition, meta.offset, raw, "checkout")])
+            return await waiting
+        finally:
+            left = [f for f in self._expected.get(event_id, ()) if f is not waiting]
+            if left:
+                self._expected[event_id] = left
+            else:
+                self._expected.pop(event_id, None)
 
     async def _catalog_current(self, arrived: float | None) -> None:
         if arrived is None or self.catalog is None:

@@ -23,5 +23,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("rules", "version", 1, "in"),
     TopicSpec("alerts", "entity.key", 8, "out"),
     TopicSpec("decisions", "order_id", 8, "out"),
+    # checkout answers and what became of their reservations (committed, released, expired)
+    TopicSpec("authorizations", "order_id", 8, "out"),
     TopicSpec("dead-letter", "none", 1, "out"),
 )
