@@ -42,6 +42,7 @@ from console.verdicts import LabelSender
 from reports.tables import decisions, fund_ledger
 from schemas.decode import DEFAULT_MAX_BYTES
 from schemas.rules import ProgrammeRules
+from schemas.times import DEFAULT_WINDOW, TimeWindow
 
 log = logging.getLogger("riskmon.console")
 HERE = Path(__file__).parent
@@ -58,6 +59,7 @@ class ConsoleConfig:
     secure_cookies: bool = False
     refresh_seconds: float = 30.0
     max_bytes: int = DEFAULT_MAX_BYTES
+    event_window: TimeWindow = DEFAULT_WINDOW  # of the times an order asked about may carry
     fast_path: bool = True  # the decision API ahead of the routing (`api.DecideFastPath`)
 
 
@@ -139,7 +141,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     from console import api, pages
 
     rules = config.rules
-    decider = DecisionEngine(rules, config.max_bytes)
+    decider = DecisionEngine(rules, config.max_bytes, config.event_window)
     decider.catalog = load_catalog(config.catalog)
     console = Console(
         config=config,

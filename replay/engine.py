@@ -21,6 +21,7 @@ from schemas.money import ZERO
 from schemas.orders import OrderPaid, extra_fields
 from schemas.outputs import Origin, dead_letter_record, dumps_line
 from schemas.rules import ProgrammeRules
+from schemas.times import TimeWindow
 
 # How often (in lines) waiting later events are checked against the grace period, and the
 # learning stage's figures go to the observers (a scrape during a long replay sees them move).
@@ -107,8 +108,10 @@ class Replay:
         max_bytes: int = DEFAULT_MAX_BYTES,
         observers: list[Observer] | None = None,
         learning: LearningRun | None = None,
+        window: TimeWindow | None = None,
     ) -> None:
         self.rules = rules
+        self.window = window  # of accepted event times: the contract's default when None
         self.learning = learning  # the online models, run after each event
         self.observers = list(observers or [])
         self.store = store if store is not None else MemoryStore()
@@ -121,7 +124,7 @@ class Replay:
             if not line or line.isspace():
                 continue
             try:
-                entry = decode_catalog(line, self.max_bytes)
+                entry = decode_catalog(line, self.max_bytes, self.window)
             except DecodeError as exc:
                 for observer in self.observers:
                     observer.on_consumed("catalog", "invalid")
@@ -166,6 +169,7 @@ class Replay:
             pipeline = self.pipeline
             stats = self.stats
             max_bytes = self.max_bytes
+            window = self.window
             observers = self.observers
             learning = self.learning
             for number, line, done in _lines(events):
@@ -174,7 +178,7 @@ class Replay:
                     continue
                 origin = Origin("orders", None, None, name, number)  # positional: it is per line
                 try:
-                    event = decode_order(line, max_bytes)
+                    event = decode_order(line, max_bytes, window)
                 except DecodeError as exc:
                     for observer in observers:
                         observer.on_consumed("orders", "invalid")

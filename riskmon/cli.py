@@ -44,8 +44,9 @@ RulesOption = Annotated[
 def _rules(path: Path | None) -> ProgrammeRules:
     from schemas.rules import RulesError, load_rules
 
+    settings = load_settings()
     try:
-        return load_rules(path or load_settings().rules)
+        return load_rules(path or settings.rules, window=settings.event_window)
     except RulesError as exc:
         errors.print(f"[red]{exc}[/red]", markup=True, highlight=False)
         raise typer.Exit(2) from None
@@ -106,11 +107,13 @@ def replay(
         replay_metrics(programme_rules, metrics_port, metrics_linger) as observers,
         store_cli.store_observers(programme_rules, store) as stored,
     ):
+        settings = load_settings()
         engine = Replay(
             programme_rules,
-            max_bytes=load_settings().max_message_bytes,
+            max_bytes=settings.max_message_bytes,
             observers=[*observers, *stored],
             learning=learnt,
+            window=settings.event_window,
         )
         stats = _run_with_progress(
             engine, events, catalog, alerts_out, decisions_out, dead_letter_out
@@ -132,7 +135,8 @@ def _learning(
     from detectors.learning import Learner, LearningConfig
     from replay.learning import LearningRun
 
-    return LearningRun(Learner(rules, LearningConfig()), labels, scores_out)
+    window = load_settings().event_window
+    return LearningRun(Learner(rules, LearningConfig()), labels, scores_out, window)
 
 
 def _run_with_progress(
@@ -485,7 +489,7 @@ def backtest(
     console.rule("1. simulate")
     console.print(str(generate(seed, days, out, bad_lines=5, rules_path=settings.rules)))
     console.rule("2. replay")
-    engine = Replay(rules, max_bytes=settings.max_message_bytes)
+    engine = Replay(rules, max_bytes=settings.max_message_bytes, window=settings.event_window)
     stats = _run_with_progress(
         engine,
         out / "events.jsonl",

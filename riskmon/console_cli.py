@@ -113,7 +113,7 @@ def serve(
 
     settings = load_settings()
     try:
-        rules = load_rules(settings.rules)
+        rules = load_rules(settings.rules, window=settings.event_window)
     except RulesError as exc:
         raise _fail(str(exc)) from None
     if settings.console_secret is None:
@@ -140,6 +140,7 @@ def serve(
             secure_cookies=settings.console_secure_cookies,
             refresh_seconds=refresh,
             max_bytes=settings.max_message_bytes,
+            event_window=settings.event_window,
         )
         try:
             app = create_app(config)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.times import DEFAULT_WINDOW, TimeWindow
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,24 @@ class Settings(BaseSettings):
     console_secret: SecretStr | None = None
     console_secure_cookies: bool = False
     catalog: Path | None = Field(default=None, description="catalog records, JSON Lines")
+    # The window of event times the contract accepts (schemas/times.py), RFC 3339 with an
+    # offset: an event outside it is a dead letter (`time_out_of_range`), a rules file whose
+    # programme period reaches outside it is refused. Both bounds within 1900 and 2200.
+    event_time_min: AwareDatetime = Field(
+        default=DEFAULT_WINDOW.start, description="RISKMON_EVENT_TIME_MIN (included)"
+    )
+    event_time_max: AwareDatetime = Field(
+        default=DEFAULT_WINDOW.end, description="RISKMON_EVENT_TIME_MAX (excluded)"
+    )
+
+    @model_validator(mode="after")
+    def _window_is_usable(self) -> Settings:
+        self.event_window  # noqa: B018 - raises WindowError, a ValueError, when it is not
+        return self
+
+    @property
+    def event_window(self) -> TimeWindow:
+        return TimeWindow(self.event_time_min, self.event_time_max)
 
 
 def load_settings() -> Settings:
