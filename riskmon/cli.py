@@ -225,18 +225,49 @@ def evaluate(
 @app.command()
 def ingest(
     raw: Annotated[
-        Path,
+        Path | None,
         typer.Argument(help="raw platform export (.csv or .jsonl)", exists=True, dir_okay=False),
-    ],
-    out: Annotated[Path, typer.Option(help="contract events, JSON Lines")],
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="contract events, JSON Lines")] = None,
     rejects: Annotated[Path | None, typer.Option(help="rows that could not be converted")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="the export's encoding (default: detected: UTF-8, BOM or not, or GBK)"),
+    ] = None,
+    sample: Annotated[
+        Path | None,
+        typer.Option(help="write a synthetic export here (.csv or .jsonl, made-up people), stop"),
+    ] = None,
+    sample_rows: Annotated[int, typer.Option(min=1, max=100_000)] = 20,
 ) -> None:
-    """Pseudonymise a raw export into contract events (key: RISKMON_PSEUDONYM_KEY)."""
+    """Pseudonymise a raw export into contract events (key: RISKMON_PSEUDONYM_KEY).
+
+    The columns are in docs/ingest.md. A file in no single known encoding, without the
+    columns, or of which no row converts fails with exit code 2.
+    """
     from riskmon.ingest import IngestError
     from riskmon.ingest import ingest as run
     from schemas.pseudonyms import PseudonymError, Pseudonymiser, key_from_env
 
-    secret = load_settings().pseudonym_key
+    if sample is not None:
+        from riskmon.ingest_sample import write_sample
+
+        try:
+            rows = write_sample(sample, rows=sample_rows, encoding=encoding or "utf-8")
+        except IngestError as exc:
+            errors.print(f"error: {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        console.print(
+            f"wrote {rows:,} synthetic rows to {sample} (made-up people, never real ones); "
+            f"`riskmon ingest {sample} --out events.jsonl` converts them",
+            highlight=False,
+        )
+        return
+    if raw is None or out is None:
+        errors.print("error: give the export and --out (or --sample FILE for an example)")
+        raise typer.Exit(2)
+    settings = load_settings()
+    secret = settings.pseudonym_key
     try:
         pseudonymiser = Pseudonymiser(
             key_from_env({"RISKMON_PSEUDONYM_KEY": secret.get_secret_value()} if secret else {})
@@ -245,14 +276,28 @@ def ingest(
         errors.print(f"error: {exc}", highlight=False)
         raise typer.Exit(2) from None
     try:
-        summary = run(raw, out, pseudonymiser, rejects=rejects)
+        summary = run(
+            raw,
+            out,
+            pseudonymiser,
+            rejects=rejects,
+            encoding=encoding,
+            window=settings.event_window,
+        )
     except IngestError as exc:
         errors.print(f"error: {exc}", highlight=False)
         raise typer.Exit(2) from None
     console.print(
-        f"read {summary.read:,} rows, wrote {summary.written:,} events, "
-        f"rejected {summary.rejected:,}"
+        f"read {summary.read:,} rows ({summary.encoding}), wrote {summary.written:,} events, "
+        f"rejected {summary.rejected:,}",
+        highlight=False,
     )
+    if summary.ignored:
+        console.print(f"ignored columns: {', '.join(summary.ignored)}", highlight=False)
+    if summary.rejected:
+        common = "; ".join(f"{r} ({n:,})" for r, n in list(summary.reasons.items())[:3])
+        where = f"every one is in {rejects}" if rejects else "--rejects FILE lists every one"
+        console.print(f"most common reasons: {common} ({where})", highlight=False)
 
 
 KafkaOption = Annotated[
