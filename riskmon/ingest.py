@@ -48,7 +48,7 @@ from schemas.identifiers import is_mobile, raw_identifier_kind, redact_raw_ident
 from schemas.money import FEN, money_text
 from schemas.orders import ORDER_ADAPTER
 from schemas.pseudonyms import PseudonymError, Pseudonymiser, id_facts, phone_digits
-from schemas.times import WINDOW_KEY, TimeWindow
+from schemas.times import WINDOW_KEY, TimeWindow, past_outer_limits, window_of
 
 _MONEY_LIMIT = Decimal(10) ** 12  # the twelve integer digits of schemas.money.MAX_DIGITS
 _HEAD = (
@@ -73,6 +73,7 @@ _SOURCE_OF = {
     "delivery.address_hash": "delivery.address",
 }
 _HASHES = frozenset(("id_hash", "phone_hash", "account_hash", "address_hash"))
+_NAMED_IN_MESSAGE = frozenset(("time_out_of_range", "control_character", "raw_identifier"))
 T = TypeVar("T")
 
 
@@ -92,14 +93,21 @@ def _name(path: str, csv_names: bool) -> str:
     return f"{name} ({path.rsplit('.', 1)[-1]})" if source and source != path else name
 
 
-def _reason(exc: ValidationError, csv_names: bool) -> str:
+def _reason(exc: ValidationError, csv_names: bool, window: TimeWindow) -> str:
     parts = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+    for error in exc.errors(include_url=False, include_input=False):
         loc = [str(p) for p in error["loc"]]
         if loc[:1] == ["order_paid"]:
             loc = loc[1:]
+        message = error["msg"].removeprefix("Value error, ")
+        if past_outer_limits(error):
+            message = f"outside the accepted window of event times, {window.describe()}"
+        if not loc and error["type"] in _NAMED_IN_MESSAGE:
+            # the message's screening names the field at the head of its text
+            field, _, message = message.partition(": ")
+            loc = [field]
         where = _name(".".join(loc), csv_names) if loc else "order"
-        parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+        parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
 
@@ -248,7 +256,7 @@ def _convert(
     except _Reject as exc:
         return f"{_name(exc.field, csv_names)}: {exc.rule}"
     except ValidationError as exc:
-        return _reason(exc, csv_names)
+        return _reason(exc, csv_names, window_of(context))
     except Exception as exc:  # its message could quote a raw value: never shown
         return f"cannot convert ({type(exc).__name__})"
     return line

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from riskmon.ingest import CSV_COLUMNS, IngestError, IngestSummary, ingest
 from schemas.orders import ORDER_ADAPTER, OrderPaid
 from schemas.pseudonyms import Pseudonymiser
+from schemas.times import TimeWindow
 
 KEY = b"test-key-" + bytes(range(23))
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -613,3 +615,23 @@ def test_no_disguised_identifier_gets_through_ingest(tmp_path: Path, p: Pseudony
     everything = dst.read_text() + bad.read_text() + repr(summary)
     for form in forms:
         assert not leaked(everything, form.core), form.name
+
+
+def test_a_control_character_or_a_time_out_of_the_window_names_the_column(
+    tmp_path: Path, p: Pseudonymiser
+) -> None:
+    rows = [
+        csv_row(ALICE, 1),
+        csv_row(BOB, 2, merchant_id="M\u0000evil"),
+        csv_row(CAROL, 3, account_created_at="0001-01-01T00:00:00+14:00"),
+        csv_row(ALICE, 4, occurred_at="2026-12-31T12:00:00+08:00"),
+    ]
+    bad = tmp_path / "r.jsonl"
+    window = TimeWindow(datetime(2020, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    src = write_csv(tmp_path / "e.csv", rows)
+    assert ingest(src, tmp_path / "o.jsonl", p, rejects=bad, window=window).written == 1
+    found = {r["line"]: r["reason"] for r in rejects(bad)}
+    assert found[3] == "merchant_id: contains a control or invisible formatting character (U+0000)"
+    assert found[4].startswith("account_created_at: outside the accepted window")
+    assert found[5].startswith("occurred_at: outside the accepted window")
+    assert "2026-12-01T00:00:00+00:00 (excluded)" in found[5]
