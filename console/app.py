@@ -46,6 +46,7 @@ from console.verdicts import LabelSender
 from reports.tables import decisions, fund_ledger
 from schemas.decode import DEFAULT_MAX_BYTES
 from schemas.rules import ProgrammeRules
+from schemas.times import DEFAULT_WINDOW, TimeWindow
 
 log = logging.getLogger("riskmon.console")
 HERE = Path(__file__).parent
@@ -62,6 +63,7 @@ class ConsoleConfig:
     secure_cookies: bool = False
     refresh_seconds: float = 30.0
     max_bytes: int = DEFAULT_MAX_BYTES
+    event_window: TimeWindow = DEFAULT_WINDOW  # of the times an order asked about may carry
     fast_path: bool = True  # the decision API ahead of the routing (`api.DecideFastPath`)
     limits: Limits = field(default_factory=Limits)  # how long a session lasts
     throttle: Policy = field(default_factory=Policy)  # failed logins before a lock-out
@@ -151,7 +153,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     rules = config.rules
     if config.secret is not None:
         check_secret(config.secret)  # a weak key lets anyone sign a cookie; refuse to start
-    decider = DecisionEngine(rules, config.max_bytes)
+    decider = DecisionEngine(rules, config.max_bytes, config.event_window)
     decider.catalog = load_catalog(config.catalog)
     console = Console(
         config=config,

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, insert, select
 
+from reports.cells import neutralise_value
 from reports.tables import audit
 
 # What is recorded; a page filters on these.
@@ -96,7 +97,8 @@ def page(
 
 
 def export_csv(connection: Connection) -> Iterator[str]:
-    """The whole trail as CSV, oldest first, times in UTC (RFC 3339)."""
+    """The whole trail as CSV, oldest first, times in UTC (RFC 3339); text cells neutralised
+    (`reports.cells`): a failed login's user name is whatever was typed, by anyone."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
@@ -105,8 +107,8 @@ def export_csv(connection: Connection) -> Iterator[str]:
         select(*(audit.c[c] for c in COLUMNS)).order_by(audit.c.audit_id)
     )
     for row in result:
-        values = list(row)
-        values[1] = values[1].astimezone(UTC).isoformat()
+        values = [neutralise_value(value) for value in row]
+        values[1] = row[1].astimezone(UTC).isoformat()
         writer.writerow(values)
         yield _take(buffer)
 

@@ -24,6 +24,7 @@ from schemas.decode import DEFAULT_MAX_BYTES, DecodeError, decode_order
 from schemas.orders import OrderPaid
 from schemas.outputs import Origin, dumps
 from schemas.rules import ProgrammeRules
+from schemas.times import TimeWindow
 
 _MISSING = object()
 ORIGIN = Origin("api")
@@ -122,9 +123,15 @@ def _error(reason: str, message: str) -> bytes:
 class DecisionEngine:
     """Decides `order_paid` events against the installed snapshot, committing nothing."""
 
-    def __init__(self, rules: ProgrammeRules, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        rules: ProgrammeRules,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        window: TimeWindow | None = None,
+    ) -> None:
         self.rules = rules
         self.max_bytes = max_bytes
+        self.window = window  # of accepted event times: the contract's default when None
         self.catalog: dict[str, Product] = {}
         self.install(Snapshot())
 
@@ -141,7 +148,7 @@ class DecisionEngine:
     def decide(self, raw: bytes) -> tuple[int, bytes]:
         """(HTTP status, JSON body): 200 and the decision, 409 a repeat, 422 a bad event."""
         try:
-            event = decode_order(raw, self.max_bytes)
+            event = decode_order(raw, self.max_bytes, self.window)
         except DecodeError as exc:
             return (413 if exc.reason == "too_large" else 422), _error(exc.reason, exc.message)
         if not isinstance(event, OrderPaid):

@@ -32,6 +32,7 @@ from schemas.orders import OrderPaid, extra_fields
 from schemas.outputs import Origin, dead_letter_record, dumps_line
 from schemas.publications import RulesPublication
 from schemas.rules import ProgrammeRules
+from schemas.times import TimeWindow
 from streams.clients import partition_of
 from streams.topics import TOPICS
 
@@ -130,8 +131,10 @@ class Replay:
         orders_partitions: int | None = None,
         versions: list[RulesPublication] | None = None,
         controls: list[Control] | None = None,
+        window: TimeWindow | None = None,
     ) -> None:
         self.rules = rules
+        self.window = window  # of accepted event times: the contract's default when None
         self.learning = learning  # the online models, run after each event
         # the watching detectors and the models see the decided events in the order a worker
         # reading `orders` with this many partitions gives them (detectors/sequence.py)
@@ -153,7 +156,7 @@ class Replay:
             if not line or line.isspace():
                 continue
             try:
-                entry = decode_catalog(line, self.max_bytes)
+                entry = decode_catalog(line, self.max_bytes, self.window)
             except DecodeError as exc:
                 for observer in self.observers:
                     observer.on_consumed("catalog", "invalid")
@@ -200,6 +203,7 @@ class Replay:
             pipeline = self.pipeline
             stats = self.stats
             max_bytes = self.max_bytes
+            window = self.window
             observers = self.observers
             learning = self.learning
             # decided events, until the stream's event time has passed them
@@ -212,7 +216,7 @@ class Replay:
                 if _CHECKOUT in line and self._checkout(line, origin, dead, answers, alerts):
                     continue
                 try:
-                    event = decode_order(line, max_bytes)
+                    event = decode_order(line, max_bytes, window)
                 except DecodeError as exc:
                     for observer in observers:
                         observer.on_consumed("orders", "invalid")

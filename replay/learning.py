@@ -25,9 +25,10 @@ from schemas.catalog import CatalogEntry
 from schemas.decode import DecodeError, decode_label
 from schemas.labels import Label
 from schemas.orders import OrderPaid
+from schemas.times import TimeWindow
 
 
-def read_labels(path: Path) -> tuple[list[Label], int]:
+def read_labels(path: Path, window: TimeWindow | None = None) -> tuple[list[Label], int]:
     """Every valid verdict in `path`, in `labelled_at` order, and how many lines were not one."""
     labels: list[Label] = []
     bad = 0
@@ -35,7 +36,7 @@ def read_labels(path: Path) -> tuple[list[Label], int]:
         if not line.strip():
             continue
         try:
-            labels.append(decode_label(line))
+            labels.append(decode_label(line, window=window))
         except DecodeError:
             bad += 1
     labels.sort(key=lambda label: label.labelled_at.timestamp())  # stable: file order on ties
@@ -44,10 +45,16 @@ def read_labels(path: Path) -> tuple[list[Label], int]:
 
 class LearningRun:
     def __init__(
-        self, learner: Learner, labels: Path | None = None, scores_out: Path | None = None
+        self,
+        learner: Learner,
+        labels: Path | None = None,
+        scores_out: Path | None = None,
+        window: TimeWindow | None = None,
     ) -> None:
         self.learner = learner
-        self.labels, self.bad_labels = read_labels(labels) if labels is not None else ([], 0)
+        self.labels, self.bad_labels = (
+            read_labels(labels, window) if labels is not None else ([], 0)
+        )
         self._times = [label.labelled_at.timestamp() for label in self.labels]
         self._next = 0
         self.watermark = float("-inf")

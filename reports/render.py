@@ -3,6 +3,9 @@ charts embedded as PNG), md (charts as PNG files beside it) or csv (one file per
 
 Money is integer fen in the report; it is written as yuan with two decimals: a number cell
 formatted `#,##0.00` in xlsx, `1,234.56` text in html and md, `1234.56` in csv.
+
+Text cells and facts go through `reports.cells.neutralise` in every format (a spreadsheet opens
+html tables and csv alike): a merchant id such as `=HYPERLINK(...)` is shown, never run.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from reports.cells import neutralise, neutralise_value
 from reports.document import ColumnKind, Report, Section
 from reports.frames import yuan
 from reports.labels import label
@@ -41,7 +45,7 @@ def _text(value: Any, kind: ColumnKind, *, grouped: bool = True) -> str:
         return f"{float(value):.2%}"
     if kind == "int":
         return f"{int(value):,}" if grouped else str(int(value))
-    return str(value)
+    return neutralise(value) if isinstance(value, str) else str(value)
 
 
 def _headings(report: Report, section: Section) -> list[str]:
@@ -97,7 +101,8 @@ def _html(report: Report, out: Path) -> list[Path]:
         '<dl class="facts">',
     ]
     for key, value in report.facts:
-        parts.append(f"<dt>{html.escape(label(key, lang))}</dt><dd>{html.escape(value)}</dd>")
+        shown = html.escape(neutralise(value))
+        parts.append(f"<dt>{html.escape(label(key, lang))}</dt><dd>{shown}</dd>")
     parts.append("</dl>")
     if report.charts:
         parts.append('<div class="charts">')
@@ -126,7 +131,7 @@ def _md_cell(text: str) -> str:
 def _md(report: Report, out: Path) -> list[Path]:
     lang = report.lang
     lines = [f"# {_title(report)}", ""]
-    lines += [f"- **{label(key, lang)}**: {value}" for key, value in report.facts]
+    lines += [f"- **{label(key, lang)}**: {neutralise(value)}" for key, value in report.facts]
     written = [out]
     for n, chart in enumerate(report.charts, start=1):
         picture = out.with_name(f"{out.stem}-chart-{n}.png")
@@ -190,7 +195,7 @@ def _cell(value: Any, kind: ColumnKind) -> Any:
         return float(value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
-    return value
+    return neutralise_value(value)  # a text cell, never a formula
 
 
 def _xlsx(report: Report, out: Path) -> list[Path]:
@@ -201,7 +206,7 @@ def _xlsx(report: Report, out: Path) -> list[Path]:
     formats = {"money": "#,##0.00", "int": "#,##0", "share": "0.00%"}
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         facts = pd.DataFrame(
-            [(label(k, lang), v) for k, v in report.facts],
+            [(label(k, lang), neutralise(v)) for k, v in report.facts],
             columns=[label("summary", lang), ""],
         )
         summary = label(report.key, lang)[:31]

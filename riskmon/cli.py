@@ -46,8 +46,9 @@ RulesOption = Annotated[
 def _rules(path: Path | None) -> ProgrammeRules:
     from schemas.rules import RulesError, load_rules
 
+    settings = load_settings()
     try:
-        return load_rules(path or load_settings().rules)
+        return load_rules(path or settings.rules, window=settings.event_window)
     except RulesError as exc:
         errors.print(f"[red]{exc}[/red]", markup=True, highlight=False)
         raise typer.Exit(2) from None
@@ -138,14 +139,16 @@ def replay(
         replay_metrics(programme_rules, metrics_port, metrics_linger) as observers,
         store_cli.store_observers(programme_rules, store) as stored,
     ):
+        settings = load_settings()
         engine = Replay(
             programme_rules,
-            max_bytes=load_settings().max_message_bytes,
+            max_bytes=settings.max_message_bytes,
             observers=[*observers, *stored],
             learning=learnt,
             orders_partitions=orders_partitions,
             versions=_publications(rules_versions),
             controls=_records(controls, "control"),
+            window=settings.event_window,
         )
         stats = _run_with_progress(
             engine, events, catalog, alerts_out, decisions_out, dead_letter_out, authorizations_out
@@ -191,7 +194,8 @@ def _learning(
     from detectors.learning import Learner, LearningConfig
     from replay.learning import LearningRun
 
-    return LearningRun(Learner(rules, LearningConfig()), labels, scores_out)
+    window = load_settings().event_window
+    return LearningRun(Learner(rules, LearningConfig()), labels, scores_out, window)
 
 
 def _run_with_progress(
@@ -282,18 +286,49 @@ def evaluate(
 @app.command()
 def ingest(
     raw: Annotated[
-        Path,
+        Path | None,
         typer.Argument(help="raw platform export (.csv or .jsonl)", exists=True, dir_okay=False),
-    ],
-    out: Annotated[Path, typer.Option(help="contract events, JSON Lines")],
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="contract events, JSON Lines")] = None,
     rejects: Annotated[Path | None, typer.Option(help="rows that could not be converted")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="the export's encoding (default: detected: UTF-8, BOM or not, or GBK)"),
+    ] = None,
+    sample: Annotated[
+        Path | None,
+        typer.Option(help="write a synthetic export here (.csv or .jsonl, made-up people), stop"),
+    ] = None,
+    sample_rows: Annotated[int, typer.Option(min=1, max=100_000)] = 20,
 ) -> None:
-    """Pseudonymise a raw export into contract events (key: RISKMON_PSEUDONYM_KEY)."""
+    """Pseudonymise a raw export into contract events (key: RISKMON_PSEUDONYM_KEY).
+
+    The columns are in docs/ingest.md. A file in no single known encoding, without the
+    columns, or of which no row converts fails with exit code 2.
+    """
     from riskmon.ingest import IngestError
     from riskmon.ingest import ingest as run
     from schemas.pseudonyms import PseudonymError, Pseudonymiser, key_from_env
 
-    secret = load_settings().pseudonym_key
+    if sample is not None:
+        from riskmon.ingest_sample import write_sample
+
+        try:
+            rows = write_sample(sample, rows=sample_rows, encoding=encoding or "utf-8")
+        except IngestError as exc:
+            errors.print(f"error: {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        console.print(
+            f"wrote {rows:,} synthetic rows to {sample} (made-up people, never real ones); "
+            f"`riskmon ingest {sample} --out events.jsonl` converts them",
+            highlight=False,
+        )
+        return
+    if raw is None or out is None:
+        errors.print("error: give the export and --out (or --sample FILE for an example)")
+        raise typer.Exit(2)
+    settings = load_settings()
+    secret = settings.pseudonym_key
     try:
         pseudonymiser = Pseudonymiser(
             key_from_env({"RISKMON_PSEUDONYM_KEY": secret.get_secret_value()} if secret else {})
@@ -302,14 +337,28 @@ def ingest(
         errors.print(f"error: {exc}", highlight=False)
         raise typer.Exit(2) from None
     try:
-        summary = run(raw, out, pseudonymiser, rejects=rejects)
+        summary = run(
+            raw,
+            out,
+            pseudonymiser,
+            rejects=rejects,
+            encoding=encoding,
+            window=settings.event_window,
+        )
     except IngestError as exc:
         errors.print(f"error: {exc}", highlight=False)
         raise typer.Exit(2) from None
     console.print(
-        f"read {summary.read:,} rows, wrote {summary.written:,} events, "
-        f"rejected {summary.rejected:,}"
+        f"read {summary.read:,} rows ({summary.encoding}), wrote {summary.written:,} events, "
+        f"rejected {summary.rejected:,}",
+        highlight=False,
     )
+    if summary.ignored:
+        console.print(f"ignored columns: {', '.join(summary.ignored)}", highlight=False)
+    if summary.rejected:
+        common = "; ".join(f"{r} ({n:,})" for r, n in list(summary.reasons.items())[:3])
+        where = f"every one is in {rejects}" if rejects else "--rejects FILE lists every one"
+        console.print(f"most common reasons: {common} ({where})", highlight=False)
 
 
 KafkaOption = Annotated[
@@ -649,7 +698,7 @@ def backtest(
     console.rule("1. simulate")
     console.print(str(generate(seed, days, out, bad_lines=5, rules_path=settings.rules)))
     console.rule("2. replay")
-    engine = Replay(rules, max_bytes=settings.max_message_bytes)
+    engine = Replay(rules, max_bytes=settings.max_message_bytes, window=settings.event_window)
     stats = _run_with_progress(
         engine,
         out / "events.jsonl",

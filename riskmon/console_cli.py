@@ -231,7 +231,7 @@ def serve(
 
     settings = load_settings()
     try:
-        rules = load_rules(settings.rules)
+        rules = load_rules(settings.rules, window=settings.event_window)
     except RulesError as exc:
         raise _fail(str(exc)) from None
     secret = settings.console_secret.get_secret_value() if settings.console_secret else None
@@ -271,6 +271,7 @@ def serve(
             limits=limits,
             refresh_seconds=refresh,
             max_bytes=settings.max_message_bytes,
+            event_window=settings.event_window,
         )
         try:
             app = create_app(config)

@@ -3,38 +3,53 @@
 The export carries the ID number, phone, payment account and address in clear (`.csv`, one row
 per order of one item, columns `CSV_COLUMNS`; or `.jsonl`, the contract's order event with
 `consumer.id_number`, `consumer.phone`, `payment.account` and `delivery.address` in place of
-the `*_hash` fields). Out go events built from the contract's fields only (an unknown field of
-the export may hold anything, so it is dropped), checked by `ORDER_ADAPTER`. A row that cannot
-be converted is counted and, if asked, described in a rejects file by line number and a reason
-that names the field and the rule: never a value, since the value may be a raw identifier.
+the `*_hash` fields); docs/ingest.md has both, and `riskmon ingest --sample` writes an example.
+Reading it (encoding, columns, line numbers) is `riskmon.ingest_read`.
+
+Out go events built from the contract's fields only (an unknown field of the export may hold
+anything, so it is dropped, and named in the summary), checked by `ORDER_ADAPTER`. The ID
+number and the phone are checked for shape before they are pseudonymised (a ten-digit phone is
+not a phone); every other text of the event is scanned for a raw ID or mobile number in any
+disguise (`schemas.identifiers`) and refused if one is there. A row that cannot be converted
+is counted and, if asked, described in a rejects file by line number and a reason that names
+the field and the rule: never a value, since the value may be a raw identifier. A run that
+converts nothing, or whose file is in no single known encoding or lacks columns, fails whole.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
 
+from riskmon.ingest_read import (
+    CSV_COLUMNS,
+    CSV_FIELDS,
+    MAX_LINE_BYTES,
+    OPTIONAL_COLUMNS,
+    IngestError,
+    Source,
+    check_encoding,
+    detect_encoding,
+    open_csv,
+    open_jsonl,
+)
+from riskmon.ingest_read import Reject as _Reject
+from schemas.identifiers import is_mobile, raw_identifier_kind, redact_raw_identifiers
 from schemas.money import FEN, money_text
 from schemas.orders import ORDER_ADAPTER
-from schemas.pseudonyms import (
-    PseudonymError,
-    Pseudonymiser,
-    id_facts,
-    looks_like_raw_identifier,
-    redact_raw_identifiers,
-)
+from schemas.pseudonyms import PseudonymError, Pseudonymiser, id_facts, phone_digits
+from schemas.times import WINDOW_KEY, TimeWindow, past_outer_limits, window_of
 
-MAX_LINE_BYTES = 1 << 20
 _MONEY_LIMIT = Decimal(10) ** 12  # the twelve integer digits of schemas.money.MAX_DIGITS
 _HEAD = (
     "schema_version",
@@ -46,43 +61,7 @@ _HEAD = (
     "merchant_id",
 )
 _MONEY_FIELDS = ("order_amount", "subsidy_amount", "refund_amount")
-
-# (column, path in the JSON Lines shape, cell type): builds a CSV row's order and names a
-# rejected field by the column the operator knows.
-_CSV_FIELDS: tuple[tuple[str, tuple[str | int, ...], str], ...] = (
-    ("event_id", ("event_id",), "text"),
-    ("event_type", ("event_type",), "text"),
-    ("occurred_at", ("occurred_at",), "text"),
-    ("order_id", ("order_id",), "text"),
-    ("programme", ("programme",), "text"),
-    ("merchant_id", ("merchant_id",), "text"),
-    ("account_id", ("consumer", "account_id"), "text"),
-    ("id_number", ("consumer", "id_number"), "text"),
-    ("phone", ("consumer", "phone"), "text"),
-    ("real_name_verified", ("consumer", "real_name_verified"), "bool"),
-    ("account_created_at", ("consumer", "account_created_at"), "text"),
-    ("qualification_code", ("qualification", "code"), "text"),
-    ("qualification_verified", ("qualification", "verified"), "bool"),
-    ("device_id", ("device_id",), "text"),
-    ("ip", ("ip",), "text"),
-    ("payment_account", ("payment", "account"), "text"),
-    ("payment_method", ("payment", "method"), "text"),
-    ("paid_amount", ("payment", "paid_amount"), "money"),
-    ("address", ("delivery", "address"), "text"),
-    ("delivery_region", ("delivery", "region"), "text"),
-    ("pickup_point", ("delivery", "pickup_point"), "bool"),
-    ("warehouse_id", ("warehouse_id",), "text"),
-    ("sku", ("items", 0, "sku"), "text"),
-    ("category", ("items", 0, "category"), "text"),
-    ("quantity", ("items", 0, "quantity"), "int"),
-    ("unit_price", ("items", 0, "unit_price"), "money"),
-    ("energy_grade", ("items", 0, "energy_grade"), "int"),
-    ("order_amount", ("order_amount",), "money"),
-    ("subsidy_amount", ("subsidy_amount",), "money"),
-    ("refund_amount", ("refund_amount",), "money"),
-)
-CSV_COLUMNS: tuple[str, ...] = tuple(column for column, _, _ in _CSV_FIELDS)
-_COLUMN_OF = {".".join(map(str, path)): column for column, path, _ in _CSV_FIELDS}
+_COLUMN_OF = {".".join(map(str, path)): column for column, path, _ in CSV_FIELDS}
 # A contract field that comes from a raw one is reported under the raw one's name.
 _SOURCE_OF = {
     "consumer.id_hash": "consumer.id_number",
@@ -93,13 +72,9 @@ _SOURCE_OF = {
     "payment.account_hash": "payment.account",
     "delivery.address_hash": "delivery.address",
 }
+_HASHES = frozenset(("id_hash", "phone_hash", "account_hash", "address_hash"))
+_NAMED_IN_MESSAGE = frozenset(("time_out_of_range", "control_character", "raw_identifier"))
 T = TypeVar("T")
-_TRUE = frozenset(("true", "1", "yes", "y"))
-_FALSE = frozenset(("false", "0", "no", "n"))
-
-
-class IngestError(ValueError):
-    """The export as a whole cannot be ingested (unknown format, unreadable, unwritable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +82,9 @@ class IngestSummary:
     read: int
     written: int
     rejected: int
-
-
-class _Reject(Exception):
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}")
-        self.field = field
-        self.rule = rule
+    encoding: str = "utf-8"
+    ignored: tuple[str, ...] = ()  # columns (CSV) or fields (JSON Lines) the export had in vain
+    reasons: dict[str, int] = field(default_factory=dict, compare=False)  # reason: rows
 
 
 def _name(path: str, csv_names: bool) -> str:
@@ -122,14 +93,21 @@ def _name(path: str, csv_names: bool) -> str:
     return f"{name} ({path.rsplit('.', 1)[-1]})" if source and source != path else name
 
 
-def _reason(exc: ValidationError, csv_names: bool) -> str:
+def _reason(exc: ValidationError, csv_names: bool, window: TimeWindow) -> str:
     parts = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+    for error in exc.errors(include_url=False, include_input=False):
         loc = [str(p) for p in error["loc"]]
         if loc[:1] == ["order_paid"]:
             loc = loc[1:]
+        message = error["msg"].removeprefix("Value error, ")
+        if past_outer_limits(error):
+            message = f"outside the accepted window of event times, {window.describe()}"
+        if not loc and error["type"] in _NAMED_IN_MESSAGE:
+            # the message's screening names the field at the head of its text
+            field, _, message = message.partition(": ")
+            loc = [field]
         where = _name(".".join(loc), csv_names) if loc else "order"
-        parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+        parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
 
@@ -187,7 +165,13 @@ def _event(raw: dict[str, Any], p: Pseudonymiser) -> dict[str, Any]:
         raise _Reject("items", "not a list of objects")
     id_number = _identifier(consumer, "id_number", "consumer.id_number")
     facts = _guarded(id_facts, id_number, "consumer.id_number")
-    phone = _guarded(p.phone, _identifier(consumer, "phone", "consumer.phone"), "consumer.phone")
+    raw_phone = _identifier(consumer, "phone", "consumer.phone")
+    if not is_mobile(phone_digits(raw_phone)):
+        raise _Reject(
+            "consumer.phone",
+            "not a mainland mobile number (11 digits from 13 to 19, may follow +86)",
+        )
+    phone = _guarded(p.phone, raw_phone, "consumer.phone")
     account = _identifier(payment, "account", "payment.account")
     address = delivery.get("address")
     if not isinstance(address, str):
@@ -230,116 +214,33 @@ def _event(raw: dict[str, Any], p: Pseudonymiser) -> dict[str, Any]:
 
 
 def _clear_identifiers(value: Any, path: str = "") -> Iterator[str]:
-    if isinstance(value, str) and looks_like_raw_identifier(value):
+    """Where an event holds a raw ID or mobile number, in any disguise (pseudonyms aside)."""
+    if isinstance(value, str) and raw_identifier_kind(value) is not None:
         yield path
     elif isinstance(value, dict):
         for key, inner in value.items():
-            yield from _clear_identifiers(inner, f"{path}.{key}" if path else key)
+            if key not in _HASHES:
+                yield from _clear_identifiers(inner, f"{path}.{key}" if path else key)
     elif isinstance(value, list):
         for n, inner in enumerate(value):
             yield from _clear_identifiers(inner, f"{path}.{n}")
 
 
-def _cell(text: str, kind: str, column: str) -> Any:
-    if kind == "text":
-        return text
-    if kind == "bool":
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise _Reject(column, "not a boolean (true/false, 1/0, yes/no)")
-    try:
-        return int(text) if kind == "int" else Decimal(text)
-    except (ValueError, InvalidOperation):
-        raise _Reject(column, "not an integer" if kind == "int" else "not a number") from None
+def _source(src: Path, stack: ExitStack, encoding: str | None) -> Source:
+    chosen = check_encoding(encoding) if encoding is not None else detect_encoding(src)
+    handle = stack.enter_context(src.open("rb"))
+    if src.suffix.lower() == ".csv":
+        return open_csv(src, handle, chosen)
+    return open_jsonl(src, handle, chosen)
 
 
-def _csv_order(row: dict[str | Any, Any], header: frozenset[str]) -> dict[str, Any]:
-    """A CSV row in the JSON Lines shape; an empty cell is null."""
-    if row.get(None):  # DictReader's key for cells past the header
-        raise _Reject("row", "more cells than the header has columns")
-    order: dict[str, Any] = {"schema_version": 1}
-    for column, path, kind in _CSV_FIELDS:
-        text = row.get(column)
-        if text is None:
-            rule = (
-                "fewer cells than the header has columns"
-                if column in header
-                else "no such column in the header"
-            )
-            raise _Reject(column if column not in header else "row", rule)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # surrogateescape'd bytes that were not UTF-8
-            raise _Reject(column, "not UTF-8 text") from None
-        text = text.strip()
-        value = None if text == "" else _cell(text, kind, column)
-        target: Any = order
-        for step, following in zip(path, path[1:], strict=False):
-            if isinstance(target, list):
-                while len(target) <= int(step):
-                    target.append({})
-                target = target[int(step)]
-            else:
-                target = target.setdefault(str(step), [] if isinstance(following, int) else {})
-        target[str(path[-1])] = value
-    qualification = order["qualification"]
-    if qualification["code"] is None and qualification["verified"] is None:
-        order["qualification"] = None
-    return order
-
-
-def _csv_records(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | _Reject]]:
-    reader = csv.DictReader(stream)
-    header = frozenset(name.strip() for name in reader.fieldnames or ())
-    reader.fieldnames = [name.strip() for name in reader.fieldnames or ()]
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            yield start, _Reject("row", "not valid CSV (broken quoting or a cell too long)")
-            continue
-        try:
-            yield start, _csv_order(row, header)
-        except _Reject as exc:
-            yield start, exc
-
-
-def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | _Reject]]:
-    for n, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        if len(line) > MAX_LINE_BYTES:
-            yield n, _Reject("line", f"longer than {MAX_LINE_BYTES} bytes")
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield n, _Reject("line", f"malformed JSON at column {exc.colno}")
-            continue
-        yield n, value if isinstance(value, dict) else _Reject("line", "not a JSON object")
-
-
-def _converted(src: Path, p: Pseudonymiser) -> Iterator[tuple[int, bytes | str]]:
-    """(line, event JSON) or (line, reason), in file order. Raw values stay in this frame."""
-    suffix = src.suffix.lower()
-    csv_names = suffix == ".csv"
-    with ExitStack() as stack:
-        if csv_names:
-            # surrogateescape: a row that is not UTF-8 is rejected alone, not the whole file.
-            text = open(src, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            records = _csv_records(stack.enter_context(text))
-        else:
-            records = _jsonl_records(stack.enter_context(open(src, "rb")))
-        for n, record in records:
-            yield n, _convert(record, p, csv_names)
-
-
-def _convert(record: dict[str, Any] | _Reject, p: Pseudonymiser, csv_names: bool) -> bytes | str:
+def _convert(
+    record: dict[str, Any] | _Reject,
+    p: Pseudonymiser,
+    csv_names: bool,
+    context: dict[str, Any],
+) -> bytes | str:
+    """The event's JSON, or the reason it is rejected. Raw values stay in this frame."""
     if isinstance(record, _Reject):
         return str(record)
     try:
@@ -351,11 +252,11 @@ def _convert(record: dict[str, Any] | _Reject, p: Pseudonymiser, csv_names: bool
                 clear, "looks like an ID number or phone number, and is not pseudonymised"
             )
         line = orjson.dumps(event)
-        ORDER_ADAPTER.validate_json(line)
+        ORDER_ADAPTER.validate_json(line, context=context)
     except _Reject as exc:
         return f"{_name(exc.field, csv_names)}: {exc.rule}"
     except ValidationError as exc:
-        return _reason(exc, csv_names)
+        return _reason(exc, csv_names, window_of(context))
     except Exception as exc:  # its message could quote a raw value: never shown
         return f"cannot convert ({type(exc).__name__})"
     return line
@@ -382,30 +283,52 @@ class _AtomicFile:
 
 
 def ingest(
-    src: Path, dst: Path, pseudonymiser: Pseudonymiser, *, rejects: Path | None = None
+    src: Path,
+    dst: Path,
+    pseudonymiser: Pseudonymiser,
+    *,
+    rejects: Path | None = None,
+    encoding: str | None = None,
+    window: TimeWindow | None = None,
 ) -> IngestSummary:
     """Convert `src` (.csv or .jsonl) into contract events in `dst`, replaced atomically.
 
-    Rejected rows go, as `{"line": n, "reason": ...}`, to `rejects` when it is given.
+    Rejected rows go, as `{"line": n, "reason": ...}`, to `rejects` when it is given. The
+    encoding is detected unless given; event times must lie in `window` (the contract's
+    default when None). Raises `IngestError`, and leaves `dst` as it was, when the file cannot
+    be read as a whole or when no row of it could be converted (the rejects are kept).
     """
     if src.suffix.lower() not in (".csv", ".jsonl"):
         raise IngestError(f"{src.name}: unknown format, expected a .csv or .jsonl file")
+    csv_names = src.suffix.lower() == ".csv"
+    context: dict[str, Any] = {} if window is None else {WINDOW_KEY: window}
     outputs: list[_AtomicFile] = []
+    reasons: Counter[str] = Counter()
     read = written = 0
     try:
-        out = _AtomicFile(dst)
-        outputs.append(out)
-        bad = _AtomicFile(rejects) if rejects is not None else None
-        if bad is not None:
-            outputs.append(bad)
-        for n, result in _converted(src, pseudonymiser):
-            read += 1
-            if isinstance(result, bytes):
-                out.file.write(result + b"\n")
-                written += 1
-            elif bad is not None:
+        with ExitStack() as stack:
+            source = _source(src, stack, encoding)
+            out = _AtomicFile(dst)
+            outputs.append(out)
+            bad = _AtomicFile(rejects) if rejects is not None else None
+            if bad is not None:
+                outputs.append(bad)
+            for n, record in source.records:
+                read += 1
+                result = _convert(record, pseudonymiser, csv_names, context)
+                if isinstance(result, bytes):
+                    out.file.write(result + b"\n")
+                    written += 1
+                    continue
                 reason = redact_raw_identifiers(result)[0]
-                bad.file.write(orjson.dumps({"line": n, "reason": reason}) + b"\n")
+                reasons[reason] += 1
+                if bad is not None:
+                    bad.file.write(orjson.dumps({"line": n, "reason": reason}) + b"\n")
+        if written == 0:
+            if bad is not None:
+                bad.commit()
+                outputs.remove(bad)
+            raise IngestError(_nothing_converted(src, read, reasons))
         for output in outputs:
             output.commit()
     except OSError as exc:
@@ -418,7 +341,28 @@ def ingest(
         for output in outputs:
             output.discard()
         raise
-    return IngestSummary(read=read, written=written, rejected=read - written)
+    return IngestSummary(
+        read=read,
+        written=written,
+        rejected=read - written,
+        encoding=source.encoding,
+        ignored=tuple(redact_raw_identifiers(name)[0] for name in source.ignored),
+        reasons=dict(reasons.most_common()),
+    )
 
 
-__all__ = ["CSV_COLUMNS", "MAX_LINE_BYTES", "IngestError", "IngestSummary", "ingest"]
+def _nothing_converted(src: Path, read: int, reasons: Counter[str]) -> str:
+    if read == 0:
+        return f"{src.name}: no row to convert in it"
+    common = "; ".join(f"{reason} ({n:,} rows)" for reason, n in reasons.most_common(3))
+    return f"{src.name}: none of its {read:,} rows could be converted; most often: {common}"
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "MAX_LINE_BYTES",
+    "OPTIONAL_COLUMNS",
+    "IngestError",
+    "IngestSummary",
+    "ingest",
+]

@@ -11,13 +11,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import AwareDatetime, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from schemas.times import DEFAULT_WINDOW, TimeWindow
 
 PREFIX = "RISKMON_"
 
@@ -104,6 +106,24 @@ class Settings(BaseSettings):
     # The key that signs and encrypts backups (`riskmon backup`, `restore`); never a default.
     backup_key: SecretStr | None = None
     catalog: Path | None = Field(default=None, description="catalog records, JSON Lines")
+    # The window of event times the contract accepts (schemas/times.py), RFC 3339 with an
+    # offset: an event outside it is a dead letter (`time_out_of_range`), a rules file whose
+    # programme period reaches outside it is refused. Both bounds within 1900 and 2200.
+    event_time_min: AwareDatetime = Field(
+        default=DEFAULT_WINDOW.start, description="RISKMON_EVENT_TIME_MIN (included)"
+    )
+    event_time_max: AwareDatetime = Field(
+        default=DEFAULT_WINDOW.end, description="RISKMON_EVENT_TIME_MAX (excluded)"
+    )
+
+    @model_validator(mode="after")
+    def _window_is_usable(self) -> Settings:
+        self.event_window  # noqa: B018 - raises WindowError, a ValueError, when it is not
+        return self
+
+    @property
+    def event_window(self) -> TimeWindow:
+        return TimeWindow(self.event_time_min, self.event_time_max)
 
 
 def load_settings() -> Settings:

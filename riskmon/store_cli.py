@@ -125,8 +125,9 @@ def _write(report: Report, fmt: Format, out: Path) -> None:
 def _rules(path: Path | None) -> ProgrammeRules:
     from schemas.rules import RulesError, load_rules
 
+    settings = load_settings()
     try:
-        return load_rules(path or load_settings().rules)
+        return load_rules(path or settings.rules, window=settings.event_window)
     except RulesError as exc:
         raise _fail(str(exc)) from None
 

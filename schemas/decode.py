@@ -42,7 +42,7 @@ from schemas.orders import (
 )
 from schemas.publications import PUBLICATION_ADAPTER, RulesPublication
 from schemas.screening import KEYS
-from schemas.times import DEFAULT_WINDOW, OUTER_END, OUTER_START, WINDOW_KEY, TimeWindow
+from schemas.times import DEFAULT_WINDOW, WINDOW_KEY, TimeWindow, past_outer_limits
 
 DEFAULT_MAX_BYTES = 1 << 20
 """An order is about 1 KB; a megabyte leaves room for a basket of 200 lines."""
@@ -61,12 +61,6 @@ _KINDS = {
 
 
 _OWN_REASONS = frozenset(("time_out_of_range", "control_character", "raw_identifier"))
-# pydantic's core checks a time against the outer limits as it reads it: its message is the
-# contract's (the window named, not the limit).
-_OUTER = {
-    "greater_than_equal": OUTER_START.isoformat().replace("+00:00", "Z"),
-    "less_than": OUTER_END.isoformat().replace("+00:00", "Z"),
-}
 _SPACED_KEY = re.compile(rb'"[ \t\r\n]+:')
 _TOKEN = re.compile(rb'"([^"]*)"[ \t\r\n]*(:)|"[^"]*"|([{}])')
 
@@ -102,7 +96,7 @@ def _describe(exc: ValidationError, tags: frozenset[str], window: TimeWindow) ->
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             reason = "unknown_event_type"
             parts.append(f"event_type: {message}")
-        elif _OUTER.get(error["type"]) in (error.get("ctx") or {}).values():
+        elif past_outer_limits(error):
             if reason == "invalid":
                 reason = "time_out_of_range"
             parts.append(f"{where}: outside the accepted window of event times, {window_text}")

@@ -16,9 +16,10 @@ Shapes (the checksum is not looked at: an ID number with a typo in it is still o
 - 15 digits, the old form: a region, a real date in 19YY as YYMMDD, three digits;
 - a mainland mobile number: 11 digits, `1` then `3` to `9`; also behind `86` or `0086`.
 
-Not identifiers: the digits inside a run of 32 or more hexadecimal characters with at least one
-letter among them (a pseudonym, a hash, a UUID: about one random pseudonym in fifty holds an
-11-digit run that starts like a mobile number), and a dotted IPv4 address. Order numbers such
+Not identifiers: the digits inside a hash or a UUID, that is a run of exactly 32, 40, 64 or 128
+hexadecimal characters with a letter among them, or a UUID written 8-4-4-4-12 (about one random
+pseudonym in fifty holds an 11-digit run that starts like a mobile number), and a dotted IPv4
+address. Order numbers such
 as `PS20260701070000037` are one group of 17 digits and no shape; a region-and-date order
 number of exactly 18 digits (`440310` + `20260701` + `0001`) would be refused, which is the
 price of catching IDs with a wrong check digit.
@@ -52,7 +53,11 @@ _STRETCH_X_ASCII = re.compile(rb"[0-9][0-9-]{%d,}[0-9][Xx]?" % (_MIN_RUN - 2))
 _STRETCH = re.compile(r"[0-9]++(?:[\W_]++[0-9]++)*+")
 _DIGITS = re.compile(r"[0-9]+")
 _DIGITS_ASCII = re.compile(rb"[0-9]+")
-_HEX_RUN = re.compile(r"[0-9A-Fa-f][0-9A-Fa-f-]{31,}")
+_HEX_TOKEN = re.compile(
+    r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32,128})"
+    r"(?![0-9A-Fa-f])"
+)
+_HASH_SIZES = frozenset((32, 40, 64, 128))  # MD5 or a UUID, SHA-1, SHA-256 (a pseudonym), SHA-512
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?<![0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])")
 _NOT_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
@@ -117,18 +122,16 @@ def _blank(match: re.Match[str]) -> str:
 
 
 def _blank_hex(match: re.Match[str]) -> str:
-    run = match[0]
-    # A blob: 32 hex characters or more, a letter among them, single dashes only (a UUID's).
-    if "--" in run or run.endswith("-") or len(run) - run.count("-") < 32:
-        return run
-    if run.replace("-", "").isdigit():
-        return run
-    return _blank(match)
+    token = match[0]
+    # A hash or a UUID of exactly its size, with a letter in it: digits glued on are not one.
+    if ("-" in token or len(token) in _HASH_SIZES) and not token.replace("-", "").isdigit():
+        return _blank(match)
+    return token
 
 
 def _exempt(text: str) -> str:
     """`text` with pseudonyms, hashes, UUIDs and IPv4 addresses blanked out (same length)."""
-    text = _HEX_RUN.sub(_blank_hex, text)
+    text = _HEX_TOKEN.sub(_blank_hex, text)
     if "." in text:
         text = _IPV4.sub(_blank, text)
     return text

@@ -14,6 +14,7 @@ time no platform can produce, which is the only thing it needs to refuse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -92,6 +93,20 @@ def check_time(value: datetime, window: TimeWindow, field: str) -> None:
         )
 
 
+# pydantic's core checks a time against the outer limits as it reads it; its error is the
+# contract's `time_out_of_range`, and the message names the window, not the limit.
+_OUTER = {
+    "greater_than_equal": OUTER_START.isoformat().replace("+00:00", "Z"),
+    "less_than": OUTER_END.isoformat().replace("+00:00", "Z"),
+}
+
+
+def past_outer_limits(error: Mapping[str, Any]) -> bool:
+    """Whether a pydantic error (from `errors()` with its context) is a time past the limits."""
+    limit = _OUTER.get(error.get("type", ""))
+    return limit is not None and limit in (error.get("ctx") or {}).values()
+
+
 Timestamp = Annotated[
     AwareDatetime,
     Field(
@@ -116,5 +131,6 @@ __all__ = [
     "Timestamp",
     "WindowError",
     "check_time",
+    "past_outer_limits",
     "window_of",
 ]

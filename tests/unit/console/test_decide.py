@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,32 @@ def test_bad_requests_are_refused_in_words(client: TestClient, split: Split) -> 
             "/api/v1/decide", content=split.later[0], headers={"authorization": header}
         )
         assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_a_poison_time_is_refused_not_a_server_error(
+    client: TestClient, split: Split, at: str
+) -> None:
+    # Issue 18 item 1: the decision API answered 500 (OverflowError in the detectors).
+    event: dict[str, Any] = orjson.loads(split.later[0]) | {"occurred_at": at}
+    answer = client.post("/api/v1/decide", content=orjson.dumps(event))
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "time_out_of_range"
+    assert answer.json()["detail"].startswith("occurred_at: outside the accepted window")
+
+
+def test_the_window_of_the_settings_is_the_apis(split: Split, rules: ProgrammeRules) -> None:
+    from schemas.times import TimeWindow
+
+    event: dict[str, Any] = orjson.loads(split.later[0])
+    raw = orjson.dumps(event)
+    asked = datetime.fromisoformat(event["occurred_at"])
+    narrow = TimeWindow(asked + timedelta(days=1), asked + timedelta(days=30))
+    config = ConsoleConfig(engine=split.engine, rules=rules, event_window=narrow)
+    with TestClient(create_app(config)) as narrowed:
+        narrowed.headers["authorization"] = f"Bearer {split.token}"
+        answer = narrowed.post("/api/v1/decide", content=raw)
+    assert answer.status_code == 422 and answer.json()["error"] == "time_out_of_range"
 
 
 def test_a_store_that_moved_on_is_picked_up(client: TestClient, split: Split) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from riskmon.ingest import CSV_COLUMNS, IngestError, IngestSummary, ingest
 from schemas.orders import ORDER_ADAPTER, OrderPaid
 from schemas.pseudonyms import Pseudonymiser
+from schemas.times import TimeWindow
 
 KEY = b"test-key-" + bytes(range(23))
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -320,19 +322,33 @@ def test_unknown_fields_of_the_export_are_dropped(tmp_path: Path, p: Pseudonymis
     assert event.consumer.id_hash == p.id_number(ALICE.id_number)
 
 
-def test_csv_missing_column_short_row_and_bom(tmp_path: Path, p: Pseudonymiser) -> None:
-    columns = tuple(c for c in CSV_COLUMNS if c != "phone")
+def test_a_missing_column_fails_the_run_naming_it(tmp_path: Path, p: Pseudonymiser) -> None:
+    # Issue 18 item 9: a missing column rejected every row one by one, and exited 0.
+    columns = tuple(c for c in CSV_COLUMNS if c not in ("phone", "ip"))
     src = write_csv(tmp_path / "export.csv", [csv_row(ALICE, 1)], columns)
-    bad = tmp_path / "rejects.jsonl"
-    assert ingest(src, tmp_path / "o.jsonl", p, rejects=bad) == IngestSummary(1, 0, 1)
-    assert rejects(bad) == [{"line": 2, "reason": "phone: no such column in the header"}]
+    with pytest.raises(IngestError, match="lacks the columns phone, ip") as info:
+        ingest(src, tmp_path / "o.jsonl", p, rejects=tmp_path / "rejects.jsonl")
+    assert "docs/ingest.md" in str(info.value)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["export.csv"]
 
+
+def test_optional_columns_may_be_left_out(tmp_path: Path, p: Pseudonymiser) -> None:
+    columns = tuple(c for c in CSV_COLUMNS if c not in ("warehouse_id", "refund_amount"))
+    src = write_csv(tmp_path / "export.csv", [csv_row(ALICE, 1)], columns)
+    assert ingest(src, tmp_path / "o.jsonl", p) == IngestSummary(1, 1, 0)
+    (event,) = events(tmp_path / "o.jsonl")
+    assert event.warehouse_id is None and event.refund_amount is None
+
+
+def test_short_row_and_bom(tmp_path: Path, p: Pseudonymiser) -> None:
     good = write_csv(tmp_path / "good.csv", [csv_row(ALICE, 1), csv_row(BOB, 2)])
     header, first, second = good.read_text(encoding="utf-8").splitlines()
     short = ",".join(second.split(",")[:5])
     bom = tmp_path / "bom.csv"
     bom.write_bytes("\n".join([header, first, short]).encode("utf-8-sig") + b"\n")
-    assert ingest(bom, tmp_path / "o.jsonl", p, rejects=bad) == IngestSummary(2, 1, 1)
+    bad = tmp_path / "rejects.jsonl"
+    summary = ingest(bom, tmp_path / "o.jsonl", p, rejects=bad)
+    assert summary == IngestSummary(2, 1, 1, encoding="utf-8-sig")
     assert rejects(bad) == [{"line": 3, "reason": "row: fewer cells than the header has columns"}]
 
 
@@ -348,12 +364,16 @@ def test_broken_csv_quoting_rejects_the_row_and_goes_on(tmp_path: Path, p: Pseud
     ]
 
 
-def test_a_row_that_is_not_utf8_is_rejected_alone(tmp_path: Path, p: Pseudonymiser) -> None:
+def test_a_file_that_mixes_encodings_fails_the_run_naming_the_line(
+    tmp_path: Path, p: Pseudonymiser
+) -> None:
+    # One GBK row among UTF-8 ones: reading the file as either would garble some addresses
+    # into wrong pseudonyms, so the file is refused whole (issue 18 item 9).
     src = write_csv(tmp_path / "export.csv", [csv_row(ALICE, 1), csv_row(BOB, 2)])
     src.write_bytes(src.read_bytes().replace(BOB.address.encode(), BOB.address.encode("gbk")))
-    bad = tmp_path / "rejects.jsonl"
-    assert ingest(src, tmp_path / "o.jsonl", p, rejects=bad) == IngestSummary(2, 1, 1)
-    assert rejects(bad) == [{"line": 3, "reason": "address: not UTF-8 text"}]
+    with pytest.raises(IngestError, match="line 3 is not UTF-8 text.*mixes encodings"):
+        ingest(src, tmp_path / "o.jsonl", p, rejects=tmp_path / "r.jsonl")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["export.csv"]
 
 
 def test_dst_is_replaced_whole_and_no_temporary_file_is_left(
@@ -381,3 +401,237 @@ def test_unwritable_destination_is_an_error_without_leftovers(
     with pytest.raises(IngestError, match="cannot ingest export.csv"):
         ingest(src, tmp_path / "missing-dir" / "o.jsonl", p)
     assert [f.name for f in tmp_path.iterdir()] == ["export.csv"]
+
+
+# -- issue 18 item 9 and issue 22 item 4: real exports ----------------------------------------
+
+
+def test_line_numbers_after_an_oversized_cell_are_right(tmp_path: Path, p: Pseudonymiser) -> None:
+    # Before: the row after the oversized cell was reported on the oversized cell's line, and
+    # a quoted cell that went on past a line break came back as a row of its own.
+    rows = [
+        csv_row(ALICE, 1),
+        csv_row(BOB, 2, address="x" * 200_000),
+        csv_row(CAROL, 3, quantity="two"),
+        csv_row(ALICE, 4, address="x" * 200_000 + "\nand on"),
+        csv_row(BOB, 5, quantity="three"),
+        csv_row(CAROL, 6, address="two\nlines"),
+        csv_row(ALICE, 7, quantity="four"),
+    ]
+    bad = tmp_path / "rejects.jsonl"
+    summary = ingest(write_csv(tmp_path / "e.csv", rows), tmp_path / "o.jsonl", p, rejects=bad)
+    assert (summary.read, summary.written) == (7, 2)
+    assert rejects(bad) == [
+        {"line": 3, "reason": "row: not valid CSV (broken quoting or a cell too long)"},
+        {"line": 4, "reason": "quantity: not an integer"},
+        {"line": 5, "reason": "row: not valid CSV (broken quoting or a cell too long)"},
+        {"line": 7, "reason": "quantity: not an integer"},
+        {"line": 10, "reason": "quantity: not an integer"},
+    ]
+
+
+ENCODINGS = ("gbk", "gb18030", "utf-8", "utf-8-sig")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_the_same_rows_in_any_encoding_give_the_same_events(
+    tmp_path: Path, p: Pseudonymiser, suffix: str
+) -> None:
+    from riskmon.ingest_sample import write_sample
+
+    out: dict[str, bytes] = {}
+    for encoding in ENCODINGS:
+        src = tmp_path / f"export-{encoding}{suffix}"
+        write_sample(src, rows=30, encoding=encoding)
+        summary = ingest(src, tmp_path / f"{encoding}.jsonl", p)
+        assert (summary.read, summary.written) == (30, 30), encoding
+        out[encoding] = (tmp_path / f"{encoding}.jsonl").read_bytes()
+    assert (tmp_path / f"export-gbk{suffix}").read_bytes() != (
+        tmp_path / f"export-utf-8{suffix}"
+    ).read_bytes()  # the addresses are Chinese: the bytes differ
+    assert len(set(out.values())) == 1
+    assert len(events(tmp_path / "gbk.jsonl")) == 30
+
+
+def test_detected_encodings_are_reported(tmp_path: Path, p: Pseudonymiser) -> None:
+    from riskmon.ingest_sample import write_sample
+
+    for encoding, detected in (("gbk", "gb18030"), ("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig")):
+        src = write_sample_file(tmp_path, encoding, write_sample)
+        assert ingest(src, tmp_path / "o.jsonl", p).encoding == detected
+
+
+def write_sample_file(tmp_path: Path, encoding: str, write: Any) -> Path:
+    src = tmp_path / f"s-{encoding}.csv"
+    write(src, rows=5, encoding=encoding)
+    return src
+
+
+def test_a_file_in_another_encoding_than_the_one_given_fails_naming_the_line(
+    tmp_path: Path, p: Pseudonymiser
+) -> None:
+    from riskmon.ingest_sample import write_sample
+
+    src = write_sample_file(tmp_path, "gbk", write_sample)
+    with pytest.raises(IngestError, match=r"line 2 is not valid utf-8 text"):
+        ingest(src, tmp_path / "o.jsonl", p, encoding="utf-8")
+    with pytest.raises(IngestError, match="unknown encoding"):
+        ingest(src, tmp_path / "o.jsonl", p, encoding="klingon")
+    assert ingest(src, tmp_path / "o.jsonl", p, encoding="gbk").written == 5
+
+
+def test_a_run_that_converts_nothing_fails_and_keeps_the_rejects(
+    tmp_path: Path, p: Pseudonymiser
+) -> None:
+    # Issue 18 item 9: every row rejected, and the command exited 0.
+    rows = [csv_row(ALICE, 1, quantity="x"), csv_row(BOB, 2, quantity="y")]
+    src = write_csv(tmp_path / "export.csv", rows)
+    dst, bad = tmp_path / "o.jsonl", tmp_path / "rejects.jsonl"
+    with pytest.raises(IngestError, match=r"none of its 2 rows could be converted.*quantity"):
+        ingest(src, dst, p, rejects=bad)
+    assert not dst.exists() and len(rejects(bad)) == 2
+    header_only = write_csv(tmp_path / "empty.csv", [])
+    with pytest.raises(IngestError, match="no row to convert"):
+        ingest(header_only, dst, p)
+    nothing = tmp_path / "nothing.csv"
+    nothing.write_bytes(b"")
+    with pytest.raises(IngestError, match="empty"):
+        ingest(nothing, dst, p)
+
+
+def test_ignored_columns_and_fields_are_named(tmp_path: Path, p: Pseudonymiser) -> None:
+    columns = ("remark", *CSV_COLUMNS, "buyer_name")
+    row = csv_row(ALICE, 1) | {"remark": "call back", "buyer_name": "张三"}
+    summary = ingest(write_csv(tmp_path / "e.csv", [row], columns), tmp_path / "o.jsonl", p)
+    assert summary.ignored == ("remark", "buyer_name")
+    assert b"call back" not in (tmp_path / "o.jsonl").read_bytes()
+    record = raw_event(ALICE, 1) | {"remark": "x"}
+    record["consumer"]["real_name"] = "张三"
+    record["items"][0]["colour"] = "red"
+    summary = ingest(write_jsonl(tmp_path / "e.jsonl", [record]), tmp_path / "o.jsonl", p)
+    assert summary.ignored == ("remark", "consumer.real_name", "items.colour")
+
+
+def test_a_duplicated_column_fails_the_run(tmp_path: Path, p: Pseudonymiser) -> None:
+    src = tmp_path / "e.csv"
+    src.write_text(",".join((*CSV_COLUMNS, "phone")) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="columns named twice in the header: phone"):
+        ingest(src, tmp_path / "o.jsonl", p)
+
+
+@pytest.mark.parametrize(
+    ("phone", "ok"),
+    [
+        ("13900017001", True),
+        ("+86 139-0001-7001", True),
+        ("(+86) 139.0001.7001", True),
+        ("0086 13900017001", True),
+        ("１３９０００１７００１", True),
+        ("1390001700", False),  # ten digits: issue 22
+        ("139000170011", False),
+        ("12900017001", False),
+        ("0755-12345678", False),  # a landline is not the account's mobile number
+        ("tel 13900017001", False),
+    ],
+)
+def test_phones_are_checked_for_shape(
+    tmp_path: Path, p: Pseudonymiser, phone: str, ok: bool
+) -> None:
+    src = write_csv(tmp_path / "e.csv", [csv_row(ALICE, 1, phone=phone), csv_row(BOB, 2)])
+    bad = tmp_path / "r.jsonl"
+    summary = ingest(src, tmp_path / "o.jsonl", p, rejects=bad)
+    assert summary.written == (2 if ok else 1)
+    if not ok:
+        (reject,) = rejects(bad)
+        assert reject["reason"].startswith("phone: not a mainland mobile number")
+        assert phone not in bad.read_text(encoding="utf-8")
+    else:
+        assert events(tmp_path / "o.jsonl")[0].consumer.phone_hash == p.phone("13900017001")
+
+
+def test_id_numbers_are_checked_for_shape(tmp_path: Path, p: Pseudonymiser) -> None:
+    old_form = ALICE.id_number[:6] + ALICE.id_number[8:17]
+    no_province = "99" + ALICE.id_number[2:17]
+    rows = [
+        csv_row(ALICE, 1, id_number=old_form),
+        csv_row(BOB, 2, id_number=build_id(no_province[:6], "19820312", "002")),
+        csv_row(
+            CAROL,
+            3,
+            id_number=f"{CAROL.id_number[:6]}-{CAROL.id_number[6:14]}-{CAROL.id_number[14:]}",
+        ),
+    ]
+    bad = tmp_path / "r.jsonl"
+    assert (
+        ingest(write_csv(tmp_path / "e.csv", rows), tmp_path / "o.jsonl", p, rejects=bad).written
+        == 1
+    )
+    found = {r["line"]: r["reason"] for r in rejects(bad)}
+    assert (
+        found[2]
+        == "id_number: ID number is in the old 15-digit form: the 18-digit number is needed"
+    )
+    assert found[3] == "id_number: ID number's region (characters 1-6) is no province's code"
+    assert events(tmp_path / "o.jsonl")[0].consumer.id_hash == p.id_number(CAROL.id_number)
+
+
+TEXT_COLUMNS = (
+    "event_id",
+    "order_id",
+    "programme",
+    "merchant_id",
+    "account_id",
+    "qualification_code",
+    "device_id",
+    "ip",
+    "warehouse_id",
+    "sku",
+    "category",
+)
+
+
+def test_no_disguised_identifier_gets_through_ingest(tmp_path: Path, p: Pseudonymiser) -> None:
+    # Issue 18 item 2: ingest wrote an ID wrapped in letters, a spaced one, one with a wrong
+    # check digit, an old 15-digit one and a full-width phone into `account_id` and `device_id`.
+    from disguises import disguises, leaked
+
+    forms = disguises(seed=22)
+    rows, expected = [], {}
+    for n, (column, form) in enumerate((column, form) for column in TEXT_COLUMNS for form in forms):
+        rows.append(csv_row(ALICE, n + 1, **{column: form.text}))
+        expected[n + 2] = column
+    rows.append(csv_row(BOB, 9999))
+    columns = (*CSV_COLUMNS, forms[0].text)  # a column named by an identifier, too
+    src = tmp_path / "export.csv"
+    write_csv(src, [r | {forms[0].text: forms[20].text} for r in rows], columns)
+    dst, bad = tmp_path / "o.jsonl", tmp_path / "rejects.jsonl"
+
+    summary = ingest(src, dst, p, rejects=bad)
+
+    assert summary.written == 1 and summary.rejected == len(forms) * len(TEXT_COLUMNS)
+    found = {r["line"]: r["reason"] for r in rejects(bad)}
+    for line, column in expected.items():
+        assert found[line].startswith(f"{column}: "), (line, found[line])
+    everything = dst.read_text() + bad.read_text() + repr(summary)
+    for form in forms:
+        assert not leaked(everything, form.core), form.name
+
+
+def test_a_control_character_or_a_time_out_of_the_window_names_the_column(
+    tmp_path: Path, p: Pseudonymiser
+) -> None:
+    rows = [
+        csv_row(ALICE, 1),
+        csv_row(BOB, 2, merchant_id="M\u0000evil"),
+        csv_row(CAROL, 3, account_created_at="0001-01-01T00:00:00+14:00"),
+        csv_row(ALICE, 4, occurred_at="2026-12-31T12:00:00+08:00"),
+    ]
+    bad = tmp_path / "r.jsonl"
+    window = TimeWindow(datetime(2020, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    src = write_csv(tmp_path / "e.csv", rows)
+    assert ingest(src, tmp_path / "o.jsonl", p, rejects=bad, window=window).written == 1
+    found = {r["line"]: r["reason"] for r in rejects(bad)}
+    assert found[3] == "merchant_id: contains a control or invisible formatting character (U+0000)"
+    assert found[4].startswith("account_created_at: outside the accepted window")
+    assert found[5].startswith("occurred_at: outside the accepted window")
+    assert "2026-12-01T00:00:00+00:00 (excluded)" in found[5]

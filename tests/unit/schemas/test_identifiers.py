@@ -129,3 +129,12 @@ def test_redaction_leaves_the_rest_of_the_line_as_it_was() -> None:
     cleaned, count = redact_raw_identifiers(line)
     assert count == 1
     assert cleaned == line.replace(form.text[2:-3], "[REDACTED]")
+
+
+def test_hashes_and_uuids_are_exempt_only_whole() -> None:
+    pseudonym, uuid = h("p"), "3f2b8c1e-9d4a-4e7b-8c21-5a6b7c8d9e0f"
+    phone = FORMS[20].text
+    for text in (pseudonym, uuid, uuid.replace("-", ""), pseudonym[:40]):
+        assert raw_identifier_kind(text) is None, text
+    for text in (f"{uuid}-{phone}", f"{pseudonym}-{phone}", f"{phone}-{uuid}"):
+        assert raw_identifier_kind(text) == "mobile number", text
