@@ -204,7 +204,7 @@ class Pipeline:
         order_id = checkout.order_id
         existing = self._orders.get(order_id)
         updates = list(expired)
-        if existing is not None and existing.get("reserved"):
+        if isinstance(existing, dict) and existing.get("reserved"):
             updates.append(self._release(order_id, existing, ts, RELEASED))  # a new checkout
             existing = None
         aid = authorization_id(checkout.event_id)
@@ -300,7 +300,7 @@ class Pipeline:
         updates: list[dict[str, Any]] = []
         differs = False
         if existing is not None:
-            held = existing.get("reserved")
+            held = existing.get("reserved") if isinstance(existing, dict) else None
             if not held:
                 return _rejected(
                     raw,
@@ -398,7 +398,7 @@ class Pipeline:
 
     def _later(self, event: LaterEvent, ts: float, raw: bytes, origin: Origin) -> Outcome:
         order = self._orders.get(event.order_id)
-        if order is not None and order.get("reserved"):
+        if isinstance(order, dict) and order.get("reserved"):
             if (
                 event.event_type == "order_cancelled"
                 and order["consumer"] == event.consumer.id_hash

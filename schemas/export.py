@@ -10,20 +10,33 @@ from schemas.catalog import CATALOG_ADAPTER
 from schemas.controls import CONTROL_ADAPTER
 from schemas.labels import LABEL_ADAPTER
 from schemas.orders import CHECKOUT_ADAPTER, ORDER_ADAPTER
-from schemas.outputs import ALERT_ADAPTER, DEAD_LETTER_ADAPTER, DECISION_ADAPTER
+from schemas.outputs import (
+    ALERT_ADAPTER,
+    AUTHORIZATION_ADAPTER,
+    DEAD_LETTER_ADAPTER,
+    DECISION_ADAPTER,
+)
+from schemas.publications import PUBLICATION_ADAPTER
 
 TOPICS: dict[str, TypeAdapter[Any]] = {
     "orders": ORDER_ADAPTER,
     "catalog": CATALOG_ADAPTER,
     "labels": LABEL_ADAPTER,
     "controls": CONTROL_ADAPTER,
+    "rules": PUBLICATION_ADAPTER,
     "alerts": ALERT_ADAPTER,
     "decisions": DECISION_ADAPTER,
+    "authorizations": AUTHORIZATION_ADAPTER,
     "dead-letter": DEAD_LETTER_ADAPTER,
 }
 REQUESTS: dict[str, TypeAdapter[Any]] = {"order-checkout": CHECKOUT_ADAPTER}
 """What is not a topic's message but a request to the monitor's API (contract v1.1)."""
-_SINCE = {"controls": "v1.1", "order-checkout": "v1.1"}
+_SINCE = {
+    "controls": "v1.1",
+    "order-checkout": "v1.1",
+    "rules": "v1.1 (riskmon's extension)",
+    "authorizations": "v1.1 (riskmon's extension)",
+}
 
 
 def topic_schemas() -> dict[str, dict[str, Any]]:

@@ -72,6 +72,24 @@ class Decision(OutputModel):
     rules_version: Ident | None = None
 
 
+class Authorization(OutputModel):
+    """Topic `authorizations` (an extension of contract v1.1, keyed by `order_id`): a checkout's
+    answer (`status` authorized: the API's answer, with `status`), then what became of its
+    reservation (committed by the payment, released by a cancellation or a new checkout,
+    expired by event time)."""
+
+    schema_version: SchemaVersion
+    authorization_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    order_id: Ident
+    status: Literal["authorized", "committed", "released", "expired"]
+    decision: DecisionKind | None = None
+    allowed_subsidy: Annotated[str, Field(pattern=r"^\d+\.\d{2}$")] | None = None
+    reasons: list[Ident] | None = None
+    expires_at: Timestamp | None = None
+    rules_version: Ident | None = None
+    at: Timestamp | None = None
+
+
 class DeadLetter(OutputModel):
     """An input that could not be accepted, with all it takes to replay it once fixed."""
 
@@ -91,6 +109,7 @@ class DeadLetter(OutputModel):
 ALERT_ADAPTER: TypeAdapter[Alert] = TypeAdapter(Alert)
 DECISION_ADAPTER: TypeAdapter[Decision] = TypeAdapter(Decision)
 DEAD_LETTER_ADAPTER: TypeAdapter[DeadLetter] = TypeAdapter(DeadLetter)
+AUTHORIZATION_ADAPTER: TypeAdapter[Authorization] = TypeAdapter(Authorization)
 
 
 def _money(amount: Decimal) -> orjson.Fragment:

@@ -53,7 +53,9 @@ class AuthorizeAPI:
         deadline: float = 0.2,
         max_bytes: int = 1 << 20,
         metrics: Any = None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
+        self.ready = ready
         self.authorize = authorize  # (raw, event id) -> the answer, on the holding worker
         self.owner = owner
         self.tokens = tokens
@@ -82,7 +84,10 @@ class AuthorizeAPI:
             await self._runner.cleanup()
 
     async def health(self, request: web.Request) -> web.Response:
-        return _json(200, {"status": "ok", "holds_decide": self.owner() is None})
+        """Whether this worker holds the decide partition, and whether its stage has taken it
+        up (its state restored): only then is the first checkout answered without a wait."""
+        holds = self.owner() is None
+        return _json(200, {"status": "ok", "holds_decide": holds, "ready": holds and self.ready()})
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.monotonic()

@@ -217,6 +217,7 @@ class Worker:
             catalog=self.catalog_reader,
             catalog_margin=config.catalog_margin,
             catalog_timeout=config.catalog_timeout,
+            handing=self._handed,
         )
         self.watch_runner = WatchRunner(self.watch, watch_box, store)
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
@@ -244,6 +245,7 @@ class Worker:
                 deadline=config.api_deadline,
                 max_bytes=config.max_bytes,
                 metrics=metrics,
+                ready=lambda: 0 in self.decide.applied(),
             )
             app.task(_fatal(self._serve_api))
         if config.full_collection_every > 0:  # streams/collector.py says why
@@ -301,6 +303,15 @@ class Worker:
     async def _watch(self, stream: Any) -> None:
         async for events in batches(stream, self.config):
             await _or_exit(self.watch_runner.batch([_message(event) for event in events]))
+
+    async def _warm_up(self) -> None:
+        box = self.boxes["api"]
+        producer = await box.producer()
+        await (
+            await producer.send(
+                DECIDE_TOPIC, b'{"after": -2}', partition=0, headers=headers_of("tick")
+            )
+        )
 
     async def _serve_api(self, app: Any) -> None:
         assert self.api is not None
@@ -431,6 +442,10 @@ class Worker:
 
     async def _assigned(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         assigned: set[TP] = args[0] if args else kwargs.get("assigned", set())
+        if self.api is not None and TP(DECIDE_TOPIC, 0) in assigned:
+            # a tick that releases nothing, so the stage takes the partition up (restores its
+            # state) before the first checkout rather than while it waits for an answer
+            asyncio.ensure_future(self._warm_up())
         mine = sorted(tp.partition for tp in assigned if tp.topic == "orders")
         log.info("assigned orders partitions %s", ",".join(map(str, mine)) or "none")
 

@@ -286,10 +286,14 @@ class DecideStage:
         (streams/catalog.py): no order is refused for a product not read yet."""
         latest: float | None = None
         for message in messages:
-            if message.kind != "orders":
-                continue
             store = self.state.stores.get(message.partition)
             if store is not None and message.offset <= store.applied:
+                continue
+            if message.kind == "checkout":  # as the API appended it, at its own time
+                if message.timestamp and self._catalog_against(message.value, checkout=True):
+                    latest = max(latest or 0.0, message.timestamp)
+                continue
+            if message.kind != "orders":
                 continue
             try:
                 records = list(unframe(message.value))
@@ -304,12 +308,15 @@ class DecideStage:
                     break
         return latest
 
-    def _catalog_against(self, raw: bytes) -> bool:
+    def _catalog_against(self, raw: bytes, checkout: bool = False) -> bool:
         try:
-            order = self.recent.decode(raw, self.settings.max_bytes)
+            if checkout:
+                order: Any = decode_checkout(raw, max(self.settings.max_bytes, len(raw)))
+            else:
+                order = self.recent.decode(raw, self.settings.max_bytes)
         except DecodeError:
             return False
-        if not isinstance(order, OrderPaid):
+        if not checkout and not isinstance(order, OrderPaid):
             return False
         programme = self.rules.programmes.get(order.programme)
         if programme is None or not programme.requires_catalog:

@@ -65,9 +65,12 @@ class Handed:
     offset: int
     value: bytes
     kind: str = "orders"  # or "checkout": an authorization the API has just appended
+    timestamp: float = 0.0  # when it was appended (0: not known)
 
     def message(self) -> Message:
-        return Message(DECIDE_TOPIC, self.partition, self.offset, self.value, self.kind)
+        return Message(
+            DECIDE_TOPIC, self.partition, self.offset, self.value, self.kind, self.timestamp
+        )
 
 
 def follow_on(frames: Iterable[Handed], applied: Mapping[int, int]) -> list[Handed]:

@@ -28,6 +28,7 @@ from streams.outbox import Outbox, TableBacking
 from streams.watch import WatchStage
 
 log = logging.getLogger("riskmon.streams")
+EARLY_KEPT = 10_000  # handed frames kept behind a gap at most (the agent reads them anyway)
 
 
 class IntakeRunner:
@@ -84,6 +85,7 @@ class DecideRunner:
         catalog: CatalogReader | None = None,
         catalog_margin: float = 0.02,
         catalog_timeout: float = 60.0,
+        handing: asyncio.Queue[list[Handed]] | None = None,
     ) -> None:
         self.stage = stage
         self.box = box
@@ -98,7 +100,12 @@ class DecideRunner:
         self.catalog = catalog
         self.catalog_margin = catalog_margin
         self.catalog_timeout = catalog_timeout
+        # the frames the intake and the API have delivered, taken together by one task
+        # (`streams.app.Worker._take_handed`): checkouts asked at once are decided in one
+        # batch, one commit, not one after the other
+        self.handing = handing
         self.lock = asyncio.Lock()  # a batch, a tick's sending, or a revocation's teardown
+        self._early: list[Handed] = []  # handed frames behind a gap, for the next hand-over
         # callers waiting for a checkout's answer, by its event id (streams/api.py)
         self._expected: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
         self.last_input = monotonic()  # when the stage last had input other than ticks
@@ -114,7 +121,21 @@ class DecideRunner:
         """Frames the intake has just delivered: those that follow on from what is applied
         are decided now, as they will be read; the agent skips them when it reads them."""
         async with self.lock:
-            ready = follow_on(frames, self.stage.applied())
+            # delivered by several producers (the intake's, the API's) and reported as each
+            # delivery came back: in the log's order again before choosing what follows on;
+            # one behind a gap (a delivery not reported yet) waits for the next hand-over
+            applied = self.stage.applied()
+            frames = sorted(
+                {(f.partition, f.offset): f for f in (*self._early, *frames)}.values(),
+                key=lambda f: (f.partition, f.offset),
+            )
+            ready = follow_on(frames, applied)
+            taken = {(f.partition, f.offset) for f in ready}
+            self._early = [
+                f
+                for f in frames
+                if (f.partition, f.offset) not in taken and f.offset > applied.get(f.partition, -1)
+            ][-EARLY_KEPT:]
             if ready:
                 self.last_input = self.monotonic()
                 await self._batch([frame.message() for frame in ready], "handed")
@@ -133,6 +154,7 @@ class DecideRunner:
         land its changes and marker after the next holder had restored without them), and the
         models are checkpointed, so the next holder starts from what they learnt."""
         async with self.lock:
+            self._early = [f for f in self._early if f.partition not in partitions]
             for partition in sorted(partitions):
                 found = self.stage.models.get(partition)
                 if found is not None:
@@ -176,8 +198,13 @@ class DecideRunner:
         waiting: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._expected.setdefault(event_id, []).append(waiting)
         try:
+            asked = time.time()
             meta = await append(raw)
-            await self.handed([Handed(meta.partition, meta.offset, raw, "checkout")])
+            frame = Handed(meta.partition, meta.offset, raw, "checkout", asked)
+            if self.handing is not None:
+                self.handing.put_nowait([frame])
+            else:
+                await self.handed([frame])
             return await waiting
         finally:
             left = [f for f in self._expected.get(event_id, ()) if f is not waiting]

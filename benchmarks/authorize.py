@@ -1,0 +1,198 @@
+"""Checkout authorizations on the embedded broker: rate and latency, against a bare round trip.
+
+    python benchmarks/authorize.py [--rate 500] [--duration 20] [--seed 7] [--workdir DIR]
+
+One `riskmon worker --api-port` on the embedded tansu broker (`streams.local.LocalCluster`),
+its store holding an API token, warmed up; then `POST /api/v1/authorize` offered at a fixed
+rate, open loop (each request sent at its own time, whatever the answers before it), each a
+checkout of a simulated paid order (a consumer of its own: every one is decided in full).
+Printed: the answers per second, their p50/p90/p99/max, the 503s past the deadline; and, on the
+same broker in the same run, the baseline: a bare produce of the same bytes to a topic and its
+acknowledgement, at the same rate (the least an answer that is in the log before it is given
+can cost). The target (issue 17): p99 under 50 ms at 500 authorizations/s.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import aiohttp  # noqa: E402
+import orjson  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from simulation.generator import generate  # noqa: E402
+from streams.broker import free_port  # noqa: E402
+from streams.local import LocalCluster  # noqa: E402
+
+
+def checkouts(folder: Path, count: int, seed: int) -> list[bytes]:
+    """Paid orders of a simulated period as checkouts (one per distinct order)."""
+    days = 1
+    while True:
+        generate(seed, days, folder, events_per_day=max(3400, count))
+        out = []
+        for line in (folder / "events.jsonl").read_bytes().splitlines():
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and event.get("event_type") == "order_paid":
+                event["event_type"] = "order_checkout"
+                event["event_id"] = f"ck-{event['event_id']}"
+                out.append(orjson.dumps(event))
+        if len(out) >= count:
+            return out[:count]
+        days += 1
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": ordered[-1]}
+
+
+async def offer(
+    rate: float, requests: list[bytes], send: Callable[[bytes], Awaitable[int]]
+) -> tuple[list[float], dict[int, int], float]:
+    """Each request at its time (open loop); latencies (s), statuses, and the span."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    began = time.perf_counter()
+
+    async def one(i: int, raw: bytes) -> None:
+        delay = began + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent = time.perf_counter()
+        status = await send(raw)
+        latencies.append(time.perf_counter() - sent)
+        statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(one(i, raw) for i, raw in enumerate(requests)))
+    return latencies, statuses, time.perf_counter() - began
+
+
+async def authorize_all(url: str, token: str, rate: float, requests: list[bytes]) -> Any:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def send(raw: bytes) -> int:
+            async with session.post(url, data=raw, headers=headers) as answer:
+                await answer.read()
+                return answer.status
+
+        return await offer(rate, requests, send)
+
+
+async def produce_all(bootstrap: str, rate: float, requests: list[bytes]) -> Any:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+
+        async def send(raw: bytes) -> int:
+            await (await producer.send("riskmon-bench", raw, partition=0))
+            return 200
+
+        return await offer(rate, requests, send)
+    finally:
+        await producer.stop()
+
+
+async def until_ready(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as answer:
+                    if answer.status == 200 and (await answer.json())["ready"]:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise TimeoutError("the authorization API did not come up")
+
+
+def store_with_token(folder: Path) -> tuple[str, str]:
+    from console.auth import add_token
+    from reports import migrate
+    from reports.db import open_engine
+
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = open_engine(url)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        token = add_token(connection, "benchmark")
+    engine.dispose()
+    return url, token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    console = Console()
+    folder = args.workdir or Path(tempfile.mkdtemp(prefix="riskmon-authorize-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    count = int(args.rate * args.duration)
+    requests = checkouts(folder / "sim", count + 200, args.seed)
+    warm, requests = requests[:200], requests[200:]
+    database, token = store_with_token(folder)
+    port = free_port()
+    with LocalCluster(
+        folder / "cluster",
+        worker_args=("--api-port", str(port)),
+        env={"RISKMON_DATABASE_URL": database},
+    ) as cluster:
+        cluster.produce(folder / "sim" / "catalog.jsonl", "catalog")
+        cluster.start_worker("a")
+        url = f"http://127.0.0.1:{port}/api/v1/authorize"
+        asyncio.run(until_ready(url.replace("authorize", "health"), 120))
+        asyncio.run(authorize_all(url, token, 100.0, warm))  # connections and caches warm
+        baseline = asyncio.run(produce_all(cluster.bootstrap, args.rate, requests))
+        measured = asyncio.run(authorize_all(url, token, args.rate, requests))
+    table = Table(title=f"checkout authorization, {args.rate:g}/s offered for {args.duration:g} s")
+    for column in ("", "answered/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses"):
+        table.add_column(column, justify="right")
+    for name, (latencies, statuses, span) in (
+        ("bare produce + ack (baseline)", baseline),
+        ("POST /api/v1/authorize", measured),
+    ):
+        q = quantiles(latencies)
+        table.add_row(
+            name,
+            f"{len(latencies) / span:,.0f}",
+            *(f"{q[k] * 1000:.1f}" for k in ("p50", "p90", "p99", "max")),
+            " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
+        )
+    console.print(table)
+    p99 = quantiles(measured[0])["p99"]
+    base = quantiles(baseline[0])["p99"]
+    console.print(
+        f"p99 {p99 * 1000:.1f} ms = {p99 / base:.1f}x the bare round trip's "
+        f"({base * 1000:.1f} ms); target < 50 ms: {'met' if p99 < 0.05 else 'NOT met'}; "
+        f"median {statistics.median(measured[0]) * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
