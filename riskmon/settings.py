@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # The key that signs and encrypts backups (`riskmon backup`, `restore`); never a default.
     backup_key: SecretStr | None = None
     catalog: Path | None = Field(default=None, description="catalog records, JSON Lines")
+    # The bureau's side (docs/bureau.md): the TOML file with the delivery schedule, the
+    # destinations, the incident push, the complaints' deadline and the retention periods.
+    bureau_config: Path | None = Field(default=None, description="bureau configuration TOML")
 
 
 def load_settings() -> Settings:
