@@ -19,6 +19,7 @@ PENDING = "pending"
 
 class DeliveryMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.attempts = Counter(
             "riskmon_bureau_delivery_attempts_total",
             "Delivery attempts to the bureau, by destination, package and outcome",
@@ -48,6 +49,13 @@ class DeliveryMetrics:
             "When the delivery service last looked at what is due (Unix time)",
             registry=registry,
         )
+
+    def names(self) -> set[str]:
+        """Every series name these metrics can expose (`_total` included)."""
+        return {
+            family.name + ("_total" if family.type == "counter" else "")
+            for family in self.registry.collect()
+        }
 
     def attempted(self, destination: str, package: str, outcome: str) -> None:
         self.attempts.labels(destination, package, outcome).inc()
