@@ -9,7 +9,9 @@ retried with back-off until it arrives: missed days catch up by themselves. Ther
 here: `riskmon bureau serve` calls `tick` and waits until `next_wake`; tests move the clock.
 
 Each attempt is recorded in one transaction with its audit row (`delivery` or
-`delivery_failed`), so the store and the audit trail never disagree.
+`delivery_failed`), so the store and the audit trail never disagree. Each pass also escalates
+the complaints whose first answer is late (`console.complaints.escalate_overdue`), so that
+happens on time even when no one opens the console.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from console import audit
+from console.complaints import escalate_overdue
 from reports.bureau_cases import case_file, marks
 from reports.bureau_config import BureauConfig, Destination
 from reports.bureau_destinations import DeliveryFailed, Parcel, send
@@ -100,6 +103,8 @@ class Deliverer:
         now = self.clock()
         result = TickResult()
         with self.engine.begin() as connection:
+            # complaints whose first answer is late are escalated even when no one looks
+            escalate_overdue(connection, now)
             result.planned += self._plan_days(connection, now)
             if self.config.incidents.push:
                 result.planned += self._plan_cases(connection, now)

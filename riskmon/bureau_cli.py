@@ -152,9 +152,9 @@ def deliveries(
     tz = _rules().timezone
     with open_store(write=False) as engine, engine.connect() as connection:
         rows = listing(connection, state=state, limit=limit)
-    table = Table(
-        "delivery id", "destination", "package", "subject", "due", "state", "tries", "outcome"
-    )
+    table = Table("delivery", "destination", "package", "due", "state", "tries", "outcome")
+    for column in table.columns[:-1]:
+        column.no_wrap = True  # the outcome wraps; the rest stays legible on a narrow terminal
     for row in rows:
         outcome = (
             f"{row['delivered_at'].astimezone(tz):%m-%d %H:%M} {row['receipt'] or ''}"
@@ -163,11 +163,10 @@ def deliveries(
             f"{row['next_attempt_at'].astimezone(tz):%m-%d %H:%M}"
         )
         table.add_row(
-            row["delivery_id"],
+            row["delivery_id"][:12],  # enough to find it (`--limit`, the store)
             row["destination"],
-            row["package"],
-            row["subject"],
-            f"{row['due_at'].astimezone(tz):%Y-%m-%d %H:%M}",
+            f"{row['package']} {row['subject']}",
+            f"{row['due_at'].astimezone(tz):%m-%d %H:%M}",
             row["state"],
             str(row["attempts"]),
             outcome[:120],
