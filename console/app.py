@@ -82,6 +82,7 @@ class Console:
     decider: DecisionEngine
     sender: LabelSender
     store_mark: tuple[Any, ...] | None = None
+    controls: Any = None  # console.merchant_controls.ControlSender: merchant sanctions' outbox
 
     @property
     def timezone(self) -> tzinfo:
@@ -192,7 +193,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     app.state.console = console
     # merchant sanctions for the `controls` topic, through their outbox (console/merchants.py)
     controls = ControlSender(config.engine, config.kafka, config.kafka_batch_bytes)
-    app.state.controls = controls
+    app.state.controls = console.controls = controls
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
@@ -237,5 +238,7 @@ async def _refresher(console: Console) -> None:
         try:
             await asyncio.to_thread(console.refresh)
             await asyncio.to_thread(console.sender.flush)
+            if console.controls is not None:
+                await asyncio.to_thread(console.controls.flush)
         except Exception:  # a store hiccup must not end the refreshing for good
             log.exception("refreshing the decision API's state failed; trying again later")
