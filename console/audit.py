@@ -37,6 +37,7 @@ ACTIONS = (
     # the bureau's side (reports/bureau_*.py, console/complaints.py, console/merchants.py)
     "delivery",
     "delivery_failed",
+    "delivery_resend",
     "complaint",
     "view_complaint",
     "merchant",

@@ -140,6 +140,38 @@ class Deliverer:
             wake = min(wake, upcoming)
         return wake
 
+    def resend(self, day: date, actor: str, only: str | None = None) -> list[str]:
+        """Plan the package of `day` again, as a new version, for every destination that takes
+        the daily package (or `only` that one): a day corrected after it went (a worker's
+        backlog booked late) reaches the bureau again. Delivered at the next pass."""
+        now = self.clock()
+        takers = [d for d in self.config.destinations if d.daily and only in (None, d.name)]
+        if not takers:
+            raise KeyError(only or "no destination takes the daily package")
+        planned = []
+        with self.engine.begin() as connection:
+            for destination in takers:
+                versions = connection.execute(
+                    select(deliveries.c.version).where(
+                        deliveries.c.destination == destination.name,
+                        deliveries.c.package == DAILY,
+                        deliveries.c.subject == str(day),
+                    )
+                ).scalars()
+                version = str(max((int(v) for v in versions), default=0) + 1)
+                row = self._row(destination, DAILY, str(day), version, now, now, None)
+                connection.execute(insert(deliveries).values(**row))
+                audit.record(
+                    connection,
+                    actor,
+                    "delivery_resend",
+                    target=row["delivery_id"],
+                    detail={"destination": destination.name, "day": str(day), "version": version},
+                    at=now,
+                )
+                planned.append(row["delivery_id"])
+        return planned
+
     # ---- planning ------------------------------------------------------------------------------
 
     def _plan_days(self, connection: Connection, now: datetime) -> int:

@@ -138,6 +138,37 @@ def serve(
             stop.wait(max(0.5, (wake - datetime.now(UTC)).total_seconds()))
 
 
+@bureau_app.command("resend")
+def resend(
+    day: Annotated[str, typer.Argument(help="the programme day, YYYY-MM-DD")],
+    config: ConfigOption = None,
+    destination: Annotated[
+        str | None, typer.Option(help="only this destination (default: every daily one)")
+    ] = None,
+) -> None:
+    """Send a day's package again, as a new version (a day corrected after it went); it goes
+    at the service's next pass."""
+    from datetime import date as Date
+
+    from reports.bureau_deliveries import Deliverer
+    from riskmon.store_cli import actor
+
+    try:
+        when = Date.fromisoformat(day)
+    except ValueError:
+        raise _fail("the day is YYYY-MM-DD") from None
+    loaded = bureau_config(config)
+    with open_store(write=True) as engine:
+        deliverer = Deliverer(engine, _rules(), loaded, lambda: datetime.now(UTC))
+        if when not in deliverer.days_due(datetime.now(UTC)):
+            raise _fail(f"{day} is not a day whose package is due yet")
+        try:
+            planned = deliverer.resend(when, actor(), destination)
+        except KeyError:
+            raise _fail(f"no destination {destination or ''} takes the daily package") from None
+    console.print(f"{day}: {len(planned)} delivery(ies) planned again", highlight=False)
+
+
 @bureau_app.command("deliveries")
 def deliveries(
     state: Annotated[str | None, typer.Option(help="pending or delivered (default: both)")] = None,

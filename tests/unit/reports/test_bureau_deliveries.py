@@ -328,3 +328,25 @@ def test_an_escalated_incident_and_its_updates_reach_the_bureau_masked(
     assert [c["status"] for c in pushed] == ["escalated", "confirmed"]
     assert [v["action"] for v in pushed[1]["verdicts"]] == ["escalate", "confirm"]
     assert bureau.duplicates == 0
+
+
+def test_a_corrected_day_is_sent_again_as_a_new_version(
+    store: Engine, rules: ProgrammeRules, bureau: Receiver, tmp_path: Path
+) -> None:
+    clock = Clock(datetime(2026, 7, 2, 1, 0, tzinfo=CST))
+    run = deliverer(store, rules, config(https(bureau, tmp_path)), clock)
+    run.deliverer.tick()
+    clock.at += timedelta(hours=5)
+    (again,) = run.deliverer.resend(date(2026, 7, 1), "cli:ops")
+    run.deliverer.tick()
+    first, second = bureau.of("daily")
+    assert first.subject == second.subject == "2026-07-01"
+    assert second.delivery_id == again != first.delivery_id  # a new id: not deduped away
+    with store.connect() as connection:
+        versions = sorted(r["version"] for r in listing(connection))
+        resent = (
+            connection.execute(select(audit.c.actor).where(audit.c.action == "delivery_resend"))
+            .scalars()
+            .all()
+        )
+    assert versions == ["1", "2"] and resent == ["cli:ops"]

@@ -64,6 +64,15 @@ def test_serve_once_delivers_what_is_due_and_deliveries_lists_it(configured: Pat
         engine.dispose()
     assert actions.count("delivery") == len(days)
 
+    # a corrected day goes again, as version 2 beside the first
+    assert "1 delivery(ies) planned again" in invoke("bureau", "resend", days[0])
+    invoke("bureau", "serve", "--once")
+    assert sorted(p.name for p in (configured / "outbox" / "daily" / days[0]).iterdir()) == [
+        "1",
+        "2",
+    ]
+    assert "not a day whose package is due" in invoke("bureau", "resend", "2099-01-01", code=2)
+
 
 def test_serve_refuses_a_configuration_without_a_destination(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
