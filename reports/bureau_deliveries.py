@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from console import audit
 from console.complaints import escalate_overdue
@@ -102,12 +103,17 @@ class Deliverer:
     def tick(self) -> TickResult:
         now = self.clock()
         result = TickResult()
-        with self.engine.begin() as connection:
-            # complaints whose first answer is late are escalated even when no one looks
-            escalate_overdue(connection, now)
-            result.planned += self._plan_days(connection, now)
-            if self.config.incidents.push:
-                result.planned += self._plan_cases(connection, now)
+        try:
+            with self.engine.begin() as connection:
+                # complaints whose first answer is late are escalated even when no one looks
+                escalate_overdue(connection, now)
+                result.planned += self._plan_days(connection, now)
+                if self.config.incidents.push:
+                    result.planned += self._plan_cases(connection, now)
+        except IntegrityError:
+            # another instance planned the same deliveries meanwhile (one is meant to run, but
+            # two do no harm: the ids are the same, and the receiver dedupes on them)
+            result.planned = 0
         packages: dict[date, Package] = {}
         # A destination that failed in this pass is not tried again in it: what else waits for
         # it moves to the same retry time (no package built for nothing, no hammering).

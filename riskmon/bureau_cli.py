@@ -98,6 +98,7 @@ def serve(
     """Deliver the daily package and push incidents to every configured destination, on
     schedule; catch up what was missed; stop on SIGTERM or Ctrl-C."""
     from prometheus_client import CollectorRegistry, start_http_server
+    from sqlalchemy.exc import SQLAlchemyError
 
     from reports.bureau_deliveries import Deliverer
     from reports.bureau_metrics import DeliveryMetrics
@@ -123,7 +124,17 @@ def serve(
         except PackageError as exc:
             raise _fail(str(exc)) from None
         while not stop.is_set():
-            result = deliverer.tick()
+            try:
+                result = deliverer.tick()
+            except SQLAlchemyError as exc:
+                if once:
+                    raise
+                # the store went away for a moment: try again later (the stalled-service rule
+                # tells the operators if it lasts)
+                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                errors.print(f"the store: {reason}; trying again", highlight=False)
+                stop.wait(loaded.delivery.poll_seconds)
+                continue
             if result.planned or result.delivered or result.failed:
                 errors.print(
                     f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z planned {result.planned}, "
