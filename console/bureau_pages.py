@@ -168,14 +168,14 @@ def complaint_page(request: Request, user: Anyone, complaint_id: ComplaintId) ->
     return page(request, "complaint.html", c=found, staff=staff)
 
 
-def _step(request: Request, complaint_id: int, run: Any) -> Response:
+def _step(request: Request, complaint_id: int, step: str, run: Any) -> Response:
     console = _console(request)
     try:
         with console.engine.begin() as connection:
             run(connection, console.now())
     except complaints.ComplaintError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return _done(request, f"#{complaint_id}", f"/complaints/{complaint_id}")
+    return _done(request, f"#{complaint_id}: {_w(step)}", f"/complaints/{complaint_id}")
 
 
 @router.post("/complaints/{complaint_id}/assign")
@@ -186,6 +186,7 @@ def complaint_assign(
     return _step(
         request,
         complaint_id,
+        "assign",
         lambda c, now: complaints.assign(c, user, complaint_id, assignee, now, remote(request)),
     )
 
@@ -198,6 +199,7 @@ def complaint_answer(
     return _step(
         request,
         complaint_id,
+        "answer",
         lambda c, now: complaints.answer(c, user, complaint_id, text, now, remote(request)),
     )
 
@@ -210,6 +212,7 @@ def complaint_close(
     return _step(
         request,
         complaint_id,
+        "close",
         lambda c, now: complaints.close(c, user, complaint_id, text, now, remote(request)),
     )
 
