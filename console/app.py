@@ -43,6 +43,8 @@ from console.sessions import Limits
 from console.state import build, load_catalog
 from console.throttle import Policy
 from console.verdicts import LabelSender
+from reports.bureau_config import BureauConfig
+from reports.bureau_words import word
 from reports.tables import decisions, fund_ledger
 from schemas.decode import DEFAULT_MAX_BYTES
 from schemas.rules import ProgrammeRules
@@ -68,6 +70,7 @@ class ConsoleConfig:
     limits: Limits = field(default_factory=Limits)  # how long a session lasts
     throttle: Policy = field(default_factory=Policy)  # failed logins before a lock-out
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # tests move it
+    bureau: BureauConfig = field(default_factory=BureauConfig)  # complaints' answer deadline
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Console:
     decider: DecisionEngine
     sender: LabelSender
     store_mark: tuple[Any, ...] | None = None
+    controls: Any = None  # console.merchant_controls.ControlSender: merchant sanctions' outbox
 
     @property
     def timezone(self) -> tzinfo:
@@ -144,11 +148,13 @@ def templates_for(timezone: tzinfo) -> Jinja2Templates:
     )
     env.filters["local"] = lambda value: _local(value, timezone)
     env.filters["yuan"] = lambda value: f"{value:,.2f}"
+    env.globals["w"] = lambda key: word(key, "zh")  # the bureau pages' words (Chinese first)
     return Jinja2Templates(env=env)
 
 
 def create_app(config: ConsoleConfig) -> FastAPI:
-    from console import api, pages
+    from console import api, bureau_pages, pages
+    from console.merchant_controls import ControlSender
 
     rules = config.rules
     if config.secret is not None:
@@ -168,6 +174,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(console.refresh, force=True)
         await asyncio.to_thread(console.sender.flush)
+        await asyncio.to_thread(controls.flush)
         task = asyncio.create_task(_refresher(console))
         try:
             yield
@@ -176,6 +183,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             console.sender.close()
+            controls.close()
 
     app = FastAPI(
         title="riskmon console",
@@ -185,8 +193,12 @@ def create_app(config: ConsoleConfig) -> FastAPI:
         redoc_url=None,
     )
     app.state.console = console
+    # merchant sanctions for the `controls` topic, through their outbox (console/merchants.py)
+    controls = ControlSender(config.engine, config.kafka, config.kafka_batch_bytes)
+    app.state.controls = console.controls = controls
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(bureau_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
         SessionMiddleware,
@@ -228,5 +240,7 @@ async def _refresher(console: Console) -> None:
         try:
             await asyncio.to_thread(console.refresh)
             await asyncio.to_thread(console.sender.flush)
+            if console.controls is not None:
+                await asyncio.to_thread(console.controls.flush)
         except Exception:  # a store hiccup must not end the refreshing for good
             log.exception("refreshing the decision API's state failed; trying again later")

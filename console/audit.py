@@ -35,6 +35,16 @@ ACTIONS = (
     "user_disable",
     "token_revoke",
     "restore",
+    # the bureau's side (reports/bureau_*.py, console/complaints.py, console/merchants.py)
+    "delivery",
+    "delivery_failed",
+    "delivery_resend",
+    "complaint",
+    "view_complaint",
+    "merchant",
+    "view_merchant",
+    "retention_dry_run",
+    "retention_apply",
 )
 COLUMNS = ("audit_id", "at", "actor", "role", "action", "target", "detail", "remote")
 

@@ -45,6 +45,10 @@ def make(
     now: datetime | None = None,
 ) -> Report:
     report = _BUILDERS[kind](engine, rules, period, lang)
+    if kind == "daily":
+        from reports.bureau_report import extend_daily
+
+        extend_daily(report, engine, rules, period)  # performance figures, complaints
     generated = (now or datetime.now(rules.timezone)).astimezone(rules.timezone)
     report.facts = [
         ("period", str(period)),

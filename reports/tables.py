@@ -291,3 +291,6 @@ lockouts = Table(
     Column("key", String(USER), primary_key=True),
     Column("until", UtcDateTime(), nullable=False),
 )
+
+# The bureau's tables (migration 0004) live in their own module, on this metadata.
+from reports import bureau_tables as _bureau_tables  # noqa: E402, F401

@@ -234,6 +234,9 @@ def serve(
         rules = load_rules(settings.rules, window=settings.event_window)
     except RulesError as exc:
         raise _fail(str(exc)) from None
+    from riskmon.bureau_cli import bureau_config
+
+    bureau = bureau_config(None)  # RISKMON_BUREAU_CONFIG: the complaints' answer deadline
     secret = settings.console_secret.get_secret_value() if settings.console_secret else None
     if secret is None:
         errors.print(
@@ -272,6 +275,7 @@ def serve(
             refresh_seconds=refresh,
             max_bytes=settings.max_message_bytes,
             event_window=settings.event_window,
+            bureau=bureau,
         )
         try:
             app = create_app(config)

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # The key that signs and encrypts backups (`riskmon backup`, `restore`); never a default.
     backup_key: SecretStr | None = None
     catalog: Path | None = Field(default=None, description="catalog records, JSON Lines")
+    # The bureau's side (docs/bureau.md): the TOML file with the delivery schedule, the
+    # destinations, the incident push, the complaints' deadline and the retention periods.
+    bureau_config: Path | None = Field(default=None, description="bureau configuration TOML")
     # The window of event times the contract accepts (schemas/times.py), RFC 3339 with an
     # offset: an event outside it is a dead letter (`time_out_of_range`), a rules file whose
     # programme period reaches outside it is refused. Both bounds within 1900 and 2200.

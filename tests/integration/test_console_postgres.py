@@ -44,3 +44,26 @@ def test_downgrade_and_upgrade_again(pg: Engine) -> None:
         command.downgrade(migrate._config(connection), "0001")
     assert migrate.current(pg) == "0001"
     assert migrate.upgrade(pg) == migrate.head()
+
+
+def test_a_retention_run_deletes_only_audit_rows_past_its_cut_off_on_postgresql(
+    pg: Engine,
+) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from reports import retention
+    from reports.bureau_config import Retention
+
+    with pg.begin() as connection:
+        for year in (2027, 2029):
+            trail.record(connection, "ana-9", "login", at=datetime(year, 3, 1, tzinfo=UTC))
+    periods = Retention(audit_days=730)
+    retention.apply(pg, periods, datetime(2030, 1, 10, tzinfo=UTC), ZoneInfo("Asia/Shanghai"), "x")
+    with pg.connect() as connection:
+        left = (
+            connection.execute(select(audit.c.at).where(audit.c.actor == "ana-9")).scalars().all()
+        )
+    assert [a.year for a in left] == [2029]
+    with pytest.raises(DBAPIError, match="append-only"), pg.begin() as connection:
+        connection.execute(audit.delete().where(audit.c.actor == "ana-9"))

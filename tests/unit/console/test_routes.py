@@ -35,6 +35,18 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/decide"): TOKEN,
     ("GET", "/api/v1/openapi.json"): TOKEN,  # or any logged-in user, checked below
     ("GET", "/static"): PUBLIC,  # the stylesheet and the script: no data in them
+    # the bureau's side (console/bureau_pages.py)
+    ("GET", "/complaints"): EVERYONE,
+    ("POST", "/complaints"): STAFF,
+    ("GET", "/complaints/{complaint_id}"): EVERYONE,
+    ("POST", "/complaints/{complaint_id}/assign"): STAFF,
+    ("POST", "/complaints/{complaint_id}/answer"): STAFF,
+    ("POST", "/complaints/{complaint_id}/close"): STAFF,
+    ("GET", "/merchants"): EVERYONE,
+    ("POST", "/merchants"): STAFF,
+    ("GET", "/merchants/{merchant_id}"): EVERYONE,
+    ("POST", "/merchants/{merchant_id}/vet"): STAFF,
+    ("POST", "/merchants/{merchant_id}/decide"): {"supervisor"},
 }
 
 
@@ -57,6 +69,8 @@ def _concrete(path: str, alert_id: str) -> str:
         path.replace("{alert_id}", alert_id)
         .replace("{incident_id}", "1")
         .replace("{kind}", "daily")
+        .replace("{complaint_id}", "1")
+        .replace("{merchant_id}", "M0001")
         .replace("/static", "/static/console.css")
     )
 

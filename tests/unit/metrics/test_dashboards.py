@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 from promql import (
     ALERT_RULES,
     DASHBOARDS,
@@ -19,10 +20,12 @@ from promql import (
     rule_expressions,
 )
 
+from reports.bureau_metrics import DeliveryMetrics
 from schemas.rules import load_rules
 from streams.metrics import Metrics
 
-EXPORTED = Metrics().names() | PROMETHEUS_SERIES
+# the workers' metrics, and those of `riskmon bureau serve`
+EXPORTED = Metrics().names() | DeliveryMetrics(CollectorRegistry()).names() | PROMETHEUS_SERIES
 GRAFANA = ROOT / "dashboards" / "grafana"
 
 

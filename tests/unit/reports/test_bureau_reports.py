@@ -90,7 +90,11 @@ def test_progress_totals_agree_with_the_ledger_to_the_fen(
         assert int(group["used"].sum()) == int(total["used"].iloc[0])
     decided = report.section("decisions_summary").frame
     assert int(decided["allowed"].sum()) == sums["allowed"]
-    assert {c.key for c in report.charts} == {"chart_cumulative", "chart_daily"}
+    assert {c.key for c in report.charts} == {
+        "chart_cumulative",
+        "chart_daily",
+        "chart_performance",  # reports/bureau_report.py
+    }
     assert all(c.png.startswith(b"\x89PNG") for c in report.charts)
 
 

@@ -1,6 +1,7 @@
-"""Backup then restore gives back the store exactly, the console's tables and the audit trail
-included; a backup is sealed and its manifest signed; a damaged, altered or foreign backup, or
-one whose manifest points outside its folder, is refused and the store left untouched."""
+"""Backup then restore gives back the store exactly, the console's and the bureau's tables and
+the audit trail included; a backup is sealed and its manifest signed; a damaged, altered or
+foreign backup, or one whose manifest points outside its folder, is refused and the store left
+untouched."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import json
 import os
 import stat
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Filled
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from console import audit as trail
 from console.auth import User, add_token, add_user
@@ -27,6 +29,16 @@ from reports.backup import (
     digest,
     row_counts,
     signature_of,
+)
+from reports.bureau_tables import (
+    complaint_events,
+    complaint_links,
+    complaints,
+    controls_out,
+    deliveries,
+    merchant_history,
+    merchants,
+    retention_runs,
 )
 from reports.db import open_engine
 from reports.restore import read_manifest, restore
@@ -47,6 +59,83 @@ def _resign(folder: Path, change: Callable[[dict[str, object]], None]) -> None:
     path.write_text(json.dumps(manifest))
 
 
+def bureau_rows(connection: Connection, actor: str) -> None:
+    """A row in each of the bureau's tables (migration 0004)."""
+    now = datetime(2026, 7, 2, 1, 0, tzinfo=UTC)
+    connection.execute(
+        insert(deliveries).values(
+            delivery_id="d" * 32,
+            destination="bureau-api",
+            package="daily",
+            subject="2026-07-01",
+            version="1",
+            created_at=now,
+            due_at=now,
+            state="delivered",
+            attempts=1,
+            delivered_at=now,
+            receipt="HTTP 200",
+        )
+    )
+    complaint_id = connection.execute(
+        insert(complaints)
+        .values(
+            kind="complaint",
+            party="consumer",
+            channel="phone",
+            category="refund",
+            identity_masked="138****5678",
+            summary="late refund",
+            status="open",
+            created_at=now,
+            created_by=actor,
+            answer_due_at=now,
+        )
+        .returning(complaints.c.complaint_id)
+    ).scalar_one()
+    connection.execute(
+        insert(complaint_links).values(complaint_id=complaint_id, link_type="order", ref="PS1")
+    )
+    connection.execute(
+        insert(complaint_events).values(
+            complaint_id=complaint_id, at=now, actor=actor, action="register", note=""
+        )
+    )
+    connection.execute(
+        insert(merchants).values(
+            merchant_id="M0001",
+            name="Shop",
+            licence_no="91440300MA5F000000",
+            categories="tablet",
+            status="active",
+            licence_checked=True,
+            categories_checked=True,
+            training_done=True,
+            applied_at=now,
+            applied_by=actor,
+            updated_at=now,
+        )
+    )
+    connection.execute(
+        insert(merchant_history).values(
+            merchant_id="M0001", at=now, actor=actor, to_status="active", reason="approved"
+        )
+    )
+    connection.execute(
+        insert(controls_out).values(
+            control_id="c-1",
+            kind="merchant",
+            key="M0001",
+            payload="{}",
+            status="outbox",
+            created_at=now,
+        )
+    )
+    connection.execute(
+        insert(retention_runs).values(at=now, actor=actor, state="done", detail="{}")
+    )
+
+
 @pytest.fixture(scope="module")
 def worked_backup(filled: Filled, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A backup of the filled store after the console was used on it: users, a token,
@@ -65,6 +154,7 @@ def worked_backup(filled: Filled, tmp_path_factory: pytest.TempPathFactory) -> P
             give(connection, lead, ids[0], "confirm", "seen twice", timezone=tz)
             give(connection, lead, ids[1], "escalate", "for the bureau", timezone=tz)
             trail.record(connection, lead.name, "login", role=lead.role)
+            bureau_rows(connection, lead.name)
         backup(engine, folder / "worked", KEY)
     finally:
         engine.dispose()
