@@ -70,3 +70,12 @@ def test_no_raw_identifier_in_any_output(scored: tuple[Evaluation, Path]) -> Non
     out = scored[1]
     for name in ("alerts.jsonl", "decisions.jsonl", "dead.jsonl"):
         assert not looks_like_raw_identifier((out / name).read_text(encoding="utf-8")), name
+
+
+def test_every_test_file_has_a_name_of_its_own() -> None:
+    """pytest imports test files by their base name (rootdir-based `prepend` mode): two files
+    of one name in two folders stop the collection of both."""
+    from collections import Counter
+
+    names = Counter(p.name for p in Path(__file__).parents[1].rglob("test_*.py"))
+    assert [name for name, n in names.items() if n > 1] == []

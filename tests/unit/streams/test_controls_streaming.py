@@ -1,5 +1,5 @@
 """Controls through the decide stage's one sequence: a control read, then every later order
-(issue 16, item 1). In process; the real broker: tests/integration/test_controls.py."""
+(issue 16, item 1). In process; the real broker: tests/integration/test_controls_live.py."""
 
 from __future__ import annotations
 

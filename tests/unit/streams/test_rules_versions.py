@@ -1,6 +1,6 @@
 """A rules version published mid-stream changes the rules from its effective time on, in the
 replay and in the streaming stages alike, and every decision names the version it was made
-under (issue 16, item 2). The real broker: tests/integration/test_controls.py."""
+under (issue 16, item 2). The real broker: tests/integration/test_controls_live.py."""
 
 from __future__ import annotations
 
