@@ -461,7 +461,7 @@ def worker(
     from contextlib import ExitStack
 
     from detectors.learning import LearningConfig
-    from streams.app import StreamConfig
+    from streams.config import StreamConfig
     from streams.runner import run_worker
 
     settings = load_settings()

@@ -21,10 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from detectors.products import Catalog
-from schemas.decode import DecodeError, decode_catalog
+from detectors.products import Catalog, catalog_at, product_problems
+from schemas.decode import DecodeError, decode_catalog, decode_checkout
+from schemas.orders import OrderPaid
+from schemas.rules import ProgrammeRules
+from streams.decoding import RecentOrders
+from streams.frames import FrameError, unframe
+from streams.messages import Message
 
 log = logging.getLogger("riskmon.streams")
 TOPIC = "catalog"
@@ -122,3 +128,71 @@ class CatalogReader:
             except TimeoutError:
                 return False
         return True
+
+
+def catalog_wait(
+    messages: Sequence[Message],
+    applied: Callable[[int], int],
+    catalog: Mapping[str, Any],
+    rules: ProgrammeRules,
+    recent: RecentOrders,
+    max_bytes: int,
+) -> float | None:
+    """The latest arrival (wall time) of a message among `messages` holding an order (or a
+    checkout) the catalog as read would count against; None if there is none. The runner holds
+    the batch until the catalog is current as of then: no order is refused for a product not
+    read yet. Arrival: the intake's time for a frame (`rx`), the record's for a checkout."""
+    latest: float | None = None
+    for message in messages:
+        if message.offset <= applied(message.partition):
+            continue
+        if message.kind == "checkout":
+            if message.timestamp and _against(
+                message.value, True, catalog, rules, recent, max_bytes
+            ):
+                latest = max(latest or 0.0, message.timestamp)
+            continue
+        if message.kind != "orders":
+            continue
+        try:
+            records = list(unframe(message.value))
+        except FrameError:
+            continue  # dead-lettered when applied
+        arrived = next((m.get("rx") for m, _ in reversed(records) if "pos" in m), None)
+        if not isinstance(arrived, int | float) or (latest is not None and arrived <= latest):
+            continue
+        for meta, body in records:
+            if "pos" not in meta and _against(body, False, catalog, rules, recent, max_bytes):
+                latest = float(arrived)
+                break
+    return latest
+
+
+def _against(
+    raw: bytes,
+    checkout: bool,
+    catalog: Mapping[str, Any],
+    rules: ProgrammeRules,
+    recent: RecentOrders,
+    max_bytes: int,
+) -> bool:
+    try:
+        if checkout:
+            order: Any = decode_checkout(raw, max(max_bytes, len(raw)))
+        else:
+            order = recent.decode(raw, max_bytes)
+    except DecodeError:
+        return False
+    if not checkout and not isinstance(order, OrderPaid):
+        return False
+    programme = rules.programmes.get(order.programme)
+    if programme is None or not programme.requires_catalog:
+        return False
+    ts = order.occurred_at.timestamp()
+    markup = None if programme.max_markup is None else 1 + programme.max_markup
+    for item in order.items:
+        found = catalog_at(catalog, item.sku, ts)
+        problems, inflated = product_problems(found, item, order.programme, ts, markup)
+        if problems or inflated:
+            return True
+    return False

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from schemas.outputs import Origin
 from streams.frames import FrameError
 
@@ -114,3 +116,27 @@ def watch_partition(kind: str, key: str, partitions: int) -> int:
     True
     """
     return zlib.crc32(f"{kind}|{key}".encode()) % partitions
+
+
+def event_id_of(raw: bytes) -> str:
+    """An event's id from bytes that may not decode (a waiting caller's key), or ""."""
+    try:
+        found = orjson.loads(raw).get("event_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return found if isinstance(found, str) else ""
+
+
+def tick_after(raw: bytes) -> int:
+    """The offset an idle tick names (`{"after": N}`); a FrameError if it names none.
+
+    >>> tick_after(b'{"after": 41}')
+    41
+    """
+    try:
+        after = orjson.loads(raw)["after"]
+        if not isinstance(after, int):
+            raise TypeError(after)
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise FrameError(f"a tick names no offset: {exc!r}") from None
+    return int(after)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,8 @@ from detectors.learning.codec import CheckpointError
 from replay.learning import LearningRun
 from schemas.orders import OrderPaid
 from schemas.rules import ProgrammeRules
+from streams.state import PartitionStore
+from streams.verdicts import PendingVerdicts
 
 log = logging.getLogger("riskmon.streams")
 
@@ -192,3 +194,118 @@ class Prefixed:
 
     def get(self, key: str) -> bytes | None:
         return self.table.get(self.prefix + key)
+
+
+class ModelsFeed:
+    """The decide stage's online models: per partition, its models and its held verdicts, and
+    the models' part of the current batch, applied once the deciding part has gone through
+    (so a batch applied again after a failure feeds them once)."""
+
+    def __init__(
+        self,
+        rules: ProgrammeRules,
+        learning: LearningConfig | None,
+        table: Table | None,
+        max_bytes: int,
+        catalog: Mapping[str, Any],
+    ) -> None:
+        self.rules = rules
+        self.learning = learning
+        self.table = table
+        self.max_bytes = max_bytes
+        self.catalog = catalog
+        self.models: dict[int, PartitionModels] = {}
+        self.verdicts: dict[int, PendingVerdicts] = {}
+        # (partition, offset, a ticket | a verdict's bytes | None for an idle tick's flush)
+        self._feed: list[tuple[int, int, Any]] = []
+
+    def take_up(self, partition: int, store: PartitionStore) -> None:
+        self.verdicts[partition] = PendingVerdicts(store, self.max_bytes)
+        if self.learning is not None and self.table is not None:
+            self.models[partition] = PartitionModels.restore(
+                self.table, partition, self.rules, self.learning
+            )
+
+    def revoke(self, partition: int) -> PartitionModels | None:
+        self.verdicts.pop(partition, None)
+        return self.models.pop(partition, None)
+
+    def forget(self, partition: int) -> None:
+        """The partition's saved state was restored under it (a batch applied again)."""
+        found = self.verdicts.get(partition)
+        if found is not None:
+            found.forget()
+        self._feed = []
+
+    def held(self, partition: int) -> int:
+        """Verdicts waiting for the models' time (an idle tick flushes them)."""
+        return len(self.verdicts[partition]) if partition in self.models else 0
+
+    def ticket(self, partition: int, offset: int, ticket: Any) -> None:
+        if partition in self.models:
+            self._feed.append((partition, offset, ticket))
+
+    def verdict(self, partition: int, offset: int, raw: bytes) -> None:
+        found = self.models.get(partition)
+        if found is not None:  # validated by the labels stage
+            self._feed.append((partition, offset, raw))
+            found.learnt = offset
+
+    def idle(self, partition: int, offset: int) -> None:
+        """The stream went quiet: the verdicts still ahead of the models' time, as a file's
+        end gives them."""
+        found = self.models.get(partition)
+        if found is not None:
+            self._feed.append((partition, offset, None))
+            found.learnt = offset
+
+    def learnt(self, partition: int, offset: int) -> None:
+        found = self.models.get(partition)
+        if found is not None:
+            found.learnt = offset
+
+    def apply(
+        self, alert: Callable[[Any], None], failed: Callable[[str, bytes, int, int], None]
+    ) -> None:
+        """The batch's part for the models: released tickets in event-time order, verdicts and
+        ticks as they came. A failure is the event's dead letter (`failed`) and the rest goes
+        on: the models are saved by their checkpoints, not per batch, and a model is no ledger."""
+        feed, self._feed = self._feed, []
+        for partition, offset, item in feed:
+            found = self.models.get(partition)
+            if found is None:
+                continue
+            verdicts = self.verdicts[partition]
+            try:
+                if item is None:
+                    for label in verdicts.flush():
+                        found.run.verdict(label)
+                elif isinstance(item, bytes):
+                    verdicts.add(item, offset)
+                else:
+                    self._learn(found, verdicts, item, alert)
+            except Exception as exc:
+                log.error("the models failed: %s", type(exc).__name__, exc_info=exc)
+                raw = item if isinstance(item, bytes) else b"" if item is None else item.watch.raw
+                failed(type(exc).__name__, raw, partition, offset)
+
+    def _learn(
+        self,
+        found: PartitionModels,
+        verdicts: PendingVerdicts,
+        ticket: Any,
+        alert: Callable[[Any], None],
+    ) -> None:
+        """One decided event, in event-time order: first the verdicts due by its time."""
+        for label in verdicts.due(ticket.at):
+            found.run.verdict(label)
+        event = ticket.watch.event
+        if isinstance(event, OrderPaid):
+            found.teach_catalog(self.catalog, event)
+            found.since_checkpoint += 1
+        for raised in found.run.learn(ticket.watch, ticket.at):
+            alert(raised)
+
+    def checkpoint_due(self, partition: int, every: int) -> PartitionModels | None:
+        found = self.models.get(partition)
+        return found if found is not None and found.since_checkpoint >= every else None

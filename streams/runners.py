@@ -15,8 +15,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
+from schemas.rules import ProgrammeRules
 from streams import commit
 from streams.catalog import CatalogReader
 from streams.commit import StoreSink
@@ -25,6 +27,7 @@ from streams.intake import Intake
 from streams.messages import DECIDE_TOPIC, Handed, Message, follow_on
 from streams.models import PartitionModels
 from streams.outbox import Outbox, TableBacking
+from streams.state import PartitionStore
 from streams.watch import WatchStage
 
 log = logging.getLogger("riskmon.streams")
@@ -183,7 +186,7 @@ class DecideRunner:
             metrics.count_decide_frames(path, batch.frames)
         for partition, (store, _) in batch.touched.items():
             if metrics is not None:
-                for (name, line), used in stage.budget_used(store).items():
+                for (name, line), used in budget_used(stage.rules, store).items():
                     metrics.set_budget_used(name, line, used)
             due = stage.checkpoint_due(partition)
             if due is not None:
@@ -244,3 +247,15 @@ class DecideRunner:
             size,
             (time.perf_counter() - started) * 1000,
         )
+
+
+def budget_used(rules: ProgrammeRules, store: PartitionStore) -> dict[tuple[str, str], Decimal]:
+    """The budget lines' spend as the decide partition's state has it (the authority)."""
+    budget = store.table("budget")
+    out = {}
+    for name, programme in rules.programmes.items():
+        for line in programme.budget_lines:
+            found = budget.get(f"{name}/{line}")
+            if found is not None:
+                out[(name, line)] = Decimal(found["used"])
+    return out

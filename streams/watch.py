@@ -17,24 +17,18 @@ from typing import Any
 from detectors.alerts import Alert
 from detectors.pipeline import watching_detectors
 from detectors.watch import Watch, Watchers
-from replay.observers import Deferred, Observer
+from replay.observers import Observer
 from schemas.decode import decode_publication
 from schemas.outputs import dead_letter_record, dumps
 from schemas.rules import ProgrammeRules
 from streams.decoding import RecentOrders
+from streams.failures import Failed, isolating
 from streams.frames import FrameError, unframe
 from streams.messages import Message
 from streams.outbox import Outgoing
 from streams.state import DurableState, PartitionStore
 
 log = logging.getLogger("riskmon.streams")
-
-
-class _Failed(Exception):
-    def __init__(self, where: tuple[int, int, int], kind: str) -> None:
-        super().__init__(where, kind)
-        self.where = where
-        self.kind = kind
 
 
 @dataclass
@@ -65,41 +59,28 @@ class WatchStage:
         self._out: list[Outgoing] = []
 
     def apply(self, messages: Sequence[Message]) -> WatchBatch:
-        """A batch of watch frames. A ticket the detectors fail on unexpectedly goes to the dead
-        letters as `processing_error` and the batch is applied again without it, from the
-        state last saved (as in the decide stage)."""
-        failed: dict[tuple[int, int, int], str] = {}
-        target = self.observers
-        while True:
-            deferred = Deferred(target)
-            self.observers = deferred
-            try:
-                batch = self._attempt(messages, failed)
-            except _Failed as exc:
-                deferred.drop()
-                for partition in {message.partition for message in messages}:
-                    store = self.state.stores.get(partition)
-                    if store is not None:
-                        self.state.roll_back(store)
-                self._out = []
-                failed[exc.where] = exc.kind
-                log.error(
-                    "watch partition %d offset %d: %s on ticket %d; dead-lettered, batch "
-                    "applied again",
-                    exc.where[0],
-                    exc.where[1],
-                    exc.kind,
-                    exc.where[2],
-                    exc_info=exc.__cause__,
-                )
-                continue
-            finally:
-                self.observers = target
-            deferred.release()
-            if self.metrics is not None:
-                for _ in failed:
-                    self.metrics.count_processing_error("watch")
-            return batch
+        """A batch of watch frames; a ticket the detectors fail on is dead-lettered and the
+        batch applied again without it (streams/failures.py)."""
+        return isolating(
+            "watch",
+            lambda failed: self._attempt(messages, failed),
+            lambda: self._roll_back(messages),
+            self._swap_observers,
+            self.metrics,
+        )
+
+    def _swap_observers(self, observers: Observer | None) -> Observer:
+        had = self.observers
+        if observers is not None:
+            self.observers = observers
+        return had
+
+    def _roll_back(self, messages: Sequence[Message]) -> None:
+        for partition in {message.partition for message in messages}:
+            store = self.state.stores.get(partition)
+            if store is not None:
+                self.state.roll_back(store)
+        self._out = []
 
     def _attempt(
         self, messages: Sequence[Message], failed: dict[tuple[int, int, int], str]
@@ -177,7 +158,7 @@ class WatchStage:
                 for alert in watchers.watch(watch, frozenset(meta["owned"])):
                     self._alert(alert)
             except Exception as exc:
-                raise _Failed(where, type(exc).__name__) from exc
+                raise Failed(where, type(exc).__name__) from exc
 
     def _alert(self, alert: Alert) -> None:
         self._out.append(("alerts", alert.entity_key.encode(), dumps(alert.record()), None, None))

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import streams.runner
 from riskmon.cli import app
-from streams.app import StreamConfig
+from streams.config import StreamConfig
 
 runner = CliRunner()
 

@@ -1,0 +1,76 @@
+"""The authorization API inside a worker: which worker decides (the group's assignment), how a
+checkout reaches the decide log, and the warm-up that has the stage take its partition up
+before the first checkout rather than while one waits for its answer (streams/api.py serves)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faust.types import TP
+
+from streams.api import AuthorizeAPI, Tokens
+from streams.config import StreamConfig
+from streams.messages import DECIDE_TOPIC, headers_of
+from streams.outbox import Outbox
+
+Authorize = Callable[..., Awaitable[dict[str, Any] | None]]
+
+
+async def no_tokens(token: str) -> str | None:
+    return None  # no store to check tokens in: every request is refused
+
+
+class CheckoutService:
+    """The API of one worker: it answers when it holds the decide partition, else forwards."""
+
+    def __init__(
+        self,
+        app: Any,
+        config: StreamConfig,
+        box: Outbox,
+        authorize: Authorize,
+        ready: Callable[[], bool],
+        tokens: Tokens | None,
+        metrics: Any,
+    ) -> None:
+        self.app = app
+        self.port = config.api_port
+        self.box = box
+        self.api = AuthorizeAPI(
+            lambda raw, event_id: authorize(raw, event_id, append=self.append),
+            self.owner,
+            tokens or no_tokens,
+            deadline=config.api_deadline,
+            max_bytes=config.max_bytes,
+            metrics=metrics,
+            ready=ready,
+        )
+
+    async def serve(self) -> None:
+        await self.api.start("0.0.0.0", self.port)  # noqa: S104 - a service's port
+
+    async def stop(self) -> None:
+        await self.api.stop()
+
+    async def append(self, raw: bytes) -> Any:
+        """A checkout in the decide log (partition 0), delivered: its record's metadata."""
+        producer = await self.box.producer()
+        headers = headers_of("checkout")
+        return await (await producer.send(DECIDE_TOPIC, raw, partition=0, headers=headers))
+
+    async def warm_up(self) -> None:
+        """A tick that releases nothing, so the stage restores its state now."""
+        producer = await self.box.producer()
+        tick = b'{"after": -2}'
+        await (await producer.send(DECIDE_TOPIC, tick, partition=0, headers=headers_of("tick")))
+
+    def owner(self) -> str | None:
+        """None if this worker holds the decide partition, else the URL of the one that does
+        (from the group's assignment); an empty string while nobody is known to."""
+        if TP(DECIDE_TOPIC, 0) in self.app.consumer.assignment():
+            return None
+        try:
+            return str(self.app.router.key_store("decide-state", "0"))
+        except Exception:  # a rebalance under way: nobody to ask yet
+            return ""
