@@ -476,6 +476,7 @@ def worker(
         full_collection_every=settings.gc_full_every_s,
         instance_id=settings.worker_id,
         future_tolerance=settings.future_tolerance_s,
+        partition_idle=settings.partition_idle_s,
         api_port=api_port,
         api_host=api_host,
         api_deadline=settings.api_deadline_ms / 1000,

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # An order whose occurred_at is this many seconds after its Kafka record's append time is
     # refused (`occurred_in_future`): a clock gone wrong upstream. 0 turns the check off.
     future_tolerance_s: int = Field(default=86400, ge=0)
+    # Seconds of append time after which an `orders` partition with no new records stops
+    # holding back the watch tickets of the others (streams/ordering.py): longer than a dead
+    # worker's partitions take to reach a new reader; the longer, the later a quiet hour's alerts.
+    partition_idle_s: float = Field(default=30.0, gt=0, le=3600)
     # The checkout authorization API (`riskmon worker --api-port`): an answer within this many
     # milliseconds or a 503 saying so; a reservation holds for this many seconds of event time.
     api_deadline_ms: int = Field(default=200, ge=1, le=60_000)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, cast
@@ -54,6 +55,7 @@ from streams.watch import WatchStage
 
 log = logging.getLogger("riskmon.streams")
 PARTITIONS = {t.name: t.partitions for t in TOPICS}
+LIST_ENDS_EVERY = 0.2  # seconds between listings of the orders partitions' ends
 __all__ = ["DECIDE_TOPIC", "WATCH_TOPIC", "StoreSink", "StreamConfig", "Worker", "batches"]
 
 
@@ -124,6 +126,7 @@ class Worker:
                 config.expire_every,
                 config.checkpoint_every,
                 config.checkout_hold,
+                config.partition_idle,
             ),
             DurableState(
                 self._backing("decide-state", 1, decide_box),
@@ -191,6 +194,9 @@ class Worker:
         app.timer(1.0)(self._release_idle)
         app.task(fatal(self._take_handed))
         app.task(fatal(self._read_catalog))
+        self.listed: dict[int, int] = {}  # orders partition -> its end as last listed
+        self.listed_at: float | None = None  # when (the clock, as the broker's append times)
+        app.task(fatal(self._list_ends))
         self.api: CheckoutService | None = None
         if config.api_port:
             self.boxes["api"] = Outbox(self._producer_for_stage)
@@ -239,7 +245,29 @@ class Worker:
             messages = [message_of(event) for event in events]
             assigned = [tp.partition for tp in consumer.assignment() if tp.topic == "orders"]
             partitions = consumer.topic_partitions("orders")
-            await or_exit(self.intake_runner.batch(messages, highwater, assigned, partitions))
+            listed, at = self.listed, self.listed_at
+            runner = self.intake_runner
+            await or_exit(runner.batch(messages, highwater, assigned, partitions, listed, at))
+
+    async def _list_ends(self, app: Any) -> None:
+        """Every `orders` partition's end as the broker lists it, for the intake's reports:
+        a partition whose reader died having read all it had fetched, with orders appended
+        since, then holds the watch tickets back until a new reader has read them, instead of
+        letting the others' tickets go ahead of orders nobody has read (streams/ordering.py)."""
+        consumer = self.app.consumer
+        while True:
+            await asyncio.sleep(LIST_ENDS_EVERY)
+            count = consumer.topic_partitions("orders")
+            if not count:
+                continue
+            asked = time.time()  # every record appended before this is in the answer
+            try:
+                ends = await consumer.highwaters(*(TP("orders", p) for p in range(count)))
+            except Exception:  # not started yet, a rebalance, a broker away: the next round
+                log.debug("orders' end offsets not listed", exc_info=True)
+                continue
+            self.listed = {tp.partition: end for tp, end in ends.items() if end is not None}
+            self.listed_at = asked
 
     async def _decide(self, stream: Any) -> None:
         async for events in batches(stream, self.config):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.decode import DEFAULT_MAX_BYTES
+from streams.ordering import IDLE_AFTER
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class StreamConfig:
     # an order whose occurred_at is this far after its record's append time is a dead letter
     # (`occurred_in_future`); 0: no check (a demo whose simulated time runs ahead of the clock)
     future_tolerance: float = 86400.0
+    # seconds of append time without a record after which an orders partition no longer holds
+    # the watch tickets back (streams/ordering.py)
+    partition_idle: float = IDLE_AFTER
     # the checkout authorization API (streams/api.py): its port (0: none), the host the other
     # workers reach it at, the answer's deadline, and how long a reservation holds (event time)
     api_port: int = 0

@@ -47,12 +47,15 @@ from streams.messages import (
     tick_after,
 )
 from streams.models import ModelsFeed, PartitionModels, Table
-from streams.ordering import WatchQueue
+from streams.ordering import IDLE_AFTER, WatchQueue
 from streams.outbox import Outgoing
 from streams.state import DurableState, PartitionStore
 from streams.tickets import TicketFrames
 
 log = logging.getLogger("riskmon.streams")
+
+# a behavioural window may have moved past them (streams/ordering.py)
+LATE = "decide partition %d: %d watch tickets released after later ones"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class DecideSettings:
     expire_every: int = 4096  # decided events between checks of waiting later events
     checkpoint_every: int = 50_000  # paid orders between checkpoints of the models
     checkout_hold: float = 1800.0  # seconds of event time a checkout's reservation holds
+    partition_idle: float = IDLE_AFTER  # see streams/ordering.py
 
 
 @dataclass
@@ -195,7 +199,8 @@ class DecideStage:
                 published = decode_publication(raw.encode(), max(self.settings.max_bytes, len(raw)))
                 pipeline.add(published.programme_rules(), published.effective_from.timestamp())
             self.pipelines[partition] = pipeline
-            self.queues[partition] = WatchQueue(store, self._decode_held)
+            idle = self.settings.partition_idle
+            self.queues[partition] = WatchQueue(store, self._decode_held, idle)
             self.learning_feed.take_up(partition, store)
         return store
 
@@ -269,17 +274,10 @@ class DecideStage:
         released = self._release(partition, message.offset, idle=True)
         self.learning_feed.idle(partition, message.offset)
         self.ticked[partition] = message.offset  # no tick for a tick: input first
-        left = len(self.queues[partition])
-        if left:
-            behind = sorted(self.queues[partition].behind(), key=int)
-            log.info(
-                "decide partition %d idle: %d watch tickets released, %d held for orders "
-                "partitions %s, whose readers have not read all they hold",
-                partition,
-                released,
-                left,
-                ",".join(behind) or "none",
-            )
+        if left := len(self.queues[partition]):
+            behind = ",".join(sorted(self.queues[partition].behind(), key=int)) or "none"
+            said = "decide partition %d idle: %d tickets out, %d held for unread orders in %s"
+            log.info(said, partition, released, left, behind)
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -373,11 +371,7 @@ class DecideStage:
         queue = self.queues[partition]
         for i, (meta, body) in enumerate(records):
             if i in stood:  # where the intake's partitions stood after the records before
-                for part, (read, end) in stood[i].items():
-                    queue.position(part, read, end)
-                of = meta.get("of")
-                if isinstance(of, int):
-                    queue.expect(of)
+                queue.stood(stood[i], meta.get("of"), meta.get("la"))
                 continue
             at = meta.get("at") or (None, None)
             origin = Origin("orders", at[0], at[1])
@@ -407,7 +401,7 @@ class DecideStage:
             if ts > self._event_time.get(origin.partition, ts - 1):
                 self._event_time[origin.partition] = ts
             at = queue.note(origin.partition, ts, appended)
-        self._emit(order, outcome, queue, at)
+        self._emit(order, outcome, queue, at, appended)
         metrics = self.metrics
         if metrics is not None:
             metrics.observe_processing(time.perf_counter() - started)
@@ -423,7 +417,9 @@ class DecideStage:
             for record in pipeline.expire():
                 self._dead_record(record)
 
-    def _emit(self, order: Any, outcome: Outcome, queue: WatchQueue, at: float) -> None:
+    def _emit(
+        self, order: Any, outcome: Outcome, queue: WatchQueue, at: float, ap: float | None = None
+    ) -> None:
         if outcome.updates:
             self._updates(outcome.updates)
         if outcome.decision is not None:
@@ -436,7 +432,7 @@ class DecideStage:
         for record in outcome.dead_letters:
             self._dead_record(record)
         for watch in outcome.watch:
-            queue.hold(watch, at)  # released when every orders partition has come past it
+            queue.hold(watch, at, ap)  # released when every orders partition has come past it
         if self.ledger is not None and isinstance(order, OrderPaid):
             for item in order.items:  # the sales ledger's energy grades, from the catalog
                 found = self.catalog.get(item.sku)
@@ -461,8 +457,10 @@ class DecideStage:
             if ticket.watch.watched:
                 self.tickets.route(ticket.watch, [offset, i])
             self.learning_feed.ticket(partition, offset, ticket)
-        if queue.late > late and self.metrics is not None:
-            self.metrics.count_late(queue.late - late)
+        if went_late := queue.late - late:
+            log.warning(LATE, partition, went_late)
+            if self.metrics is not None:
+                self.metrics.count_late(went_late)
         return len(tickets)
 
     def _learn_fed(self) -> None:

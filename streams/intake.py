@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,12 +58,18 @@ class Intake:
         highwater: Callable[[int], int | None],
         assigned: Iterable[int] = (),
         partitions: int | None = None,
+        listed: Mapping[int, int] | None = None,
+        listed_at: float | None = None,
     ) -> IntakeBatch:
         """`highwater(partition)`: the end of an `orders` partition as the consumer's last
         fetch saw it (right on tansu, unlike its ListOffsets); `assigned`: the `orders`
-        partitions this worker reads; `partitions`: how many `orders` has. The frame reports
-        where every assigned partition stands, read in this batch or not, so the decide stage
-        knows of a partition that holds orders not read yet (streams/ordering.py)."""
+        partitions this worker reads; `partitions`: how many `orders` has; `listed`: every
+        partition's end as the broker listed it at `listed_at`, read here or not (tansu's
+        ListOffsets may answer short of a last batch, never past it). The frame reports where
+        every assigned partition stands, read in this batch or not, and the listed end of those
+        this worker does not read, so the decide stage knows of a partition that holds orders
+        not read yet, also when its reader died having read all it had fetched and orders came
+        after (streams/ordering.py)."""
         batch = IntakeBatch()
         framer = self._framer
         read: dict[int, int] = {}  # orders partition -> its last offset in this batch
@@ -100,9 +106,20 @@ class Intake:
         for partition in assigned:
             if partition not in read:
                 read[partition] = self.seen.get(partition, -1)
-        stood: dict[str, object] = {"pos": {str(p): [o, highwater(p)] for p, o in read.items()}}
+        listed = listed or {}
+        pos: dict[str, list[int | None]] = {}
+        for partition, offset in read.items():
+            fetched, known = highwater(partition), listed.get(partition)
+            end = fetched if known is None or (fetched is not None and fetched > known) else known
+            pos[str(partition)] = [offset, end]
+        for partition, known in listed.items():
+            if partition not in read:  # not read here: nothing known of how far it was read
+                pos[str(partition)] = [-1, known]
+        stood: dict[str, object] = {"pos": pos}
         if partitions:
             stood["of"] = partitions
+        if listed_at is not None:
+            stood["la"] = listed_at
         # when this batch was in hand: the decide stage may wait for the catalog as of then
         stood["rx"] = self.clock()
         framer.add(stood, b"")

@@ -23,6 +23,13 @@ tail of a stream goes out without waiting for the next order.
 With one `orders` partition the watermark is that partition's newest event time, and a ticket
 is ready once a later event has come.
 
+A partition whose reader died having read all it had fetched is not "behind" by the reports of
+its readers, and orders appended to it after that are known to nobody but the broker. So every
+worker has the ends of all `orders` partitions listed every 0.2 s (streams/app.py) and its
+intake reports them with the time of the listing: a partition whose listed end is past what
+was read is behind, a partition is quiet only up to the time of the last listing, and past a
+quiet partition only the tickets of records appended before that listing go.
+
 The held tickets live in the decide stage's saved state (`watch_pending`, `partition_time`,
 `partition_read`, `watch_clock`), so a crash or a rebalance loses none and a redo releases
 them at the same points.
@@ -100,8 +107,9 @@ class WatchQueue:
         positions = _every(self.store, "partition_read")
         return {key for key, (read, end) in positions.items() if end > read + 1}
 
-    def hold(self, watch: Watch, at: float) -> None:
-        """A decided event, at its partition time `at` (as `note` gave it)."""
+    def hold(self, watch: Watch, at: float, appended: float | None = None) -> None:
+        """A decided event, at its partition time `at` (as `note` gave it), from a record
+        appended at `appended` (None: not from `orders`)."""
         clock = self.store.table("watch_clock")
         number = clock.get("n", 0)
         clock["n"] = number + 1
@@ -118,6 +126,7 @@ class WatchQueue:
             "watched": watch.watched,
             "allowed": [list(pair) for pair in watch.allowed],
             "rules": watch.rules,
+            "ap": appended,
         }
         self._events[key] = event
         if self._by_time is not None:
@@ -125,7 +134,12 @@ class WatchQueue:
 
     def watermark(self, idle: bool = False) -> float:
         """The time every partition that holds back has come to (`idle`: with no input for a
-        while, only the partitions behind hold back).
+        while, only the partitions behind hold back)."""
+        return self._watermark(idle)[0]
+
+    def _watermark(self, idle: bool) -> tuple[float, float | None]:
+        """The watermark, and, when a quiet partition was left out of it, the append time up
+        to which that partition is known to have been quiet (None: none was left out).
 
         Until every `orders` partition has been heard of (`expect`), nothing is ready: one
         not read yet may hold the earliest orders. A partition behind that has had nothing
@@ -134,26 +148,50 @@ class WatchQueue:
         times = _every(self.store, "partition_time")
         behind = self.behind()
         if any(key not in times for key in behind):
-            return float("-inf")
+            return float("-inf"), None
         if not idle:
             expected = self.store.table("watch_clock").get("of", 0)
             heard = set(times) | set(_every(self.store, "partition_read"))
             if len(heard) < expected:
-                return float("-inf")
+                return float("-inf"), None
         if not times:
-            return float("inf") if idle else float("-inf")
+            return (float("inf") if idle else float("-inf")), None
+        if idle:  # the tail: only the partitions behind hold back
+            return float(min((times[key][0] for key in behind), default=float("inf"))), None
+        # a partition is quiet once nothing was appended to it for `idle_after` up to a time
+        # when every record appended is known of: the newest decided, or the last listing of
+        # the ends if that is older (records appended since are known to nobody yet)
         newest = max(appended for _, appended in times.values())
+        known = min(newest, self.store.table("watch_clock").get("listed", newest))
         holding = [
             ts
             for key, (ts, appended) in times.items()
-            if key in behind or (not idle and appended >= newest - self.idle_after)
+            if key in behind or appended >= known - self.idle_after
         ]
-        return float(min(holding, default=float("inf")))
+        quiet = len(holding) < len(times)
+        return float(min(holding, default=float("inf"))), known if quiet else None
 
     def forget(self) -> None:
         """The saved state was restored under it: rebuild what is cached from the tables."""
         self._events = {}
         self._by_time = None
+
+    def stood(self, positions: dict[int, tuple[int, int | None]], of: Any, listed: Any) -> None:
+        """An intake's report: its `positions`, how many partitions `orders` has (`of`) and
+        when it had their ends listed (`listed`); what is not a number is left out."""
+        for partition, (read, end) in positions.items():
+            self.position(partition, read, end)
+        if isinstance(of, int):
+            self.expect(of)
+        if isinstance(listed, float):
+            self.listed(listed)
+
+    def listed(self, at: float) -> None:
+        """Every `orders` partition's end was listed at `at` (a reader's clock, in append
+        time's terms): a record appended before then is known of, read or behind."""
+        clock = self.store.table("watch_clock")
+        if at > clock.get("listed", float("-inf")):
+            clock["listed"] = at
 
     def expect(self, partitions: int) -> None:
         """`orders` has this many partitions (the most any reader has reported)."""
@@ -167,7 +205,7 @@ class WatchQueue:
         pending = self.store.table("watch_pending")
         if not pending:
             return []
-        low = self.watermark(idle)
+        low, known = self._watermark(idle)
         by_time = self._by_time
         if by_time is None:
             by_time = [(item["ts"], item["id"], key) for key, item in pending.items()]
@@ -177,7 +215,13 @@ class WatchQueue:
         clock = self.store.table("watch_clock")
         released = clock.get("released", float("-inf"))
         while by_time and by_time[0][0] < low:
-            ts, _, key = heapq.heappop(by_time)
+            ts, _, key = by_time[0]
+            appended = pending[key].get("ap")
+            if known is not None and appended is not None and appended > known:
+                # a quiet partition may have had records appended since it was last known
+                # quiet, and this one came after: it waits for the next listing of the ends
+                break
+            heapq.heappop(by_time)
             item = pending.pop(key)
             raw = item["raw"].encode()
             event = self._events.pop(key, None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,8 +46,10 @@ class IntakeRunner:
         highwater: Callable[[int], int | None],
         assigned: Iterable[int] = (),
         partitions: int | None = None,
+        listed: Mapping[int, int] | None = None,
+        listed_at: float | None = None,
     ) -> None:
-        batch = self.stage.apply(messages, highwater, assigned, partitions)
+        batch = self.stage.apply(messages, highwater, assigned, partitions, listed, listed_at)
         self.box.extend(batch.records)
         sent = await commit.deliver(self.box)  # before the batch is acknowledged
         written = [meta for meta in sent if meta.topic == DECIDE_TOPIC]

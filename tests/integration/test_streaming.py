@@ -175,20 +175,27 @@ def test_two_workers_on_eight_partitions_flag_the_same_orders(
 def test_a_killed_worker_loses_nothing_and_decides_each_order_once(
     expected8: Expected, tmp_path: Path
 ) -> None:
+    """Killed in the middle of the first half, the second half coming after a quiet spell
+    longer than a partition's idle time (3 s here): the orders appended to the partitions it
+    had read to their ends are known to nobody but the broker's listing of their ends until the
+    survivor takes them over, and the others' watch tickets wait for them."""
     expected = expected8
     first, second, _ = _halves(expected, tmp_path)
-    with LocalCluster(tmp_path, watch_partitions=8, worker_args=("--loglevel", "info")) as cluster:
+    env = {"RISKMON_PARTITION_IDLE_S": "3"}
+    args = ("--loglevel", "info")
+    with LocalCluster(tmp_path, watch_partitions=8, worker_args=args, env=env) as cluster:
         _start(cluster, expected, ("a", "b"))
         cluster.produce(first, "orders")
         cluster.wait_for("decisions", lambda n: n >= len(expected.decisions) // 5, 90, "some")
         cluster.kill_worker("b", signal.SIGKILL)  # in the middle of the first half
+        time.sleep(5)
         cluster.produce(second, "orders")
         # the survivor takes everything over once the dead member's session ends; a worker
         # joining before that could be given partitions alongside the dead one on tansu
         cluster.wait_shared(("a",), 8, 60)
         cluster.start_worker("b")
         records = _until_decided(cluster, set(expected.decisions))
-        alerts = _until_flagged(cluster, records, expected.rules_flagged)
+        alerts = _until_flagged(cluster, records, expected.rules_flagged, timeout=120)
         logs = cluster.logs(lines=400)
     contents: dict[str, set[bytes]] = {}
     for record in records:  # as a consumer that drops repeated ids reads them
