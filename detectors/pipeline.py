@@ -12,6 +12,7 @@ them over partitions. `on_order` runs both, in-process.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -179,10 +180,22 @@ class Pipeline:
         """The deciding half: the decision, the deciding detectors' alerts, what to watch."""
         ts = event.occurred_at.timestamp()
         expired = self._expire(ts)
-        if event.event_id in self._seen:
-            outcome = DUPLICATE
+        seen = self._seen.get(event.event_id)
+        identity = _identity(event.event_type, event.order_id)
+        if seen is not None:
+            # 1: an entry written before identities were kept (a repeat, as it was then taken)
+            if seen in (1, identity):
+                outcome = DUPLICATE
+            else:  # not a redelivery: ignoring it would lose an order without a word
+                outcome = _rejected(
+                    raw,
+                    origin,
+                    "event_id_reused",
+                    f"event_id {event.event_id!r} was first seen on another event "
+                    f"(another order or event type); only a redelivery may repeat it",
+                )
         else:
-            self._seen[event.event_id] = 1
+            self._seen[event.event_id] = identity
             if isinstance(event, OrderPaid):
                 outcome = self._paid(event, ts, raw, origin)
             else:
@@ -200,7 +213,7 @@ class Pipeline:
         answered = self._authorizations.get(checkout.event_id)
         if answered is not None:  # asked again (a retry): the same answer
             return Outcome("duplicate", authorization=answered, updates=expired)
-        self._seen[checkout.event_id] = 1
+        self._seen[checkout.event_id] = _identity(checkout.event_type, checkout.order_id)
         order_id = checkout.order_id
         existing = self._orders.get(order_id)
         updates = list(expired)
@@ -492,6 +505,18 @@ def _hooks(detectors: list[Detector], name: str) -> list[Callable[[Any, Store], 
 
 def _granted_categories(ctx: PaidContext) -> list[str]:
     return sorted({v.item.category for v in ctx.items if v.granted_units})
+
+
+def _identity(event_type: str, order_id: str) -> str:
+    """What an event id was first seen on, short: a redelivery matches it, a reuse does not.
+
+    >>> _identity("order_paid", "o-1") == _identity("order_paid", "o-1")
+    True
+    >>> _identity("order_paid", "o-1") == _identity("order_refunded", "o-1")
+    False
+    """
+    text = f"{event_type}\x1f{order_id}".encode()
+    return hashlib.blake2b(text, digest_size=6).hexdigest()
 
 
 def _rejected(raw: bytes, origin: Origin, reason: str, error: str) -> Outcome:

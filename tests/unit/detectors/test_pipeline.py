@@ -26,6 +26,22 @@ def test_same_order_paid_twice_under_new_event_id_is_a_dead_letter() -> None:
     assert [d["reason"] for d in run.dead] == ["duplicate_order"]
 
 
+def test_an_event_id_reused_by_another_order_is_a_dead_letter_not_a_repeat() -> None:
+    first = paid("p1")
+    other = {**paid("p2", at=1), "event_id": first["event_id"]}
+    run = Run().feed(first, other)
+    assert list(run.decisions) == [first["order_id"]]
+    assert [d["reason"] for d in run.dead] == ["event_id_reused"]
+    assert first["event_id"] in run.dead[0]["error"]
+
+
+def test_an_event_id_reused_by_another_event_of_the_order_is_a_dead_letter() -> None:
+    order = paid()
+    delivered = {**later(order, "order_delivered", at=3), "event_id": order["event_id"]}
+    run = Run().feed(order, delivered, order)  # the payment's redelivery stays a repeat
+    assert [d["reason"] for d in run.dead] == ["event_id_reused"]
+
+
 def test_refund_before_payment_waits_and_is_applied() -> None:
     order = paid()
     cancel = later(order, "order_cancelled", at=2)
