@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.money import money_text
+from schemas.outputs import Action, Severity
 
 
 def alert_id(detector: str, entity_type: str, entity_key: str, event_id: str) -> str:
@@ -26,8 +27,8 @@ def alert_id(detector: str, entity_type: str, entity_key: str, event_id: str) ->
 class Alert:
     detector: str
     risk: str
-    severity: str
-    action: str
+    severity: Severity
+    action: Action
     entity_type: str
     entity_key: str
     order_ids: list[str]

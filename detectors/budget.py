@@ -15,9 +15,10 @@ from detectors.base import Detector
 from detectors.context import LaterContext, PaidContext
 from detectors.store import Store
 from schemas.money import ZERO, to_fen
+from schemas.outputs import Severity
 from schemas.rules import ProgrammeRules
 
-_SEVERITY = ("low", "medium", "high", "critical")
+_SEVERITY: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 
 
 class Budget(Detector):
@@ -128,7 +129,12 @@ def _give_back(table: Any, key: str, amount: Decimal) -> None:
 
 
 def _threshold_alert(
-    ctx: PaidContext, key: str, threshold: Decimal, used: Decimal, budget: Decimal, severity: str
+    ctx: PaidContext,
+    key: str,
+    threshold: Decimal,
+    used: Decimal,
+    budget: Decimal,
+    severity: Severity,
 ) -> Alert:
     return Alert(
         detector="budget_threshold",

@@ -16,6 +16,7 @@ from detectors.products import Product, catalog_at, product_problems
 from detectors.store import Store
 from schemas.money import ZERO, to_fen
 from schemas.orders import Item
+from schemas.outputs import Action, Severity
 from schemas.rules import ANY_CATEGORY, BudgetLine, ProgrammeRules
 
 
@@ -159,6 +160,8 @@ class Compliance(Detector):
 
     def _alert(self, ctx: PaidContext, amount: Decimal) -> None:
         item_problems = sorted({p for v in ctx.items for p in v.problems})
+        severity: Severity
+        action: Action
         if ctx.consumer_problems:
             detector, severity, action = "consumer_eligibility", "high", "block"
             entity = ("consumer", ctx.consumer)

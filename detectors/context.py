@@ -10,6 +10,7 @@ from typing import Any
 from detectors.alerts import Alert
 from schemas.money import ZERO
 from schemas.orders import Item, OrderCancelled, OrderDelivered, OrderPaid, OrderRefunded
+from schemas.outputs import Action, Severity
 from schemas.rules import BudgetLine, Programme, ProgrammeRules
 
 HOUR = 3600.0
@@ -71,8 +72,8 @@ class _RaisesAlerts:
         self,
         detector: str,
         risk: str,
-        severity: str,
-        action: str,
+        severity: Severity,
+        action: Action,
         entity: tuple[str, str],
         order_ids: list[str],
         *,

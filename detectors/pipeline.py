@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from detectors.alerts import Alert
 from detectors.arbitrage import RefundArbitrage, RefundCycling
@@ -52,6 +52,8 @@ from schemas.orders import ORDER_ADAPTER, OrderCheckout, OrderPaid
 from schemas.outputs import Origin, dead_letter_record, decision_record
 from schemas.rules import ProgrammeRules
 
+OutcomeStatus = Literal["processed", "duplicate", "pending", "rejected"]
+
 
 def deciding_detectors(rules: ProgrammeRules) -> list[Detector]:
     """The checks that fix an order's allowed subsidy, in the order they must run: the
@@ -82,7 +84,7 @@ def watching_detectors(rules: ProgrammeRules) -> list[Detector]:
 
 @dataclass(slots=True)
 class Outcome:
-    status: str  # processed | duplicate | pending | rejected
+    status: OutcomeStatus
     decision: dict[str, Any] | None = None
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)

@@ -18,7 +18,7 @@ from detectors.sequence import EventTimeBuffer, Released
 from detectors.store import MemoryStore, Store
 from detectors.versions import Versioned
 from replay.learning import LearningRun
-from replay.observers import Observer, notify_outcome
+from replay.observers import Fanout, Observer, notify_outcome
 from schemas.controls import Control
 from schemas.decode import (
     DEFAULT_MAX_BYTES,
@@ -140,7 +140,7 @@ class Replay:
         # reading `orders` with this many partitions gives them (detectors/sequence.py)
         self.orders_partitions = orders_partitions or ORDERS_PARTITIONS
         self._partitions: dict[str, int] = {}
-        self.observers = list(observers or [])
+        self.observers = Fanout(observers or [])
         self.store = store if store is not None else MemoryStore()
         self.pipeline = Versioned(rules, self.store, deliveries=learning is not None)
         for published in versions or ():
@@ -158,8 +158,7 @@ class Replay:
             try:
                 entry = decode_catalog(line, self.max_bytes, self.window)
             except DecodeError as exc:
-                for observer in self.observers:
-                    observer.on_consumed("catalog", "invalid")
+                self.observers.on_consumed("catalog", "invalid")
                 self._dead(
                     dead,
                     exc.reason,
@@ -172,9 +171,8 @@ class Replay:
             if self.learning is not None:
                 self.learning.catalog(entry)
             self.stats.catalog_entries += 1
-            for observer in self.observers:
-                observer.on_consumed("catalog", "catalog")
-                observer.on_catalog(entry)
+            self.observers.on_consumed("catalog", "catalog")
+            self.observers.on_catalog(entry)
 
     def run(
         self,
@@ -218,12 +216,10 @@ class Replay:
                 try:
                     event = decode_order(line, max_bytes, window)
                 except DecodeError as exc:
-                    for observer in observers:
-                        observer.on_consumed("orders", "invalid")
+                    observers.on_consumed("orders", "invalid")
                     self._dead(dead, exc.reason, exc.message, line, origin)
                     continue
-                for observer in observers:
-                    observer.on_consumed("orders", event.event_type)
+                observers.on_consumed("orders", event.event_type)
                 stats.events += 1
                 stats.by_type[event.event_type] += 1
                 n_extra = extra_fields(event)
@@ -254,16 +250,14 @@ class Replay:
             for alert in watched:
                 alerts.write(alert.record())
                 self._count(alert)
-                for observer in observers:
-                    observer.on_alert(alert)
+                observers.on_alert(alert)
             stats.late_events = held.late
             for record in pipeline.expire(everything=True):
                 self._dead_record(dead, record)
             if learning is not None:
                 self.stats.learning = learning.finish()
                 self._report_learning(self.stats.learning)
-            for observer in self.observers:
-                observer.close()
+            self.observers.close()
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
@@ -309,17 +303,14 @@ class Replay:
         self, event: OrderPaid | LaterEvent, outcome: Outcome, watched: list[Alert]
     ) -> None:
         if outcome.status == "processed":
-            notify_outcome(self.observers, event, outcome)
-            for observer in self.observers:
-                for alert in outcome.alerts:
-                    observer.on_alert(alert)
-        for observer in self.observers:
-            for alert in watched:
-                observer.on_alert(alert)
+            notify_outcome([self.observers], event, outcome)
+            for alert in outcome.alerts:
+                self.observers.on_alert(alert)
+        for alert in watched:
+            self.observers.on_alert(alert)
 
     def _report_learning(self, figures: dict[str, float]) -> None:
-        for observer in self.observers:
-            observer.on_learning_quality(figures)
+        self.observers.on_learning_quality(figures)
 
     def _record(
         self,
@@ -368,8 +359,7 @@ class Replay:
                 return False  # another event that mentions it: decoded as such
             self._dead(dead, exc.reason, exc.message, line, origin)
             return True
-        for observer in self.observers:
-            observer.on_consumed("orders", checkout.event_type)
+        self.observers.on_consumed("orders", checkout.event_type)
         self.stats.events += 1
         self.stats.by_type[checkout.event_type] += 1
         self.pipeline.watermark = max(self.pipeline.watermark, checkout.occurred_at.timestamp())
@@ -396,7 +386,6 @@ class Replay:
 
     def _dead_record(self, sink: _Sink | None, record: dict[str, Any]) -> None:
         self.stats.dead_letters[record["reason"]] += 1
-        for observer in self.observers:
-            observer.on_dead_letter(record)
+        self.observers.on_dead_letter(record)
         if sink is not None:
             sink.write(record)

@@ -44,6 +44,7 @@ from detectors.pipeline import Outcome
 from schemas.catalog import CatalogEntry
 from schemas.labels import Label
 from schemas.orders import OrderPaid
+from schemas.outputs import Severity
 from schemas.rules import ProgrammeRules
 
 FORMAT = 1  # the checkpoint's layout; `codec.VERSION` is the container's
@@ -221,7 +222,7 @@ class Learner:
         score: float,
         evidence: dict[str, Any],
         order_ids: list[str] | None = None,
-        severity: str = "medium",
+        severity: Severity = "medium",
     ) -> Alert:
         self.counts[detector] += 1
         return Alert(
