@@ -25,7 +25,7 @@ import orjson
 
 from detectors.alerts import Alert
 from reports.formats import count, day_text, days_text, hours_text, money, share
-from reports.vocabulary import Lang, reason, word
+from reports.vocabulary import Lang, pair, reason, word
 
 Facts = Mapping[str, Any]
 Render = Callable[[Facts, str, float, Lang], str]
@@ -99,7 +99,8 @@ def _quota(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     parts = []
     for breach in e.get("breaches", []):
         _, scope, period = (str(breach["quota"]).split("|") + ["", "", ""])[:3]
-        named = word(f"category:{scope}", lang) if scope else ""
+        family = "category" if pair(f"category:{scope}") else "line"
+        named = word(f"{family}:{scope}", lang) if scope else ""
         limit, used = count(breach["limit"]), breach.get("used")
         when = _period(period, lang) if period else ""
         if lang == "zh":

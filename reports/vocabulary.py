@@ -39,6 +39,8 @@ FAMILIES = (
     "stream",
     "category",
     "event",
+    "line",
+    "programme",
 )
 
 _DETECTORS: dict[str, tuple[str, str]] = {
@@ -248,6 +250,19 @@ _EVENTS = {
     "order_checkout": ("下单核验", "checkout"),
 }
 
+# the shipped rules' programmes and budget lines (a rules file's own titles take precedence
+# where the rules are at hand: reports.labels.Names)
+_PROGRAMMES = {
+    "featured_goods": ("特色优品补贴", "featured goods"),
+    "logistics_warehouse": ("电商物流仓让利补贴", "logistics warehouse"),
+}
+_LINES = {
+    "appliances": ("家电", "appliances"),
+    "digital": ("数码", "digital devices"),
+    "local_specialty": ("本地特色产品", "local specialties"),
+    "warehouse_orders": ("物流仓订单", "warehouse orders"),
+}
+
 _TABLES: dict[str, dict[str, tuple[str, str]]] = {
     "detector": _DETECTORS,
     "risk": _RISKS,
@@ -265,6 +280,8 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
     "stream": _STREAMS,
     "category": _CATEGORIES,
     "event": _EVENTS,
+    "line": _LINES,
+    "programme": _PROGRAMMES,
 }
 
 

@@ -114,6 +114,9 @@ def test_controls_and_categories_have_words() -> None:
     for path in (ROOT / "riskmon" / "rules").glob("*.toml"):
         rules = tomllib.loads(path.read_text(encoding="utf-8"))
         assert set(rules["categories"]) <= known("category"), path.name
+        assert set(rules["programmes"]) <= known("programme"), path.name
+        for programme in rules["programmes"].values():
+            assert set(programme["budget_lines"]) <= known("line"), path.name
 
 
 @pytest.mark.parametrize("family", FAMILIES)
