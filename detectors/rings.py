@@ -134,5 +134,6 @@ class IdentityRings(Detector):
                     "distinct_consumers": len(identities),
                     "window_hours": rule.window_hours,
                     "category": category,
+                    "min_identities": rule.min_identities,  # the threshold, for the reader
                 },
             )

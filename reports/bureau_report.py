@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from sqlalchemy import Engine, select
 
+from reports import vocabulary
 from reports.bureau_figures import cofunding_section, figures, leverage
 from reports.bureau_tables import complaints
 from reports.bureau_words import word
@@ -48,7 +49,8 @@ def performance_section(found: pd.DataFrame, rules: ProgrammeRules, lang: Lang) 
     rows = []
     for programme, group in found.groupby("programme", sort=True):
         by_category = group.groupby("category", sort=True)
-        parts = [(str(c), g) for c, g in by_category] + [(word("total", lang), group)]
+        parts = [(vocabulary.word(f"category:{c}", lang), g) for c, g in by_category]
+        parts.append((word("total", lang), group))
         for category, part in parts:
             sums = {m: int(part[m].sum()) for m in _MONEY}
             consumers = int(part["consumers"].sum())

@@ -24,6 +24,9 @@ class Section:
     frame: pd.DataFrame  # columns named by label keys
     kinds: dict[str, ColumnKind] = field(default_factory=dict)
     note: str | None = None
+    # what an empty table says instead of rows: the period had nothing, and why
+    # (`reports.emptiness` fills it for a builder that did not)
+    empty: str | None = None
 
     def kind(self, column: str) -> ColumnKind:
         return self.kinds.get(column, "text")

@@ -1,4 +1,5 @@
-"""Headings and names in the bureau's language (Chinese, the default) or in English.
+"""Headings in the bureau's language (Chinese, the default) or in English; the names of
+values (risks, detectors, decisions...) come from the shared vocabulary (reports/vocabulary.py).
 
 >>> label("budget_line", "zh"), label("budget_line", "en")
 ('预算线', 'budget line')
@@ -8,12 +9,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
+from reports.vocabulary import LANGS, Lang, name
 from schemas.rules import ProgrammeRules
 
-Lang = Literal["zh", "en"]
-LANGS: tuple[Lang, ...] = ("zh", "en")
+__all__ = ["LANGS", "TOTAL", "Lang", "Names", "label", "name"]
 TOTAL = "\x00total"  # a budget-line key for a programme's total row
 
 _LABELS: dict[str, tuple[str, str]] = {
@@ -35,6 +34,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "chart_daily": ("逐日净使用金额(元)", "Net spend per day (yuan)"),
     # facts
     "period": ("统计期间", "Period"),
+    "period_basis": ("期间说明", "Period chosen"),
+    "store_held": ("存储中的记录", "The store holds"),
+    "nothing_booked": ("本期记录", "This period"),
     "generated_at": ("生成时间", "Generated at"),
     "source": ("数据来源", "Source"),
     "rules": ("规则版本", "Rules"),
@@ -99,79 +101,11 @@ _LABELS: dict[str, tuple[str, str]] = {
     "bill_line": ("账单行", "bill line"),
 }
 
-_NAMES: dict[str, dict[str, tuple[str, str]]] = {
-    "kind": {
-        "grant": ("发放", "grant"),
-        "hold": ("冻结待审", "hold"),
-        "reject": ("拒付", "rejection"),
-        "clawback": ("退回", "claw-back"),
-    },
-    "decision": {
-        "approve": ("通过", "approve"),
-        "review": ("待复核", "review"),
-        "reject": ("拒绝", "reject"),
-    },
-    "risk": {
-        "hoarding": ("囤货", "hoarding"),
-        "arbitrage": ("套利", "arbitrage"),
-        "fraud": ("骗补", "fraud"),
-        "compliance": ("违规", "compliance"),
-        "budget": ("预算", "budget"),
-    },
-    "severity": {
-        "low": ("低", "low"),
-        "medium": ("中", "medium"),
-        "high": ("高", "high"),
-        "critical": ("严重", "critical"),
-    },
-    "action": {
-        "review": ("复核", "review"),
-        "hold": ("冻结", "hold"),
-        "block": ("拦截", "block"),
-        "notify": ("通报", "notify"),
-    },
-    "difference": {
-        "over_claimed": ("超额申报", "over-claimed"),
-        "unknown_order": ("未知订单", "unknown order"),
-        "refunded_but_claimed": ("已退款仍申报", "refunded but claimed"),
-        "duplicate_claim": ("重复申报", "claimed twice"),
-        "under_claimed": ("少报", "under-claimed"),
-    },
-    "detector": {
-        "consumer_eligibility": ("消费者资格不符", "consumer_eligibility"),
-        "product_eligibility": ("商品资格不符", "product_eligibility"),
-        "subsidy_amount": ("补贴金额不符", "subsidy_amount"),
-        "budget_exhausted": ("预算用尽", "budget_exhausted"),
-        "budget_threshold": ("预算使用阈值", "budget_threshold"),
-        "quota_breach": ("超限购", "quota_breach"),
-        "split_orders": ("拆单", "split_orders"),
-        "address_ring": ("同地址多人", "address_ring"),
-        "device_ring": ("同设备多人", "device_ring"),
-        "phone_ring": ("同手机多人", "phone_ring"),
-        "payment_ring": ("同支付账户多人", "payment_ring"),
-        "account_farm": ("批量新账户", "account_farm"),
-        "refund_arbitrage": ("退款套利", "refund_arbitrage"),
-        "refund_cycling": ("反复退购", "refund_cycling"),
-        "qualification_reuse": ("资格码冒用", "qualification_reuse"),
-        "qualification_shared": ("资格码转借", "qualification_shared"),
-        "device_many_codes": ("一机多码", "device_many_codes"),
-        "pickup_pipeline": ("自提点囤货", "pickup_pipeline"),
-        "merchant_fake_orders": ("商户虚假交易", "merchant_fake_orders"),
-        "price_inflation": ("先涨价后补贴", "price_inflation"),
-    },
-}
-
 
 def label(key: str, lang: Lang) -> str:
     """A heading; an unknown key is its own heading (a new column is never lost)."""
     pair = _LABELS.get(key)
     return key if pair is None else pair[0 if lang == "zh" else 1]
-
-
-def name(family: str, value: str, lang: Lang) -> str:
-    """A value's name (a risk, a kind, a decision...); an unknown one is shown as it is."""
-    pair = _NAMES.get(family, {}).get(value)
-    return value if pair is None else pair[0 if lang == "zh" else 1]
 
 
 class Names:

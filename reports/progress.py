@@ -87,7 +87,7 @@ def _progress(fund: pd.DataFrame, rules: ProgrammeRules, period: Period, names: 
                     "used_share": used / budget if budget else 0.0,
                     "remaining": remaining,
                     "burn_rate": round(burn),
-                    "exhaustion": _exhaustion(period.end, remaining, burn, names.lang),
+                    "exhaustion": exhaustion(period.end, remaining, burn, last_day, names.lang),
                     "programme_end": str(last_day),
                 }
             )
@@ -95,20 +95,42 @@ def _progress(fund: pd.DataFrame, rules: ProgrammeRules, period: Period, names: 
     kinds = {k: "money" for k in (*money, "remaining", "burn_rate")}
     kinds["used_share"] = "share"
     note = (
-        "使用 = 发放 + 冻结待审 − 退回;拒付未动用预算,单列。近7日日均按自然日计。"
+        "使用 = 发放 + 冻结待审 − 退回;拒付未动用预算,单列。近7日日均按自然日计;预计用尽日期"
+        "按近7日日均推算,晚于项目结束日期的显示为“项目期内不会用尽”。"
         if names.lang == "zh"
         else "Used = granted + held − clawed back; rejections never left the budget and are "
-        "shown apart. The burn rate averages the last 7 calendar days."
+        "shown apart. The burn rate averages the last 7 calendar days; the projected "
+        "exhaustion follows it, and a day past the programme's end reads \"not exhausted "
+        'within the programme".'
     )
     return Section("progress", pd.DataFrame(rows), kinds, note)  # type: ignore[arg-type]
 
 
-def _exhaustion(end: date, remaining: int, burn: float, lang: Lang) -> str:
+def exhaustion(end: date, remaining: int, burn: float, last_day: date, lang: Lang) -> str:
+    """When the budget runs out at the last 7 days' pace; a day past the programme's end is no
+    forecast (the programme stops first), so it is said in words.
+
+    >>> from datetime import date
+    >>> exhaustion(date(2026, 7, 18), 100_000, 2_000.0, date(2026, 12, 31), "zh")
+    '2026-09-06'
+    >>> exhaustion(date(2026, 7, 18), 100_000, 1.0, date(2026, 12, 31), "zh")
+    '项目期内不会用尽'
+    >>> exhaustion(date(2026, 7, 18), 100_000, 0.0, date(2026, 12, 31), "en")
+    'no spend in the last 7 days: not exhausted at this pace'
+    """
+    zh = lang == "zh"
     if remaining <= 0:
-        return "已用尽" if lang == "zh" else "exhausted"
+        return "已用尽" if zh else "exhausted"
     if burn <= 0:
-        return "—"
-    return str(end + timedelta(days=math.ceil(remaining / burn)))
+        return (
+            "近7日无净使用,按此进度不会用尽"
+            if zh
+            else "no spend in the last 7 days: not exhausted at this pace"
+        )
+    days = math.ceil(remaining / burn)
+    if days > (last_day - end).days:
+        return "项目期内不会用尽" if zh else "not exhausted within the programme"
+    return str(end + timedelta(days=days))
 
 
 def _daily(

@@ -206,6 +206,12 @@ def report(result: Reconciliation, lang: Lang, bill: Path) -> Report:
             "differences",
             pd.DataFrame(rows, columns=columns),
             {"bill_line": "int"} | {c: "money" for c in money},  # type: ignore[arg-type]
+            empty=(
+                f"账单 {result.rows:,} 行与规则核定及台账一致:无差异。"
+                if lang == "zh"
+                else f"The bill's {result.rows:,} rows agree with the rules and the ledger: "
+                "no difference."
+            ),
         )
     )
     return out

@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import unicodedata
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,22 +60,27 @@ def _title(report: Report) -> str:
 
 # html ------------------------------------------------------------------------------------------
 
+# Readable at 1,280 px without scrolling sideways: tables take the page's width, text cells
+# wrap (long ids at any character), only numbers stay on one line.
 _CSS = """
 body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC",
-       "DejaVu Sans", sans-serif; margin: 24px 32px; color: #1f2933; }
+       "DejaVu Sans", sans-serif; margin: 20px 20px; color: #1f2933; max-width: 1600px; }
 h1 { font-size: 22px; margin: 0 0 8px; } h2 { font-size: 17px; margin: 28px 0 8px; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 2px 16px;
            font-size: 13px; margin: 0 0 8px; } dl.facts dt { color: #52606d; }
-table { border-collapse: collapse; font-size: 12.5px; margin: 4px 0; }
-th, td { border: 1px solid #cbd2d9; padding: 3px 8px; }
-td { white-space: nowrap; }
-td.w { white-space: normal; min-width: 28em; }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+table { border-collapse: collapse; font-size: 12px; margin: 4px 0; width: 100%; }
+th, td { border: 1px solid #cbd2d9; padding: 3px 5px; vertical-align: top; }
+td, th { white-space: normal; overflow-wrap: anywhere; }
+td.w { min-width: 16em; }
 th { background: #f0f4f8; text-align: left; font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr:nth-child(even) td { background: #fafbfc; }
 p.note { font-size: 12px; color: #52606d; margin: 4px 0; }
+p.empty { font-size: 13px; margin: 6px 0; padding: 6px 10px; background: #fffbea;
+          border-left: 3px solid #f0b429; }
 div.charts { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0; }
-img.chart { width: calc(50% - 6px); min-width: 420px; box-sizing: border-box;
+img.chart { width: calc(50% - 6px); min-width: 420px; max-width: 100%; box-sizing: border-box;
             border: 1px solid #e4e7eb; }
 """
 
@@ -115,7 +122,10 @@ def _html(report: Report, out: Path) -> list[Path]:
         parts.append(f"<h2>{html.escape(label(section.key, lang))}</h2>")
         if section.note:
             parts.append(f'<p class="note">{html.escape(section.note)}</p>')
-        parts.append(_html_table(report, section))
+        if section.frame.empty and section.empty:
+            parts.append(f'<p class="empty">{html.escape(section.empty)}</p>')
+        else:
+            parts.append(_html_table(report, section))
     parts.append("</body></html>\n")
     out.write_text("\n".join(parts), encoding="utf-8")
     return [out]
@@ -142,6 +152,9 @@ def _md(report: Report, out: Path) -> list[Path]:
         lines += ["", f"## {label(section.key, lang)}", ""]
         if section.note:
             lines += [section.note, ""]
+        if section.frame.empty and section.empty:
+            lines.append(f"> {section.empty}")
+            continue
         kinds = [section.kind(str(c)) for c in section.frame.columns]
         lines.append("| " + " | ".join(_md_cell(h) for h in _headings(report, section)) + " |")
         lines.append(
@@ -198,9 +211,55 @@ def _cell(value: Any, kind: ColumnKind) -> Any:
     return neutralise_value(value)  # a text cell, never a formula
 
 
+WIDEST = 60  # characters: a wider text cell wraps instead
+
+
+def shown_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: a Chinese character takes two.
+
+    >>> shown_width("2026-07-05 10:00:00"), shown_width("涉险补贴(元)")
+    (19, 12)
+    """
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cell_text(value: Any, number_format: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal | float | int) and not isinstance(value, bool):
+        if number_format == "0.00%":
+            return f"{float(value):.2%}"
+        if "0.00" in number_format:
+            return f"{float(value):,.2f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def fit_columns(sheet: Any, *, skip_row: int | None = None) -> None:
+    """Each column as wide as its widest cell (a heading included, a wrapped text at most
+    `WIDEST`): timestamps and amounts are read whole, never as ###."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    widths: dict[int, int] = {}
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.row == skip_row:
+                continue  # an empty table's sentence: it may run past its column
+            text = _cell_text(cell.value, cell.number_format)
+            width = max((shown_width(part) for part in text.splitlines()), default=0)
+            if width > WIDEST:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+                width = WIDEST
+            widths[cell.column] = max(widths.get(cell.column, 0), width)
+    for column, width in widths.items():
+        sheet.column_dimensions[get_column_letter(column)].width = max(8, width + 2)
+
+
 def _xlsx(report: Report, out: Path) -> list[Path]:
     from openpyxl.drawing.image import Image
-    from openpyxl.utils import get_column_letter
 
     lang = report.lang
     formats = {"money": "#,##0.00", "int": "#,##0", "share": "0.00%"}
@@ -211,8 +270,7 @@ def _xlsx(report: Report, out: Path) -> list[Path]:
         )
         summary = label(report.key, lang)[:31]
         facts.to_excel(writer, sheet_name=summary, index=False)
-        writer.sheets[summary].column_dimensions["A"].width = 16
-        writer.sheets[summary].column_dimensions["B"].width = 60
+        fit_columns(writer.sheets[summary])
         for section in report.sections:
             kinds = [section.kind(str(c)) for c in section.frame.columns]
             frame = pd.DataFrame(
@@ -228,12 +286,13 @@ def _xlsx(report: Report, out: Path) -> list[Path]:
             frame.to_excel(writer, sheet_name=name, index=False)
             sheet = writer.sheets[name]
             sheet.freeze_panes = "A2"
-            for i, (heading, kind) in enumerate(zip(frame.columns, kinds, strict=True), start=1):
-                letter = get_column_letter(i)
-                sheet.column_dimensions[letter].width = max(10, min(40, len(str(heading)) * 2))
+            for i, kind in enumerate(kinds, start=1):
                 if kind in formats:
                     for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
                         cell.number_format = formats[kind]
+            if section.frame.empty and section.empty:
+                sheet.cell(row=2, column=1, value=neutralise(section.empty))
+            fit_columns(sheet, skip_row=2 if section.frame.empty else None)
         if report.charts:
             sheet = writer.book.create_sheet("图表" if lang == "zh" else "Charts")
             row = 1

@@ -127,12 +127,14 @@ def replay(
             "this many orders partitions do (default: the topic's, 8)",
         ),
     ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh (default) or en")] = "zh",
 ) -> None:
     """Run every detector over a file of events, in-process; exit 0 even on bad lines."""
     from replay import Replay
     from replay.summary import summary_tables
     from riskmon.exporter import replay_metrics
 
+    lang_ = store_cli.parse_lang(lang)
     programme_rules = _rules(rules)
     learnt = _learning(programme_rules, learning, labels, scores_out)
     with (
@@ -153,7 +155,7 @@ def replay(
         stats = _run_with_progress(
             engine, events, catalog, alerts_out, decisions_out, dead_letter_out, authorizations_out
         )
-        console.print(summary_tables(stats))
+        console.print(summary_tables(stats, lang_))
         if summary_json is not None:
             summary_json.write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
 
@@ -708,7 +710,7 @@ def backtest(
         out / "decisions.jsonl",
         out / "dead-letter.jsonl",
     )
-    console.print(summary_tables(stats))
+    console.print(summary_tables(stats, "en"))  # beside the evaluation, in English as it is
     console.rule("3. evaluate against the ground truth")
     console.print(
         format_evaluation(score(out / "truth.jsonl", out / "alerts.jsonl", out / "decisions.jsonl"))

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from riskmon.settings import load_settings
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from reports.backup import BackupKey
     from reports.document import Report
     from reports.labels import Lang
+    from reports.reconcile import Reconciliation
     from reports.render import Format
     from schemas.rules import ProgrammeRules
 
@@ -106,7 +108,7 @@ def _format(fmt: str | None, out: Path) -> Format:
     raise _fail(f"--format must be one of {', '.join(FORMATS)} (or --out ending in one)")
 
 
-def _lang(value: str) -> Lang:
+def parse_lang(value: str) -> Lang:
     from reports.labels import LANGS
 
     for known in LANGS:
@@ -156,13 +158,14 @@ def report(
     if kind not in KINDS:
         raise _fail(f"the report is one of {', '.join(KINDS)}, not {kind!r}")
     fmt_ = _format(fmt, out)
-    lang_ = _lang(lang)
+    lang_ = parse_lang(lang)
     programme_rules = _rules(rules)
     try:
         period = Period.parse(date, start, end)
     except PeriodError as exc:
         raise _fail(str(exc)) from None
     with open_store(write=False) as engine:
+        defaulted = period is None
         try:
             period = period or default_period(engine, kind)
         except EmptyStoreError as exc:
@@ -174,6 +177,7 @@ def report(
             period,
             lang_,
             source=describe(engine.url),
+            defaulted=defaulted,
         )
     _write(built, fmt_, out)
 
@@ -185,13 +189,11 @@ def reconcile(
     lang: LangOption = "zh",
 ) -> None:
     """Reconcile a subsidy bill (立减账单核对) with the rules' decisions and the ledger."""
-    from reports.frames import yuan
-    from reports.labels import name
-    from reports.reconcile import KINDS, BillError, read_bill
+    from reports.reconcile import BillError, read_bill
     from reports.reconcile import reconcile as run
     from reports.reconcile import report as as_report
 
-    lang_ = _lang(lang)
+    lang_ = parse_lang(lang)
     if not bill.is_file():
         raise _fail(f"{bill}: no such file")
     try:
@@ -200,25 +202,44 @@ def reconcile(
         raise _fail(str(exc)) from None
     with open_store(write=False) as engine:
         result = run(engine, rows)
-    table = Table(title=f"{bill.name}: {result.rows:,} rows, {yuan(result.billed):,} yuan billed")
-    table.add_column("difference")
-    table.add_column("count", justify="right")
-    table.add_column("yuan", justify="right")
-    for kind in KINDS:
-        table.add_row(
-            f"{kind} ({name('difference', kind, 'zh')})",
-            f"{result.count(kind):,}",
-            f"{yuan(result.total(kind)):,}",
-        )
-    console.print(table)
-    console.print(
-        f"allowed by the rules {yuan(result.allowed):,}; in the ledger after claw-backs "
-        f"{yuan(result.ledger_net):,}; payable (the bill less every excess) "
-        f"{yuan(result.payable):,} yuan",
-        highlight=False,
-    )
+    console.print(reconcile_summary(result, bill.name, lang_))
     if out is not None:
         _write(as_report(result, lang_, bill), _format(fmt, out), out)
+
+
+def reconcile_summary(result: Reconciliation, bill: str, lang: Lang) -> Group:
+    """The reconciliation's terminal summary in `lang` (Chinese first): money as ¥1,234.56."""
+    from reports.formats import money
+    from reports.frames import yuan
+    from reports.reconcile import KINDS
+    from reports.vocabulary import name
+
+    zh = lang == "zh"
+    title = (
+        f"{bill}:{result.rows:,} 行,申报补贴 {money(yuan(result.billed))}"
+        if zh
+        else f"{bill}: {result.rows:,} rows, {money(yuan(result.billed))} billed"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("差异类型" if zh else "difference")
+    table.add_column("笔数" if zh else "count", justify="right")
+    table.add_column("金额" if zh else "amount", justify="right")
+    for kind in KINDS:
+        table.add_row(
+            name("difference", kind, lang),
+            f"{result.count(kind):,}",
+            money(yuan(result.total(kind))),
+        )
+    allowed, net, payable = (
+        money(yuan(v)) for v in (result.allowed, result.ledger_net, result.payable)
+    )
+    closing = (
+        f"规则核定 {allowed};扣除退回后台账净额 {net};应付(账单扣除全部超额){payable}"
+        if zh
+        else f"allowed by the rules {allowed}; in the ledger after claw-backs {net}; "
+        f"payable (the bill less every excess) {payable}"
+    )
+    return Group(table, Text(closing))
 
 
 def _backup_key() -> BackupKey:

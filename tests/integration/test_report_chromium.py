@@ -3,6 +3,7 @@ downloads a browser), and the xlsx opens in pandas with a sheet per table."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -82,6 +83,54 @@ def test_the_html_report_renders_in_headless_chromium(
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 1400)
     assert len(data) > 20_000  # a page with tables and charts, not a blank one
+
+
+def page_width(page: Path, profile: Path, viewport: int = 1280) -> int:
+    """The document's scrollWidth in a `viewport`-wide headless Chromium: a copy of the page
+    writes it into its title once laid out, and Chromium prints the DOM."""
+    probe = page.with_name(f"{page.stem}-probe.html")
+    script = (
+        "<script>window.addEventListener('load', () => { document.title = "
+        "'W=' + document.documentElement.scrollWidth; });</script></body>"
+    )
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script), "utf-8")
+    done = subprocess.run(  # noqa: S603 (a fixed program, our own arguments)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--window-size={viewport},1000",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    found = re.search(r"<title>W=(\d+)</title>", done.stdout.decode(errors="replace"))
+    assert found, done.stderr.decode(errors="replace")[-2000:]
+    return int(found.group(1))
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: `make system` installs it")
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("kind", ["daily", "incidents", "ledger"])
+def test_every_column_is_readable_at_1280_px(
+    store: Engine, tmp_path: Path, kind: str, lang: str
+) -> None:
+    """No sideways scrolling at 1,280 px: text cells wrap, the tables take the page's width."""
+    period = store_days(store)
+    assert period is not None
+    report = make(kind, store, RULES, period, lang, source="test")  # type: ignore[arg-type]
+    page = tmp_path / f"{kind}-{lang}.html"
+    write(report, "html", page)
+    assert page_width(page, tmp_path / "profile") <= 1280
 
 
 def test_the_xlsx_report_has_its_sheets(store: Engine, tmp_path: Path) -> None:

@@ -97,6 +97,8 @@ def test_simulate_replay_evaluate_with_learning_on_the_command_line(tmp_path: Pa
             str(out / "s.jsonl"),
             "--summary-json",
             str(out / "summary.json"),
+            "--lang",
+            "en",
         ],
     )
     assert replayed.exit_code == 0, replayed.output

@@ -18,6 +18,7 @@ from reports.frames import store_days
 from reports.labels import Lang, label
 from reports.period import Period
 from reports.render import FORMATS, write
+from reports.vocabulary import name
 from schemas.rules import ProgrammeRules
 
 PSEUDONYM = re.compile(r"[0-9a-f]{64}")
@@ -104,10 +105,11 @@ def test_incidents_group_every_alert_by_risk_and_pattern(
     report = build(filled, rules, "incidents", "en")
     grouped = report.section("by_pattern").frame
     assert int(grouped["alerts"].sum()) == sum(filled.stats.alerts.values())
-    assert set(grouped["detector"]) == set(filled.stats.detectors)
+    named = {name("detector", d, "en") for d in filled.stats.detectors}
+    assert set(grouped["detector"]) == named  # in words from the shared vocabulary
     listed = report.section("incident_list").frame
     assert len(listed) == sum(filled.stats.alerts.values())
-    people = listed[listed["entity"].str.startswith(("consumer", "address", "phone"))]
+    people = listed[listed["entity"].str.startswith(("consumer", "delivery address", "phone"))]
     assert len(people) and people["entity"].str.endswith("…").all()
 
 

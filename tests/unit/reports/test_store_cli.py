@@ -63,7 +63,7 @@ def test_replay_fills_the_store_and_the_other_commands_read_it(
     checked = invoke(
         "reconcile", "--bill", str(tmp_path / "bill.csv"), "--out", str(tmp_path / "d.xlsx")
     )
-    assert "over_claimed" in checked and (tmp_path / "d.xlsx").exists()
+    assert "超额申报" in checked and (tmp_path / "d.xlsx").exists()  # Chinese first
     over_total = sum(over.values())
     assert f"{over_total:,}" in checked
     invoke("backup", str(tmp_path / "bk"))

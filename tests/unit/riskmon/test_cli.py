@@ -39,7 +39,8 @@ def test_replay_exits_zero_with_bad_lines_and_prints_a_summary(tmp_path: Path) -
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "orders decided" in result.output and "malformed_json" in result.output
+    assert "已决订单" in result.output and "malformed_json" in result.output  # Chinese first
+    assert "¥" in result.output  # money as ¥1,234.56
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["orders"] == 1 and summary["dead_letters"] == 1
     assert len((tmp_path / "x.jsonl").read_bytes().splitlines()) == 1
