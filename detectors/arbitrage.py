@@ -17,7 +17,10 @@ from schemas.rules import ANY_CATEGORY, ProgrammeRules
 
 
 class RefundArbitrage(Detector):
-    """Refunds, added up, above what the consumer paid.
+    """Refunds, added up, above what the consumer paid: money that does not add up.
+
+    The honest look-alike it leaves alone: a full refund of exactly what was paid, or several
+    partial ones adding up to it (tests/unit/detectors/test_arbitrage_fraud.py).
 
     >>> from detectors.examples import order, refund, run
     >>> paid = order("alice", number=1)  # paid 4,499 after the 500 discount

@@ -214,7 +214,8 @@ class Honest:
         address = self.people.shared("addr")
         prefix = self.people.ip().rsplit(".", 1)[0]
         rota = self._categories(10)
-        step = max(self.clock.days * 24 / staff, 2.0)
+        # ten categories in turn, a turn longer than a ring's window: one colleague a category
+        step = max(self.clock.days * 24 / staff, 7.5)
         for n in range(staff):
             when = at + timedelta(hours=n * step + self.rng.uniform(0, step / 3))
             if when >= self.clock.start + timedelta(days=self.clock.days):
@@ -250,7 +251,7 @@ class Honest:
         at = self.clock.start + timedelta(hours=self.rng.uniform(0, 24))
         address = self.people.shared("addr")
         rota = self._categories(11)
-        step = max(self.clock.days * 24 / residents, 1.5)
+        step = max(self.clock.days * 24 / residents, 2.0)
         for n in range(residents):
             when = at + timedelta(hours=n * step + self.rng.uniform(0, step / 3))
             if when >= self.clock.start + timedelta(days=self.clock.days):

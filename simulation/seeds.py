@@ -76,6 +76,7 @@ def run_seeds(
     *,
     rules_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    events_per_day: int = 3400,
 ) -> SeedsReport:
     """Simulate, replay (`replay(folder)` writes alerts.jsonl and decisions.jsonl there) and
     score each seed, in `workdir/seed-N`."""
@@ -85,7 +86,7 @@ def run_seeds(
         if progress is not None:
             progress(seed)
         folder = workdir / f"seed-{seed}"
-        generate(seed, days, folder, rules_path=rules_path)
+        generate(seed, days, folder, rules_path=rules_path, events_per_day=events_per_day)
         replay(folder)
         report.runs[seed] = evaluate(
             folder / "truth.jsonl", folder / "alerts.jsonl", folder / "decisions.jsonl"
