@@ -241,3 +241,20 @@ def test_a_household_tablet_claiming_four_peoples_codes() -> None:
     assert run.flagged() == set()
     fifth = paid("lodger", at=90.0, items=[item(*LOCAL)], subsidy="30.00", device_id="dv-home")
     assert "device_many_codes" in run.feed(fifth).detectors()
+
+
+def test_pickup_station_at_its_count_and_beyond() -> None:
+    station = {"delivery__address_hash": h("addr:station"), "delivery__pickup_point": True}
+    residents = [paid(f"resident{n}", at=n * 15.0, **station) for n in range(4)]
+    run = Run().feed(*residents)
+    assert run.flagged() == set()  # four phones in three days: a busy week at the station
+    fifth = paid("resident9", at=66.0, **station)
+    assert run.feed(fifth).detectors() == {"pickup_pipeline"}
+    assert {o["order_id"] for o in [*residents, fifth]} <= run.flagged()
+
+
+def test_two_people_of_a_household_buying_the_same_phone() -> None:
+    home = {"device_id": "dv-flat", "payment__account_hash": h("pay:flat")}
+    home["delivery__address_hash"] = h("addr:flat2")
+    pair = [paid(p, at=at, **home) for p, at in (("partner1", 0.0), ("partner2", 2.0))]
+    assert Run().feed(*pair).flagged() == set()
