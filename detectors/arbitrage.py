@@ -13,10 +13,14 @@ from typing import Any
 from detectors.base import Detector
 from detectors.context import DAY, LaterContext, PaidContext, window
 from detectors.store import Store
+from schemas.rules import ANY_CATEGORY, ProgrammeRules
 
 
 class RefundArbitrage(Detector):
-    """Refunds, added up, above what the consumer paid.
+    """Refunds, added up, above what the consumer paid: money that does not add up.
+
+    The honest look-alike it leaves alone: a full refund of exactly what was paid, or several
+    partial ones adding up to it (tests/unit/detectors/test_arbitrage_fraud.py).
 
     >>> from detectors.examples import order, refund, run
     >>> paid = order("alice", number=1)  # paid 4,499 after the 500 discount
@@ -54,7 +58,13 @@ class RefundArbitrage(Detector):
 
 
 class RefundCycling(Detector):
-    """Released purchases of one category by one person, inside a window.
+    """Released purchases of one category by one person, inside a window, that recycled
+    something scarce: a once-per-programme quota, or the same qualification code.
+
+    The honest look-alike it leaves alone: a repeat local-specialty buyer within the weekly
+    limit who now and then sends back a bad batch for a refund. The weekly quota renews by
+    itself and each order has its own code, so those refunds recycle nothing; a refund is the
+    programme's own remedy for poor quality (tests/unit/detectors/test_lookalikes.py).
 
     >>> from detectors.examples import cancel, order, run
     >>> a, b, c = (order("alice", number=n, hours=10 * n, code="Q") for n in range(3))
@@ -66,6 +76,22 @@ class RefundCycling(Detector):
     risk = "arbitrage"
     entities = ("consumer",)
 
+    def __init__(self, rules: ProgrammeRules) -> None:
+        super().__init__(rules)
+        # (programme, category) whose quota renews by the day or week: a release gives back
+        # nothing the calendar would not give back anyway
+        self._renewing: set[tuple[str, str]] = set()
+        for programme_name, programme in rules.programmes.items():
+            for line in programme.budget_lines.values():
+                if line.quota is not None and line.quota.period in ("day", "week"):
+                    self._renewing.update((programme_name, c) for c in line.categories)
+
+    def _scarce(self, programme: str, category: str) -> bool:
+        return (programme, category) not in self._renewing and (
+            programme,
+            ANY_CATEGORY,
+        ) not in self._renewing
+
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         if ctx.claim <= 0 or not ctx.owns("consumer"):
             return
@@ -73,8 +99,12 @@ class RefundCycling(Detector):
         if not history:
             return
         rule = self.rules.detectors.refund_cycling
+        qualification = ctx.event.qualification
+        code = qualification.code if qualification is not None else None
         for category in sorted({v.item.category for v in ctx.items}):
-            released = window(history.get(category, []), ctx.ts, rule.window_days * DAY)
+            released = _recycled(
+                window(history.get(category, []), ctx.ts, rule.window_days * DAY), code
+            )
             if len(released) >= rule.min_released:
                 ctx.alert(
                     self.name,
@@ -98,23 +128,33 @@ class RefundCycling(Detector):
         rule = self.rules.detectors.refund_cycling
         table = store.table("released")
         consumer = ctx.order["consumer"]
+        code = ctx.order.get("code")
+        programme = ctx.order.get("programme", "")
         history = dict(table.get(consumer, {}))
         for category in categories:
             released = window(history.get(category, []), ctx.ts, rule.window_days * DAY)
-            released = [*released, [ctx.ts, ctx.event.order_id]]
+            entry = [ctx.ts, ctx.event.order_id, code, self._scarce(programme, category)]
+            released = [*released, entry]
             history[category] = released
-            if len(released) > rule.min_released:
+            recycled = _recycled(released, code)
+            if len(recycled) > rule.min_released:
                 ctx.alert(
                     self.name,
                     self.risk,
                     "high",
                     "hold",
                     ("consumer", consumer),
-                    [e[1] for e in released],
+                    [e[1] for e in recycled],
                     evidence={
-                        "released": len(released),
+                        "released": len(recycled),
                         "category": category,
                         "window_days": rule.window_days,
                     },
                 )
         table[consumer] = history
+
+
+def _recycled(released: list[list[Any]], code: str | None) -> list[list[Any]]:
+    """The releases that gave back something scarce: a once-per-programme quota (entry[3]),
+    or the qualification code `code` (entry[2]). Entries saved before these fields count."""
+    return [e for e in released if len(e) < 4 or e[3] or (code is not None and e[2] == code)]

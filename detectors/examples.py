@@ -42,7 +42,7 @@ def order(
 ) -> OrderPaid:
     """A subsidised phone bought by `person` (everything of their own unless `shared` says:
     `device`, `address`, `phone`, `payment`, `code`, `merchant`, `created` (the account's
-    creation, ISO time), `price`, `subsidy`)."""
+    creation, ISO time), `price`, `subsidy`, `ip`, `category`, `pickup`)."""
     n = number if number is not None else int(_hash(f"{person}/{hours}")[:7], 16)
     at = _START + timedelta(hours=hours)
     price = shared.get("price", 4999.0)
@@ -66,7 +66,7 @@ def order(
         },
         "qualification": {"code": shared.get("code", f"Q-{person}-{n}"), "verified": True},
         "device_id": shared.get("device", f"dv-{person}"),
-        "ip": "113.88.10.21",
+        "ip": shared.get("ip", "113.88.10.21"),
         "payment": {
             "account_hash": _hash(shared.get("payment", f"pay:{person}")),
             "method": "wechat",
@@ -75,12 +75,69 @@ def order(
         "delivery": {
             "address_hash": _hash(shared.get("address", f"addr:{person}")),
             "region": "440310",
-            "pickup_point": False,
+            "pickup_point": shared.get("pickup", False),
         },
         "warehouse_id": None,
-        "items": [{**_PHONE, "unit_price": price}],
+        "items": [
+            {**_PHONE, "unit_price": price, "category": shared.get("category", "mobile_phone")}
+        ],
         "order_amount": price,
         "subsidy_amount": shared.get("subsidy", 500.0),
+        "refund_amount": None,
+    }
+    event = ORDER_ADAPTER.validate_json(orjson.dumps(raw))
+    assert isinstance(event, OrderPaid)
+    return event
+
+
+def logistics(
+    person: str, *, hours: float = 0.0, number: int = 0, amount: float = 105.0
+) -> OrderPaid:
+    """A logistics-warehouse order of `amount` yuan by `person`, claiming its 10 % (at most 100)."""
+    at = _START + timedelta(hours=hours)
+    raw = {
+        "schema_version": 1,
+        "event_id": f"e-{person}-{number}",
+        "event_type": "order_paid",
+        "occurred_at": at.isoformat(),
+        "order_id": f"O-{person}-{number}",
+        "programme": "logistics_warehouse",
+        "merchant_id": "M0002",
+        "consumer": {
+            "account_id": f"A-{person}",
+            "id_hash": _hash(f"id:{person}"),
+            "id_region": "440310",
+            "birth_year": 1988,
+            "id_checksum_ok": True,
+            "phone_hash": _hash(f"phone:{person}"),
+            "real_name_verified": True,
+            "account_created_at": "2025-01-01T08:00:00+08:00",
+        },
+        "qualification": None,
+        "device_id": f"dv-{person}",
+        "ip": "113.88.10.21",
+        "payment": {
+            "account_hash": _hash(f"pay:{person}"),
+            "method": "wechat",
+            "paid_amount": round(amount - min(round(amount * 0.1, 2), 100.0), 2),
+        },
+        "delivery": {
+            "address_hash": _hash(f"addr:{person}"),
+            "region": "440310",
+            "pickup_point": False,
+        },
+        "warehouse_id": "PS-WH-01",
+        "items": [
+            {
+                "sku": "WH-1",
+                "category": "groceries",
+                "quantity": 1,
+                "unit_price": amount,
+                "energy_grade": None,
+            }
+        ],
+        "order_amount": amount,
+        "subsidy_amount": min(round(amount * 0.1, 2), 100.0),
         "refund_amount": None,
     }
     event = ORDER_ADAPTER.validate_json(orjson.dumps(raw))

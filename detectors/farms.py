@@ -1,7 +1,16 @@
 """Account farms: many accounts created just before buying, on few devices or IP ranges.
 
-People do sign up for a subsidy, so a young account alone means nothing; a family of four on
-one tablet stays below the device threshold.
+The evidence is account age and linkage together: accounts opened within days of their order
+(`new_account_days`, from `consumer.account_created_at`), linked to each other by a device, a
+payment account or an IP range, and acting together: several of them within one day (a
+burst), or buying the same goods, or simply many of them on one device or payment account
+within a week. Each link is counted on its own, so a farm spread thin over devices still shows
+on the payment accounts or the IP range it shares, and no single per-device count decides.
+
+The honest look-alikes it leaves alone: new accounts that are simply new (people sign up for a
+subsidy: a young account alone means nothing), and a family of four sharing a tablet and a
+payment account, new accounts or not, whose members buy different things a day or more apart
+(tests in tests/unit/detectors/test_hoarding.py and test_lookalikes.py).
 """
 
 from __future__ import annotations
@@ -38,31 +47,29 @@ def ip_prefix(ip: str, bits: int) -> str | None:
 
 
 class AccountFarms(Detector):
-    """Young accounts per device and per IP range, inside a window.
+    """New accounts per device, payment account and IP range that act together.
 
     >>> from detectors.examples import order, run
     >>> young = "2026-07-05T08:00:00+08:00"  # a day before the orders
     >>> run(*[order(p, number=n, hours=n, device="dv-farm", created=young, subsidy=0.0)
-    ...       for n, p in enumerate("abcde")])
-    ['account_farm: O-a-0 O-b-1 O-c-2 O-d-3 O-e-4']
+    ...       for n, p in enumerate("abc")])
+    ['account_farm: O-a-0 O-b-1 O-c-2']
     """
 
     name = "account_farm"
     risk = "hoarding"
-    entities = ("device", "ip_prefix")
+    entities = ("device", "payment_account", "ip_prefix")
 
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         if ctx.account_age > self.rules.detectors.new_account_days * DAY:
             return
         rule = self.rules.detectors.account_farm
-        self._track(
-            ctx,
-            store,
-            "device",
-            ctx.event.device_id,
-            rule.device_window_hours,
-            rule.device_min_accounts,
+        linked = (
+            ("device", ctx.event.device_id),
+            ("payment_account", ctx.event.payment.account_hash),
         )
+        for entity, key in linked:
+            self._track(ctx, store, entity, key, rule.device_window_hours, rule.device_min_accounts)
         prefix = ip_prefix(ctx.event.ip, rule.ip_prefix_bits)
         if prefix is not None:
             self._track(ctx, store, "ip_prefix", prefix, rule.ip_window_hours, rule.ip_min_accounts)
@@ -72,14 +79,39 @@ class AccountFarms(Detector):
     ) -> None:
         if not ctx.owns(entity):
             return
+        rule = self.rules.detectors.account_farm
         table = store.table(f"farm_{entity}")
-        entries: list[list[Any]] = window(table.get(key, []), ctx.ts, hours * HOUR)
-        entries.append([ctx.ts, ctx.consumer, ctx.order_id, ctx.claim])
-        table[key] = entries
-        if len(entries) < minimum:
+        categories = sorted({v.item.category for v in ctx.items})
+        entry = [ctx.ts, ctx.consumer, ctx.order_id, ctx.claim, categories]
+        seen = table.get(key)
+        if seen is None:  # most devices, accounts and ranges see one new account
+            table[key] = [entry]
             return
-        accounts = {e[1] for e in entries}
-        if len(accounts) < minimum:
+        entries: list[list[Any]] = window(seen, ctx.ts, max(hours, rule.burst_hours) * HOUR)
+        entries.append(entry)
+        table[key] = entries
+        burst = rule.burst_min_accounts
+        if len({e[1] for e in entries}) < min(minimum, burst):
+            return
+        span = ctx.ts - hours * HOUR
+        accounts = {e[1] for e in entries if e[0] >= span}
+        recent = ctx.ts - rule.burst_hours * HOUR
+        bunched = {e[1] for e in entries if e[0] >= recent}
+        alike = (
+            max(
+                len({e[1] for e in entries if e[0] >= span and c in (e[4] if len(e) > 4 else ())})
+                for c in categories
+            )
+            if categories
+            else 0
+        )
+        if len(accounts) >= minimum:
+            why, count = "accounts", len(accounts)
+        elif entity != "ip_prefix" and len(bunched) >= burst:
+            why, count = "burst", len(bunched)
+        elif entity != "ip_prefix" and alike >= burst:
+            why, count = "same_goods", alike
+        else:
             return
         ctx.alert(
             self.name,
@@ -87,11 +119,13 @@ class AccountFarms(Detector):
             "high",
             "hold",
             (entity, key),
-            list(dict.fromkeys(e[2] for e in entries)),
-            score=min(1.0, 0.6 + 0.05 * (len(accounts) - minimum + 1)),
+            list(dict.fromkeys(e[2] for e in entries if e[0] >= span)),
+            score=min(1.0, 0.6 + 0.05 * (count - burst + 1)),
             evidence={
                 "new_accounts": len(accounts),
+                "evidence": why,
                 "window_hours": hours,
+                "burst_hours": rule.burst_hours,
                 "new_account_days": self.rules.detectors.new_account_days,
             },
         )

@@ -17,6 +17,10 @@ from detectors.store import Store
 class MerchantBursts(Detector):
     """New-account orders at one merchant that share devices or payment accounts.
 
+    The honest look-alike it leaves alone: a shop whose new customers (people who signed up
+    for the subsidy) each buy on their own device and pay from their own account
+    (tests/unit/detectors/test_arbitrage_fraud.py).
+
     >>> from detectors.examples import order, run
     >>> fake = [order(p, number=n, hours=n / 4, merchant="M0666", device=f"dv-{n % 2}",
     ...               payment=f"pay-{n % 2}", created="2026-07-05T08:00:00+08:00",

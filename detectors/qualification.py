@@ -107,6 +107,10 @@ class Qualification(Detector):
 class DeviceCodes(Detector):
     """A device claiming the codes of many people: qualification trading, watched per device.
 
+    The honest look-alike it leaves alone: a household tablet on which each of four people
+    claims their own code (up to `device_max_codes` identities; one person's new code per
+    order is how codes work), tested in tests/unit/detectors/test_lookalikes.py.
+
     >>> from detectors.examples import order, run
     >>> found = run(*[order(p, number=n, hours=n, device="dv-desk", code=f"Q-{p}")
     ...               for n, p in enumerate("abcde")])

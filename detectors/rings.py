@@ -5,7 +5,20 @@ payment account and buy the same high-resale category within days. A family shar
 buys different things over weeks; an office reception or a pickup station (驿站) receives many
 people's parcels, spread over time and categories: counting distinct identities per category
 inside a short window keeps them apart. A pickup station serves a whole neighbourhood, so its
-threshold is its own (`detectors.pickup_pipeline`).
+threshold is its own (`detectors.pickup_pipeline`); so does an address that many people have
+received at lately (`detectors.reception`: an office reception, a building's front desk), even
+when the platform does not mark it a pickup point.
+
+The honest look-alikes it leaves alone: a family of 2-4 in one flat, often on one device and one
+payment account, buying different things over weeks; an office reception where three colleagues
+buy the same new phone in one week; a pickup station with dozens of residents. Sharing an
+address or a device is what households and offices do, so it is never evidence on its own: an
+alert needs several identities buying the same resale goods within days (tests in
+tests/unit/detectors/test_lookalikes.py).
+
+Once a group crosses its threshold, its alert names every order of the group the state still
+holds (back to `follow_hours`, earlier ones included), and each later order of the group, up to
+`follow_hours` after the last alert, gets its own alert naming the group again.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from detectors.base import Detector
-from detectors.context import HOUR, PaidContext, window
+from detectors.context import DAY, HOUR, PaidContext, window
 from detectors.store import Store
 from schemas.money import ZERO
 from schemas.rules import ProgrammeRules, WindowRule
@@ -39,11 +52,16 @@ class IdentityRings(Detector):
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         if ctx.claim <= 0:
             return
+        event = ctx.event
+        rules = self.rules.detectors
+        busy = False
+        if not event.delivery.pickup_point and ctx.owns("address"):
+            busy = self._recipients(ctx, store, event.delivery.address_hash) >= (
+                rules.reception.min_identities
+            )
         categories = {v.item.category for v in ctx.items} & self._resale
         if not categories:
             return
-        event = ctx.event
-        rules = self.rules.detectors
         if event.delivery.pickup_point:
             self._track(
                 ctx,
@@ -62,7 +80,7 @@ class IdentityRings(Detector):
                 "address",
                 event.delivery.address_hash,
                 categories,
-                rules.rings,
+                rules.pickup_pipeline if busy else rules.rings,
                 "address_ring",
                 self.risk,
             )
@@ -90,6 +108,20 @@ class IdentityRings(Detector):
             self.risk,
         )
 
+    def _recipients(self, ctx: PaidContext, store: Store, address: str) -> int:
+        """Distinct identities that received subsidised goods at `address` lately, this one
+        included: many of them make it a shared delivery point, not a flat."""
+        table = store.table("recipients")
+        seen: dict[str, float] | None = table.get(address)
+        if seen is None:  # most addresses are one household's
+            table[address] = {ctx.consumer: ctx.ts}
+            return 1
+        cutoff = ctx.ts - self.rules.detectors.reception.days * DAY
+        recent = {k: t for k, t in seen.items() if t >= cutoff}
+        recent[ctx.consumer] = ctx.ts
+        table[address] = recent
+        return len(recent)
+
     def _track(
         self,
         ctx: PaidContext,
@@ -109,17 +141,28 @@ class IdentityRings(Detector):
         if seen is None:  # most addresses, devices, phones and accounts are seen once
             table[key] = fresh
             return
-        entries: list[list[Any]] = window(seen, ctx.ts, rule.window_hours * HOUR)
+        span = rule.window_hours * HOUR
+        follow = (rule.follow_hours or rule.window_hours) * HOUR
+        entries: list[list[Any]] = window(seen, ctx.ts, max(span, follow))
         entries.extend(fresh)
         table[key] = entries
-        if len(entries) < rule.min_identities:
+        flags = store.table(f"ring_alerted_{entity}")
+        alerted: dict[str, float] = flags.get(key) or {}
+        if len(entries) < rule.min_identities and not alerted:
             return
+        cutoff = ctx.ts - span
+        raised = False
         for category in sorted(categories):
             members = [e for e in entries if e[2] == category]
-            identities = {e[1] for e in members}
-            if len(identities) < rule.min_identities:
+            identities = {e[1] for e in members if e[0] >= cutoff}
+            last = alerted.get(category)
+            following = last is not None and ctx.ts - last <= follow
+            if len(identities) < rule.min_identities and not following:
                 continue
+            raised = True
+            alerted = {**alerted, category: ctx.ts}
             orders = list(dict.fromkeys(e[3] for e in members))
+            group = {e[1] for e in members}
             at_risk = sum((Decimal(e[4]) for e in {e[3]: e for e in members}.values()), ZERO)
             ctx.alert(
                 detector,
@@ -129,11 +172,14 @@ class IdentityRings(Detector):
                 (entity, key),
                 orders,
                 at_risk=at_risk,
-                score=min(1.0, 0.6 + 0.1 * (len(identities) - rule.min_identities + 1)),
+                score=min(1.0, 0.6 + 0.1 * (len(group) - rule.min_identities + 1)),
                 evidence={
-                    "distinct_consumers": len(identities),
+                    "distinct_consumers": len(group),
+                    "within_window": len(identities),
                     "window_hours": rule.window_hours,
                     "category": category,
                     "min_identities": rule.min_identities,  # the threshold, for the reader
                 },
             )
+        if raised:
+            flags[key] = alerted

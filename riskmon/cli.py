@@ -268,21 +268,62 @@ def simulate(
 
 @app.command()
 def evaluate(
-    truth: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
-    alerts: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
-    decisions: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    truth: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+    alerts: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+    decisions: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
     scores: Annotated[
         Path | None,
         typer.Option(
             help="replay --scores-out: ROC AUC on the unnamed patterns", exists=True, dir_okay=False
         ),
     ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="simulate, replay and score each seed (1,2,3 or 1..5): the spread"),
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=60, help="days per seed, with --seeds")] = 30,
+    out: Annotated[Path, typer.Option(help="working folder, with --seeds")] = Path("var/seeds"),
 ) -> None:
-    """Precision, recall and F1 per risk and per pattern against a ground truth."""
+    """Precision, recall and F1 per risk, pattern and detector against a ground truth; with
+    --seeds, per detector and pattern over several simulations (mean, min, max)."""
+    if seeds is not None:
+        _evaluate_seeds(seeds, days, out)
+        return
+    if truth is None or alerts is None or decisions is None:
+        errors.print("error: give --truth, --alerts and --decisions (or --seeds 1..5)")
+        raise typer.Exit(2)
     from simulation.evaluate import evaluate as run
     from simulation.evaluate import format_evaluation
 
     console.print(format_evaluation(run(truth, alerts, decisions, scores)))
+
+
+def _evaluate_seeds(text: str, days: int, out: Path) -> None:
+    from replay import Replay
+    from simulation.seeds import format_seeds, parse_seeds, run_seeds
+
+    try:
+        chosen = parse_seeds(text)
+    except ValueError as exc:
+        errors.print(f"error: --seeds: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    settings = load_settings()
+    rules = _rules(None)
+
+    def replay(folder: Path) -> None:
+        engine = Replay(rules, max_bytes=settings.max_message_bytes, window=settings.event_window)
+        engine.run(
+            folder / "events.jsonl",
+            catalog=folder / "catalog.jsonl",
+            alerts_out=folder / "alerts.jsonl",
+            decisions_out=folder / "decisions.jsonl",
+        )
+
+    def progress(seed: int) -> None:
+        errors.print(f"seed {seed}: simulate {days} days, replay, score", highlight=False)
+
+    report = run_seeds(chosen, days, out, replay, rules_path=settings.rules, progress=progress)
+    console.print(format_seeds(report))
 
 
 @app.command()

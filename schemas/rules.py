@@ -174,6 +174,16 @@ class Eligibility(_Rules):
 class WindowRule(_Rules):
     window_hours: Annotated[float, Field(gt=0, le=24 * 366)]
     min_identities: Annotated[int, Field(ge=2)]
+    # once a group crossed: how long a later order of it still gets its own alert, and how far
+    # back the alert names the group's earlier orders (None: window_hours)
+    follow_hours: Annotated[float, Field(gt=0, le=24 * 366)] | None = None
+
+
+class ReceptionRule(_Rules):
+    """A delivery address many people receive at (an office reception, a building's desk)."""
+
+    days: Annotated[float, Field(gt=0, le=366)] = 30
+    min_identities: Annotated[int, Field(ge=2)] = 8
 
 
 class AccountFarmRule(_Rules):
@@ -182,6 +192,10 @@ class AccountFarmRule(_Rules):
     ip_window_hours: Annotated[float, Field(gt=0)]
     ip_min_accounts: Annotated[int, Field(ge=2)]
     ip_prefix_bits: Annotated[int, Field(ge=8, le=32)]
+    # fewer new accounts on one device or payment account suffice when they act together:
+    # within `burst_hours` of each other, or buying the same goods
+    burst_hours: Annotated[float, Field(gt=0)] = 24
+    burst_min_accounts: Annotated[int, Field(ge=2)] = 3
 
 
 class SplitOrdersRule(_Rules):
@@ -214,6 +228,7 @@ class DetectorRules(_Rules):
     new_account_days: Annotated[float, Field(gt=0)]
     rings: WindowRule
     pickup_pipeline: WindowRule
+    reception: ReceptionRule = ReceptionRule()
     account_farm: AccountFarmRule
     split_orders: SplitOrdersRule
     refund_cycling: RefundCyclingRule

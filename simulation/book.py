@@ -77,8 +77,9 @@ class Book:
         }
         spent: dict[str, Decimal] = {}
         turned = 0
-        paid = [e for _, _, e in self.events if e["event_type"] == "order_paid"]
-        for event in sorted(paid, key=lambda e: (e["occurred_at"], e["event_id"])):
+        # in the order the monitor reads them: a late payment is charged when it arrives
+        paid = sorted((at, n, e) for at, n, e in self.events if e["event_type"] == "order_paid")
+        for _, _, event in paid:
             truth = self.truth[event["order_id"]]
             line = self.line_of(event)
             amount = truth["expected_subsidy"]

@@ -33,6 +33,8 @@ COHORTS = {
     "mixed_basket": 0.02,
     "no_subsidy": 0.01,
     "late_payment": 0.004,
+    "at_limits": 0.01,
+    "newcomers": 0.01,
 }
 EVENTS_PER_ORDER = 1.95  # a payment, a delivery, now and then a cancellation or refund
 BAD_LINES = (

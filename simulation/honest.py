@@ -159,7 +159,8 @@ class Honest:
         monday = first - timedelta(days=first.weekday())
         person = self.people.person(first)
         orders = 0
-        for week in range(self.rng.randint(1, 3)):
+        refund_rate = self.rng.choice((0.0, 0.2, 0.35))
+        for week in range(self.rng.randint(1, 4)):
             # days of this calendar week inside the period (the first week may start late)
             days = range(first.weekday() if week == 0 else 0, 7)
             count = min(self.rng.randint(3, 5), len(days))
@@ -167,7 +168,7 @@ class Honest:
                 when = monday + timedelta(days=7 * week + d, hours=self.rng.uniform(1, 13))
                 if when >= self.clock.end():
                     continue
-                self._featured(
+                order = self._featured(
                     person,
                     when,
                     "local_specialty",
@@ -175,6 +176,13 @@ class Honest:
                     qty=self.rng.randint(1, 4),
                     calm=True,
                 )
+                if self.rng.random() < refund_rate:  # a bad batch, sent back for its money
+                    self.book.later(
+                        order,
+                        "order_refunded",
+                        when + timedelta(hours=self.rng.uniform(30, 70)),
+                        order["payment"]["paid_amount"],
+                    )
                 orders += 1
         return orders
 
@@ -206,7 +214,8 @@ class Honest:
         address = self.people.shared("addr")
         prefix = self.people.ip().rsplit(".", 1)[0]
         rota = self._categories(10)
-        step = max(self.clock.days * 24 / staff, 2.0)
+        # ten categories in turn, a turn longer than a ring's window: one colleague a category
+        step = max(self.clock.days * 24 / staff, 7.5)
         for n in range(staff):
             when = at + timedelta(hours=n * step + self.rng.uniform(0, step / 3))
             if when >= self.clock.start + timedelta(days=self.clock.days):
@@ -215,7 +224,26 @@ class Honest:
             person.addr_hash = address
             person.ip = f"{prefix}.{self.rng.randint(1, 254)}"
             self._featured(person, when, rota[n % len(rota)], cohort="office")
+            if n == 11:
+                staff += self._launch(address, prefix, when)
         return staff
+
+    def _launch(self, address: str, prefix: str, after: datetime) -> int:
+        """A new phone out: three colleagues have it sent to the desk within days (with a
+        fourth of the rota, now and then: still below a shared desk's five)."""
+        colleagues = 3
+        category = self.rng.choice(RESALE)
+        made = 0
+        for _ in range(colleagues):
+            when = after + timedelta(hours=self.rng.uniform(1, 60))
+            if when >= self.clock.end():
+                continue
+            person = self.people.person(when)
+            person.addr_hash = address
+            person.ip = f"{prefix}.{self.rng.randint(1, 254)}"
+            self._featured(person, when, category, cohort="office")
+            made += 1
+        return made
 
     def pickup_station(self) -> int:
         """A neighbourhood pickup point (驿站): dozens of residents, every category, a month."""
@@ -223,7 +251,7 @@ class Honest:
         at = self.clock.start + timedelta(hours=self.rng.uniform(0, 24))
         address = self.people.shared("addr")
         rota = self._categories(11)
-        step = max(self.clock.days * 24 / residents, 1.5)
+        step = max(self.clock.days * 24 / residents, 2.0)
         for n in range(residents):
             when = at + timedelta(hours=n * step + self.rng.uniform(0, step / 3))
             if when >= self.clock.start + timedelta(days=self.clock.days):
@@ -233,6 +261,70 @@ class Honest:
             person.pickup = True
             self._featured(person, when, rota[n % len(rota)], cohort="pickup_station")
         return residents
+
+    def at_limits(self) -> int:
+        """One person at exactly the programme's limits for days on end: three logistics
+        orders a day just above the minimum amount, and five local-specialty orders in a
+        calendar week, one of them refunded for quality now and then."""
+        first = self.clock.week_start(margin_days=6)
+        person = self.people.person(first)
+        days = self.rng.randint(3, 10)
+        orders = 0
+        for day in range(days):
+            start = first.replace(hour=8) + timedelta(days=day)
+            if start + timedelta(hours=14) >= self.clock.end():
+                break
+            for k in range(3):
+                when = start + timedelta(hours=4 * k + self.rng.uniform(0, 3))
+                amount = to_fen(Decimal(str(self.rng.uniform(99.0, 123.0))))
+                sku = self.catalog.pick("local_specialty")
+                goods = [item(sku, amount, category="groceries", grade=None)]
+                goods[0]["sku"] = f"WH-{sku.sku}"
+                order = self.book.paid(
+                    person,
+                    when,
+                    goods,
+                    programme="logistics_warehouse",
+                    code=None,
+                    cohort="at_limits",
+                    merchant=self.rng.choice(self.merchants),
+                    warehouse=f"PS-WH-{self.rng.randint(1, 12):02d}",
+                )
+                self.book.aftermath(order, when, calm=True)
+                orders += 1
+        monday = first - timedelta(days=first.weekday())
+        week_days = range(first.weekday(), 7)
+        for d in sorted(self.rng.sample(week_days, min(5, len(week_days)))):
+            when = monday + timedelta(days=d, hours=self.rng.uniform(9, 20))
+            if when >= self.clock.end():
+                continue
+            order = self._featured(person, when, "local_specialty", cohort="at_limits", calm=True)
+            if self.rng.random() < 0.3:
+                self.book.later(
+                    order,
+                    "order_refunded",
+                    when + timedelta(hours=self.rng.uniform(30, 70)),
+                    order["payment"]["paid_amount"],
+                )
+            orders += 1
+        return orders
+
+    def newcomers(self) -> int:
+        """People who signed up for the subsidy this week and buy the popular phone, each on
+        their own device; now and then a couple, both new, on one tablet and one account."""
+        at = self.clock.any(margin_days=2)
+        category = self.rng.choice(RESALE)
+        made = 0
+        couple = [self.people.shared(k) for k in ("device", "pay", "addr")]
+        for n in range(self.rng.randint(4, 10)):
+            when = at + timedelta(hours=self.rng.uniform(0, 30))
+            person = self.people.person(when, new_account=True)
+            if n < 2 and self.rng.random() < 0.6:
+                person.device, person.pay_hash, person.addr_hash = couple
+            bought = "local_specialty" if n == 1 else category
+            self._featured(person, when, bought, cohort="newcomers")
+            made += 1
+        return made
 
     def rebuy_after_cancel(self) -> int:
         """Cancels a subsidised order, then buys the same category again with the same code."""

@@ -323,8 +323,11 @@ class Patterns:
         return n
 
     def ring(self, shared: str) -> int:
-        """Identities each within quota, sharing one attribute, buying one resale category."""
-        at = self.clock.any(margin_days=3)
+        """Identities each within quota, sharing one attribute, buying one resale category.
+
+        Three of them buy within two days; the rest may come days before or after (up to
+        four days later), which only whole-group alerts name."""
+        at = self.clock.any(margin_days=5)
         category = self.rng.choice(RESALE)
         value = self.people.shared(shared)
         size = self.rng.randint(3, 6)
@@ -334,8 +337,9 @@ class Patterns:
             "phone": "identity_ring_phone",
             "pay": "identity_ring_payment",
         }[shared]
+        spread = self.rng.choice((44.0, 44.0, 96.0))
         for k in range(size):
-            when = at + timedelta(hours=self.rng.uniform(0, 44))
+            when = at + timedelta(hours=self.rng.uniform(0, 44 if k < 3 else spread))
             person = self.people.person(when, new_account=False)
             if shared == "addr":
                 person.addr_hash = value
@@ -346,14 +350,21 @@ class Patterns:
             else:
                 person.pay_hash = value
             self._buy(person, when, self.catalog.pick(category), pattern=pattern, risk="hoarding")
-            del k
         return size
 
     def account_farm(self) -> int:
+        """New accounts opened days before their orders, spread so that no device carries five:
+        three or four a device, two a device paying from a few shared accounts, or one a
+        device on one IP range, all within a day; half the farms buy one resale category, the
+        rest a mix."""
         at = self.clock.any(margin_days=3)
-        size = self.rng.randint(6, 12)
-        devices = [self.people.shared("device") for _ in range(1 if size < 10 else 2)]
-        categories = (
+        variant = self.rng.randrange(3)
+        size = self.rng.randint(8, 12) if variant == 2 else self.rng.randint(6, 12)
+        per_device = (4, 2, 1)[variant]  # at most: the first kind shares out three or four
+        devices = [self.people.shared("device") for _ in range(-(-size // per_device))]
+        accounts = [self.people.shared("pay") for _ in range(-(-size // 4))]
+        prefix = self.people.ip().rsplit(".", 1)[0]
+        mix = (
             "refrigerator",
             "television",
             "local_specialty",
@@ -361,17 +372,23 @@ class Patterns:
             "microwave",
             "water_heater",
         )
+        same = self.rng.choice(RESALE) if self.rng.random() < 0.5 else None
+        span = self.rng.uniform(6.0, 20.0)  # a farm works through its accounts in a day
         for k in range(size):
-            when = at + timedelta(hours=self.rng.uniform(0, 40))
+            when = at + timedelta(hours=self.rng.uniform(0, span))
             person = self.people.person(when, new_account=True)
             person.account_created = (when - timedelta(days=self.rng.uniform(0.1, 5))).replace(
                 microsecond=0
             )
-            person.device = devices[k % len(devices)]
+            person.device = devices[k % len(devices)] if variant == 0 else devices[k // per_device]
+            if variant == 1:
+                person.pay_hash = accounts[k % len(accounts)]
+            if variant == 2:
+                person.ip = f"{prefix}.{self.rng.randint(1, 254)}"
             self._buy(
                 person,
                 when,
-                self.catalog.pick(categories[k % len(categories)]),
+                self.catalog.pick(same or mix[k % len(mix)]),
                 pattern="account_farm",
                 risk="hoarding",
             )

@@ -45,6 +45,8 @@ COHORTS = {
     "mixed_basket",
     "no_subsidy",
     "late_payment",
+    "at_limits",
+    "newcomers",
 }
 
 
