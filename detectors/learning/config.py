@@ -64,6 +64,7 @@ class LearningConfig:
     edge_threshold: float = 2.5  # floor of the calibrated per-tick MIDAS-R threshold
     # -- compact entity state for the features ---------------------------------------------
     links_horizon_days: float = 14.0  # distinct identities per device, address... this far back
+    long_horizon_days: float = 42.0  # ... and per device and payment account over six weeks
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

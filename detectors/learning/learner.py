@@ -42,6 +42,7 @@ from detectors.learning.features import (
     order_features,
     verdict_features,
 )
+from detectors.learning.profiles import Profiles
 from detectors.pipeline import Outcome
 from schemas.catalog import CatalogEntry
 from schemas.labels import Label
@@ -92,6 +93,8 @@ class Learner:
         self.offset = offset.total_seconds() if offset is not None else 0.0
         self.context = VerdictContext(rules)
         self.entities = EntityState(config.links_horizon_days)
+        self.long = EntityState(config.long_horizon_days)  # devices and accounts over weeks
+        self.profiles = Profiles()
         self.edges = EdgeBursts(config.edge_width, config.edge_decay, config.edge_tick_hours * 3600)
         self.anomaly = AnomalyStage(
             SPANS,
@@ -152,6 +155,7 @@ class Learner:
         if int(ts // DAY) > self.entities.swept:  # once a day of event time
             self.quiet = {k: v for k, v in self.quiet.items() if v >= ts}
         self.entities.sweep(ts)
+        self.long.sweep(ts)
         self.verdicts.expire(ts)
         self.counts["orders"] += 1
         identity = identity_fingerprint(event.consumer.id_hash)
@@ -165,6 +169,8 @@ class Learner:
             identity=identity,
             attributes=targets,
             merchant=self.merchants.profile(event.merchant_id),
+            long=self.long,
+            profiles=self.profiles,
         )
         burst, where = self.edges.score(identity, targets, self.entities.fresh, ts)
         x["edge_burst"] = burst
@@ -398,6 +404,8 @@ class Learner:
                 "config": self.config.as_dict(),
                 "rules": self.rules.version,
                 "entities": entities.state(),
+                "long": self.long.state(),
+                "profiles": self.profiles.state(),
                 "edges": self.edges.state(),
                 "anomaly": self.anomaly.state(),
                 "verdicts": self.verdicts.state(),
@@ -431,6 +439,8 @@ class Learner:
             )
         learner = cls(rules, config)
         learner.entities.load(saved["entities"])
+        learner.long.load(saved["long"])
+        learner.profiles.load(saved["profiles"])
         learner.edges.load(saved["edges"])
         learner.anomaly.load(saved["anomaly"])
         learner.verdicts.load(saved["verdicts"])
