@@ -1,4 +1,4 @@
-"""Unsupervised scoring: each order against the orders before it, thresholded to a budget.
+"""Unsupervised scoring: each order against the orders before it.
 
 Two detectors, learnt online, score the order's features: river's Half-Space Trees (min-max
 scaled; they see odd combinations) and per-feature histograms (`histograms.py`; they see a
@@ -6,20 +6,20 @@ value odd on its own). The order's anomaly score is the sum of the two scores, e
 standardised by its running mean and deviation: neither scale dominates, and an order odd to
 either stands out. Comparisons on the simulated month are in the README.
 
-After a warm-up, an order whose score is above the running `1 - budget` quantile of the scores
-so far is anomalous, and is not learnt, so a run of similar frauds does not teach the
-detectors that they are normal (river's `QuantileFilter` with `protect_anomaly_detector`,
-scoring once instead of twice). The features that drove the score are those whose
-replacement by their running mean lowers it most: what an analyst reads first.
+After a warm-up, an order whose score is above the threshold the caller gives (calibrated on
+honest traffic and verdicts: `calibration.py`) is anomalous, and is not learnt, so a run of
+similar frauds does not teach the detectors that they are normal (river's `QuantileFilter` with
+`protect_anomaly_detector`, scoring once instead of twice). The features that drove the score
+are those whose replacement by their running mean lowers it most: what an analyst reads first.
 
 >>> def usual(n: int) -> dict[str, float]:  # a tight cluster, and the corners now and then
 ...     if n % 100 == 0:
 ...         return {"a": float(n % 200 == 0), "b": float(n % 200 != 0)}
 ...     return {"a": 0.45 + 0.1 * (n * 0.618 % 1), "b": 0.45 + 0.1 * (n * 0.414 % 1)}
 >>> spans = {"a": (0.0, 1.0, False), "b": (0.0, 1.0, False)}
->>> stage = AnomalyStage(spans, seed=1, budget=0.01, warmup=300)
->>> flagged = sum(stage.score(usual(n))[1] for n in range(2000))
->>> stage.score({"a": 0.9, "b": 0.5})[1], 5 < flagged < 40
+>>> stage = AnomalyStage(spans, seed=1, warmup=300)
+>>> flagged = sum(stage.score(usual(n), limit=4.0)[1] for n in range(2000))
+>>> stage.score({"a": 0.9, "b": 0.5}, limit=4.0)[1], flagged < 40
 (True, True)
 >>> stage.drivers({"a": 0.9, "b": 0.5}, top=2)[0]["feature"]
 'a'
@@ -31,7 +31,7 @@ import math
 from typing import Any
 
 from detectors.learning.histograms import Histograms
-from detectors.learning.models import HalfSpace, Quantile
+from detectors.learning.models import HalfSpace
 
 MEAN_EVERY = 8  # orders learnt per update of the running means the explanations start from
 
@@ -64,7 +64,6 @@ class AnomalyStage:
         spans: dict[str, tuple[float, float, bool]],
         *,
         seed: int,
-        budget: float,
         warmup: int,
         n_trees: int = 10,
         height: int = 8,
@@ -73,7 +72,6 @@ class AnomalyStage:
         self.trees = HalfSpace(seed=seed, n_trees=n_trees, height=height, window=window)
         self.histograms = Histograms(spans)
         self.scales = (_Standard(), _Standard())
-        self.threshold = Quantile(1.0 - budget)
         self.warmup = warmup
         self.window = window
         self.learnt = 0
@@ -84,16 +82,14 @@ class AnomalyStage:
         histograms = self.histograms.score(x)
         return self.scales[0].z(trees) + self.scales[1].z(histograms), trees, histograms
 
-    def score(self, x: dict[str, float]) -> tuple[float, bool]:
-        """The order's score, and whether it is anomalous; learns it unless it is. Before
-        the trees' first window is full the score is 0 (the warm-up: nothing is compared)."""
+    def score(self, x: dict[str, float], limit: float) -> tuple[float, bool]:
+        """The order's score, and whether it is above `limit` after the warm-up; learns it
+        unless it is. Before the trees' first window is full the score is 0 (nothing is
+        compared yet)."""
         flagged = False
         if self.learnt >= self.window:  # the trees score 0 until their first window is full
             score, trees, histograms = self._combined(x)
-            if self.learnt >= self.warmup:
-                limit = self.threshold.get()
-                flagged = limit is not None and score > limit
-            self.threshold.update(score)
+            flagged = self.learnt >= self.warmup and score > limit
             self.scales[0].update(trees)
             self.scales[1].update(histograms)
         else:
@@ -109,6 +105,11 @@ class AnomalyStage:
                     mean = means.get(name, value)
                     means[name] = mean + (value - mean) / n
         return score, flagged
+
+    @property
+    def scoring(self) -> bool:
+        """Whether the trees' first window is full: scores mean something from here on."""
+        return self.learnt > self.window
 
     @property
     def warm(self) -> bool:
@@ -132,16 +133,11 @@ class AnomalyStage:
             for _, name, value, typical in drops[:top]
         ]
 
-    @property
-    def limit(self) -> float | None:
-        return self.threshold.get()
-
     def state(self) -> dict[str, Any]:
         return {
             "trees": self.trees.state(),
             "histograms": self.histograms.state(),
             "scales": [[s.n, s.mean, s.m2] for s in self.scales],
-            "threshold": self.threshold.state(),
             "learnt": self.learnt,
             "means": self.means,
         }
@@ -151,6 +147,5 @@ class AnomalyStage:
         self.histograms.load(state["histograms"])
         for scale, (n, mean, m2) in zip(self.scales, state["scales"], strict=True):
             scale.n, scale.mean, scale.m2 = n, mean, m2
-        self.threshold.load(state["threshold"])
         self.learnt = state["learnt"]
         self.means = dict(state["means"])

@@ -8,7 +8,7 @@ validation: the figure is the model's, on an order it has not learnt) and then l
 
 >>> v = Verdicts(learning_rate=0.1, threshold=0.5, horizon_days=10, max_pending=100)
 >>> for n in range(400):
-...     v.remember(f"O{n}", n * 60.0, {"x": float(n % 2), "y": 0.5})
+...     v.remember(f"O{n}", n * 60.0, {"x": float(n % 2), "y": 0.5}, (n, 1, 2, 3))
 ...     _ = v.learn(f"O{n}", n % 2 == 1)
 >>> v.probability({"x": 1.0, "y": 0.5}) > 0.9 > 0.1 > v.probability({"x": 0.0, "y": 0.5})
 True
@@ -20,12 +20,24 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from detectors.learning.models import Logistic
 from detectors.learning.quality import Progressive
 
 DAY = 86400.0
+OWNERS = 4  # fingerprints kept per order: consumer, device, payment account, phone
+
+
+@dataclass(frozen=True, slots=True)
+class Learnt:
+    """What one verdict taught: the order's features (expanded), the probability the model
+    gave it just before, and the fingerprints of who placed it."""
+
+    x: dict[str, float]
+    probability: float
+    owners: tuple[int, ...]
 
 
 class Verdicts:
@@ -47,33 +59,57 @@ class Verdicts:
         self.horizon = horizon_days * DAY
         self.max_pending = max_pending
         self.names: tuple[str, ...] = ()
-        # order id -> (event time, features as float32 in `names` order), oldest first
-        self.pending: dict[str, tuple[float, bytes]] = {}
+        # order id -> (event time, features as float32 in `names` order, owners' fingerprints
+        # as uint64), oldest first
+        self.pending: dict[str, tuple[float, bytes, bytes]] = {}
         self.learnt = 0
         self.unmatched = 0  # verdicts on orders not (or no longer) remembered
         self.swept = -1
 
-    def remember(self, order_id: str, ts: float, x: dict[str, float]) -> None:
+    def remember(
+        self, order_id: str, ts: float, x: dict[str, float], owners: tuple[int, ...]
+    ) -> None:
         if not self.names:
             self.names = tuple(x)
-        self.pending[order_id] = (ts, array("f", x.values()).tobytes())
+        self.pending[order_id] = (
+            ts,
+            array("f", x.values()).tobytes(),
+            array("Q", owners).tobytes(),
+        )
         if len(self.pending) > self.max_pending:
             del self.pending[next(iter(self.pending))]
 
     def probability(self, x: dict[str, float]) -> float:
         return self.model.probability(self.expand(x))
 
-    def learn(self, order_id: str, fraud: bool) -> bool:
-        """Score then learn the order's verdict; False when its features are not kept."""
+    def learn(self, order_id: str, fraud: bool) -> Learnt | None:
+        """Score then learn the order's verdict; None when its features are not kept."""
         kept = self.pending.pop(order_id, None)
         if kept is None:
             self.unmatched += 1
-            return False
+            return None
         x = self.expand(self._unpack(kept[1]))
-        self.quality.update(fraud, self.model.probability(x))
+        probability = self.model.probability(x)
+        self.quality.update(fraud, probability)
         self.model.learn(x, fraud)
         self.learnt += 1
-        return True
+        return Learnt(x, probability, tuple(array("Q", kept[2])))
+
+    def drivers(self, x: dict[str, float], top: int) -> list[dict[str, Any]]:
+        """The features that raise the order's log-odds most above a typical order's: weight
+        times (value - the verdicts' mean), each with its value and typical value."""
+        coef, means = self.model.coefficients()
+        pushes = []
+        for name, value in x.items():
+            w = coef.get(name)
+            typical = means.get(name, 0.0)
+            if w is not None and value != typical and w * (value - typical) > 0:
+                pushes.append((w * (value - typical), name, value, typical))
+        pushes.sort(key=lambda d: (-d[0], d[1]))
+        return [
+            {"feature": name, "value": round(value, 3), "typical": round(typical, 3)}
+            for _, name, value, typical in pushes[:top]
+        ]
 
     def _unpack(self, packed: bytes) -> dict[str, float]:
         values: Sequence[float] = array("f", packed)
@@ -90,7 +126,7 @@ class Verdicts:
         cutoff = ts - self.horizon
         pending = self.pending
         expired = []
-        for order_id, (at, _) in pending.items():  # no copy of the table: it is large
+        for order_id, (at, _, _) in pending.items():  # no copy of the table: it is large
             if at >= cutoff:
                 break
             expired.append(order_id)
@@ -106,6 +142,7 @@ class Verdicts:
             "ids": ids,
             "times": array("d", (self.pending[i][0] for i in ids)).tobytes(),
             "vectors": b"".join(self.pending[i][1] for i in ids),
+            "owners": b"".join(self.pending[i][2] for i in ids),
             "learnt": self.learnt,
             "unmatched": self.unmatched,
             "swept": self.swept,
@@ -117,9 +154,14 @@ class Verdicts:
         self.names = tuple(state["names"])
         times = array("d", state["times"])
         size = 4 * len(self.names)
-        vectors = state["vectors"]
+        vectors, owners = state["vectors"], state["owners"]
+        width = 8 * OWNERS
         self.pending = {
-            order_id: (times[n], vectors[n * size : (n + 1) * size])
+            order_id: (
+                times[n],
+                vectors[n * size : (n + 1) * size],
+                owners[n * width : (n + 1) * width],
+            )
             for n, order_id in enumerate(state["ids"])
         }
         self.learnt = state["learnt"]

@@ -13,8 +13,22 @@ class LearningConfig:
 
     seed: int = 7
     # -- unsupervised scoring (Half-Space Trees behind a min-max scaler) -------------------
-    anomaly_budget: float = 0.002  # share of orders the anomaly alerts may name, over time
     warmup_orders: int = 2000  # orders learnt before any anomaly alert (scaler and trees settle)
+    # -- calibrated thresholds (calibration.py): per detector, a high quantile of the scores of
+    # approved orders it did not flag, times a margin, and never below the `legit_quantile` of
+    # the scores analysts called legit once `calibration_verdicts` such verdicts are in
+    anomaly_quantile: float = 0.999
+    anomaly_margin: float = 1.0
+    edge_quantile: float = 0.999
+    edge_margin: float = 1.0
+    legit_quantile: float = 0.99
+    calibration_verdicts: int = 30
+    # -- floods: alerts per detector and entity per event-time day, per detector per hour ---
+    alerts_per_entity_day: int = 3
+    alerts_per_hour: int = 12
+    # -- an analyst's `legit` verdict quiets the order's consumer, device, payment account and
+    # phone for this long: no learning alert names them meanwhile
+    quiet_days: float = 30.0
     # 6 trees, not river's 10: the same ROC AUC on the simulated month and fortnight (the
     # histograms beside them carry the single-feature anomalies), 40 % less of their cost
     hst_trees: int = 6
@@ -22,13 +36,17 @@ class LearningConfig:
     hst_window: int = 250
     explain_top: int = 3  # features named in an anomaly alert's evidence
     # -- verdicts: the online classifier ---------------------------------------------------
-    min_labels: int = 500  # verdicts learnt before the classifier's score may raise alerts
-    # Probability at which an order is sent for review. High, because the verdicts are a
-    # sample rich in fraud (analysts label most of what the rules flag, a few % of the rest),
-    # so the model's probabilities run several times above the fraud rate of all orders.
-    classifier_threshold: float = 0.99
-    # Once the classifier is trained, an anomaly alert also needs its probability to reach
-    # this: what the analysts taught it is ordinary (a family's shared tablet) stays quiet.
+    min_labels: int = 100  # verdicts learnt before the classifier's score may raise alerts
+    # Probability at which an order is sent for review, once many verdicts are in. High,
+    # because the verdicts are a sample rich in fraud (analysts label most of what the rules
+    # flag, a few % of the rest), so the model's probabilities run several times above the
+    # fraud rate of all orders. With n verdicts learnt the threshold is
+    # 1 - (1 - classifier_threshold) * n / (n + verdicts_half): strict while few are in.
+    classifier_threshold: float = 0.98
+    verdicts_half: int = 500
+    # An anomaly alert also needs (1 - w) + w * probability to reach this, the classifier's
+    # weight w = n / (n + verdicts_half) growing with its verdicts: what the analysts taught it
+    # is ordinary (a family's shared tablet) stays quiet.
     anomaly_gate: float = 0.5
     label_horizon_days: float = 10.0  # an order's features are kept this long for its verdict
     max_pending: int = 200_000  # hard cap on orders waiting for a verdict
@@ -43,9 +61,10 @@ class LearningConfig:
     edge_tick_hours: float = 1.0
     edge_decay: float = 0.97  # MIDAS-R's alpha: the current counts' decay per tick (~1 day)
     edge_width: int = 1 << 15  # count-min sketch columns per row (2 rows)
-    edge_threshold: float = 2.5  # per-tick chi-squared score above which an edge alert goes
+    edge_threshold: float = 2.5  # floor of the calibrated per-tick MIDAS-R threshold
     # -- compact entity state for the features ---------------------------------------------
     links_horizon_days: float = 14.0  # distinct identities per device, address... this far back
+    long_horizon_days: float = 42.0  # ... and per device and payment account over six weeks
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,6 +21,7 @@ from array import array
 from hashlib import blake2b
 from typing import Any
 
+from detectors.learning.profiles import Profiles
 from schemas.orders import OrderPaid
 from schemas.rules import ProgrammeRules
 
@@ -36,10 +37,18 @@ FEATURES = (
     "markup",  # highest unit price against its catalog reference, minus 1
     "consumer_2h",  # the consumer's orders, decayed with a 2-hour half-life
     "consumer_1d",  # the consumer's orders, decayed with a 1-day half-life
+    "consumer_7d",  # ... with a 7-day half-life
     "device_ids",  # distinct identities on this device within the horizon
     "payment_ids",  # ... on this payment account
     "address_ids",  # ... at this delivery address
     "phone_ids",  # ... behind this phone
+    "device_ids_long",  # distinct identities on this device over the long horizon (weeks)
+    "payment_ids_long",  # ... on this payment account
+    "units_vs_category",  # a line's log units against its category's usual, in spreads
+    "amount_vs_category",  # a line's log amount against its category's usual
+    "amount_vs_merchant",  # the order's log amount against its merchant's usual
+    "merchant_hour",  # how rare the order's hour is in its merchant's profile (surprise)
+    "merchant_markup",  # the merchant's mean mark-up on the references across its sales
     "merchant_refund_rate",  # the merchant's recent releases / (releases + deliveries)
     "merchant_subsidy_share",  # the merchant's recent mean subsidy share
     "edge_burst",  # the MIDAS-R score of the order's identity -> attribute links
@@ -57,10 +66,18 @@ SPANS: dict[str, tuple[float, float, bool]] = {
     "markup": (-0.5, 1.0, False),
     "consumer_2h": (0.0, 3.0, True),
     "consumer_1d": (0.0, 3.0, True),
+    "consumer_7d": (0.0, 3.0, True),
     "device_ids": (0.0, 3.0, True),
     "payment_ids": (0.0, 3.0, True),
     "address_ids": (0.0, 4.0, True),
     "phone_ids": (0.0, 3.0, True),
+    "device_ids_long": (0.0, 3.0, True),
+    "payment_ids_long": (0.0, 3.0, True),
+    "units_vs_category": (-3.0, 9.0, False),
+    "amount_vs_category": (-3.0, 9.0, False),
+    "amount_vs_merchant": (-4.0, 8.0, False),
+    "merchant_hour": (0.0, 9.0, False),
+    "merchant_markup": (-0.5, 1.0, False),
     "merchant_refund_rate": (0.0, 1.0, False),
     "merchant_subsidy_share": (0.0, 0.5, False),
     "edge_burst": (0.0, 3.0, True),
@@ -95,6 +112,9 @@ BINNED = (
     "phone_ids",
     "consumer_2h",
     "consumer_1d",
+    "consumer_7d",
+    "device_ids_long",
+    "payment_ids_long",
     "device_recent",
     "payment_recent",
     "address_recent",
@@ -103,6 +123,13 @@ BINNED = (
     "categories",
 )
 ATTRIBUTES = ("device", "payment", "address", "phone")
+_NO_PROFILE = {
+    "units_vs_category": 0.0,
+    "amount_vs_category": 0.0,
+    "amount_vs_merchant": 0.0,
+    "merchant_hour": 0.0,
+    "merchant_markup": 0.0,
+}
 HOUR = 3600.0
 DAY = 86400.0
 MAX_IDENTITIES = 64  # per attribute: a pickup station's month of residents fits
@@ -152,30 +179,32 @@ class EntityState:
     def __init__(self, horizon_days: float, max_entries: int = 1_000_000) -> None:
         self.horizon = int(horizon_days * 24)  # hours
         self.max_entries = max_entries
-        # consumer fingerprint -> (last event time, orders (2 h half-life), orders (1 day))
-        self.velocity: dict[int, tuple[float, float, float]] = {}
+        # consumer fingerprint -> (last event time, orders (2 h half-life), (1 day), (7 days))
+        self.velocity: dict[int, tuple[float, float, float, float]] = {}
         # attribute fingerprint -> identity << 32 | hour, or a tuple of those (newest last)
         self.links: dict[int, int | tuple[int, ...]] = {}
         self.swept = -1  # the event-time day of the last sweep
         # which of the last order's attributes it linked to for the first time (in the horizon)
         self.fresh: tuple[bool, ...] = ()
 
-    def consumer(self, key: int, ts: float) -> tuple[float, float]:
+    def consumer(self, key: int, ts: float) -> tuple[float, float, float]:
         """Count this order for the consumer; its decayed counts, this order included."""
         entry = self.velocity.get(key)
         if entry is None:
-            self.velocity[key] = (ts, 1.0, 1.0)
-            return 1.0, 1.0
-        last, n2h, n1d = entry
+            self.velocity[key] = (ts, 1.0, 1.0, 1.0)
+            return 1.0, 1.0, 1.0
+        last, n2h, n1d, n7d = entry
         dt = ts - last
         if dt > 0:  # an order earlier than the last one seen counts, undecayed
             last = ts
             n2h *= math.exp(-_LN2 * dt / (2 * HOUR))
             n1d *= math.exp(-_LN2 * dt / DAY)
+            n7d *= math.exp(-_LN2 * dt / (7 * DAY))
         n2h += 1.0
         n1d += 1.0
-        self.velocity[key] = (last, n2h, n1d)
-        return n2h, n1d
+        n7d += 1.0
+        self.velocity[key] = (last, n2h, n1d, n7d)
+        return n2h, n1d, n7d
 
     def link(self, key: int, identity: int, hour: int) -> tuple[int, bool]:
         """Record that `identity` used the attribute now: the distinct identities within the
@@ -221,7 +250,7 @@ class EntityState:
             expired.append(key)
         for key in expired:
             del links[key]
-        stale = ts - 7 * DAY  # a consumer's 1-day count is below 1 % a week later
+        stale = ts - 30 * DAY  # a consumer's 7-day count is below 5 % a month later
         self.velocity = {k: v for k, v in self.velocity.items() if v[0] >= stale}
         for table in (self.links, self.velocity):
             excess = len(table) - self.max_entries
@@ -244,7 +273,8 @@ class EntityState:
         keys.frombytes(state["velocity_keys"])
         values.frombytes(state["velocity"])
         self.velocity = {
-            k: (values[3 * n], values[3 * n + 1], values[3 * n + 2]) for n, k in enumerate(keys)
+            k: (values[4 * n], values[4 * n + 1], values[4 * n + 2], values[4 * n + 3])
+            for n, k in enumerate(keys)
         }
         self.swept = state["swept"]
 
@@ -360,13 +390,17 @@ def order_features(
     attributes: tuple[int, int, int, int] | None = None,
     merchant: tuple[float, float] = (0.0, 0.0),
     edge_burst: float = 0.0,
+    long: EntityState | None = None,
+    profiles: Profiles | None = None,
 ) -> dict[str, float]:
     """The order's features, after counting it in `state`.
 
     `offset` is the programme's UTC offset in seconds (its calendar's hour of day), `references`
     the catalog's reference price per SKU, `identity` and `attributes` the fingerprints (computed
     here when not given), `merchant` the merchant's (refund rate, subsidy share) before this
-    order, `edge_burst` the order's MIDAS-R score; `ts` its event time, when known.
+    order, `edge_burst` the order's MIDAS-R score; `ts` its event time, when known; `long` the
+    links over weeks (devices and payment accounts), `profiles` the category's and merchant's
+    usual (without them those features are 0 and 1).
     """
     if ts is None:
         ts = event.occurred_at.timestamp()
@@ -380,11 +414,13 @@ def order_features(
         reference = references.get(item.sku)
         if reference:
             markup = max(markup, float(item.unit_price) / reference - 1.0)
+    markup = min(max(markup, -0.5), 1.0)
+    local_hour = ((ts + offset) % DAY) / HOUR
     age = max(0.0, ts - event.consumer.account_created_at.timestamp()) / DAY
     if identity is None:
         identity = identity_fingerprint(event.consumer.id_hash)
     device, payment, address, phone = attributes or attribute_fingerprints(event)
-    n2h, n1d = state.consumer(identity, ts)
+    n2h, n1d, n7d = state.consumer(identity, ts)
     hour = int(ts // HOUR)
     link = state.link
     device_ids, new_device = link(device, identity, hour)
@@ -392,21 +428,43 @@ def order_features(
     address_ids, new_address = link(address, identity, hour)
     phone_ids, new_phone = link(phone, identity, hour)
     state.fresh = (new_device, new_payment, new_address, new_phone)
+    if long is not None:
+        device_long = float(long.link(device, identity, hour)[0])
+        payment_long = float(long.link(payment, identity, hour)[0])
+    else:
+        device_long, payment_long = float(device_ids), float(payment_ids)
+    if profiles is not None:
+        items = event.items
+        usual = profiles.features(
+            tuple(i.category for i in items),
+            tuple(i.quantity for i in items),
+            tuple(float(i.unit_price) for i in items),
+            event.merchant_id,
+            local_hour,
+            markup,
+            amount,
+        )
+    else:
+        usual = _NO_PROFILE
     return {
         "amount": math.log1p(amount),
         "subsidy_share": float(event.subsidy_amount) / amount if amount > 0 else 0.0,
         "lines": float(len(event.items)),
         "units": math.log1p(units),
         "categories": float(len(categories)),
-        "hour": ((ts + offset) % DAY) / HOUR,
+        "hour": local_hour,
         "account_age": math.log1p(age),
-        "markup": min(max(markup, -0.5), 1.0),
+        "markup": markup,
         "consumer_2h": n2h,
         "consumer_1d": n1d,
+        "consumer_7d": n7d,
         "device_ids": float(device_ids),
         "payment_ids": float(payment_ids),
         "address_ids": float(address_ids),
         "phone_ids": float(phone_ids),
+        "device_ids_long": device_long,
+        "payment_ids_long": payment_long,
+        **usual,
         "merchant_refund_rate": merchant[0],
         "merchant_subsidy_share": merchant[1],
         "edge_burst": edge_burst,

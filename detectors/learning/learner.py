@@ -17,6 +17,7 @@ decision (`kind`, `claim`, `allowed`), never the watch half's alerts.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -24,6 +25,7 @@ from detectors.alerts import Alert
 from detectors.context import LaterEvent
 from detectors.learning import codec
 from detectors.learning.anomaly import AnomalyStage
+from detectors.learning.calibration import Flood, Threshold
 from detectors.learning.classifier import Verdicts
 from detectors.learning.config import LearningConfig
 from detectors.learning.drift import Drift, MerchantDrift
@@ -40,6 +42,7 @@ from detectors.learning.features import (
     order_features,
     verdict_features,
 )
+from detectors.learning.profiles import Profiles
 from detectors.pipeline import Outcome
 from schemas.catalog import CatalogEntry
 from schemas.labels import Label
@@ -47,16 +50,22 @@ from schemas.orders import OrderPaid
 from schemas.outputs import Severity
 from schemas.rules import ProgrammeRules
 
-FORMAT = 1  # the checkpoint's layout; `codec.VERSION` is the container's
+FORMAT = 2  # the checkpoint's layout; `codec.VERSION` is the container's
 # Settings a restored learner may change: thresholds read at each order, not the state's shape.
 TUNABLE = frozenset(
     {
-        "anomaly_budget",
         "warmup_orders",
         "explain_top",
         "min_labels",
         "classifier_threshold",
+        "verdicts_half",
         "anomaly_gate",
+        "anomaly_margin",
+        "edge_margin",
+        "calibration_verdicts",
+        "alerts_per_entity_day",
+        "alerts_per_hour",
+        "quiet_days",
         "drift_min_orders",
         "drift_watch_days",
         "edge_threshold",
@@ -85,11 +94,12 @@ class Learner:
         self.offset = offset.total_seconds() if offset is not None else 0.0
         self.context = VerdictContext(rules)
         self.entities = EntityState(config.links_horizon_days)
+        self.long = EntityState(config.long_horizon_days)  # devices and accounts over weeks
+        self.profiles = Profiles()
         self.edges = EdgeBursts(config.edge_width, config.edge_decay, config.edge_tick_hours * 3600)
         self.anomaly = AnomalyStage(
             SPANS,
             seed=config.seed,
-            budget=config.anomaly_budget,
             warmup=config.warmup_orders,
             n_trees=config.hst_trees,
             height=config.hst_height,
@@ -107,9 +117,29 @@ class Learner:
             min_events=config.drift_min_orders,
             watch_days=config.drift_watch_days,
         )
+        self.thresholds = {
+            "anomaly": self._threshold(config.anomaly_quantile, config.anomaly_margin),
+            "edge_burst": self._threshold(config.edge_quantile, config.edge_margin),
+            # the classifier's honest quantile is over probabilities: only its verdicts count
+            "classifier": self._threshold(0.999, 0.0),
+        }
+        self.flood = Flood(per_entity=config.alerts_per_entity_day, per_hour=config.alerts_per_hour)
+        # fingerprint of a consumer, device, payment account or phone an analyst found legit
+        # -> event time until which no learning alert names it
+        self.quiet: dict[int, float] = {}
         self.references: dict[str, float] = {}
-        self.counts = dict.fromkeys(("orders", "later", *DETECTORS), 0)
+        self.counts = dict.fromkeys(("orders", "later", *DETECTORS, "held", "quieted"), 0)
         self.last = Scores()
+
+    def _threshold(self, q: float, margin: float) -> Threshold:
+        c = self.config
+        return Threshold(
+            q=q,
+            margin=margin,
+            warmup=max(1, c.warmup_orders // 2),
+            legit_q=c.legit_quantile,
+            min_verdicts=c.calibration_verdicts,
+        )
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -123,7 +153,10 @@ class Learner:
             return []
         config = self.config
         ts = event.occurred_at.timestamp()
+        if int(ts // DAY) > self.entities.swept:  # once a day of event time
+            self.quiet = {k: v for k, v in self.quiet.items() if v >= ts}
         self.entities.sweep(ts)
+        self.long.sweep(ts)
         self.verdicts.expire(ts)
         self.counts["orders"] += 1
         identity = identity_fingerprint(event.consumer.id_hash)
@@ -137,10 +170,14 @@ class Learner:
             identity=identity,
             attributes=targets,
             merchant=self.merchants.profile(event.merchant_id),
+            long=self.long,
+            profiles=self.profiles,
         )
         burst, where = self.edges.score(identity, targets, self.entities.fresh, ts)
         x["edge_burst"] = burst
-        score, anomalous = self.anomaly.score(x)
+        thresholds = self.thresholds
+        anomaly_limit = thresholds["anomaly"].value()
+        score, anomalous = self.anomaly.score(x, anomaly_limit)
         # read of `x` before `verdict_features` adds the classifier's features to it
         drivers = self.anomaly.drivers(x, config.explain_top) if anomalous else []
         subsidy_share = x["subsidy_share"]
@@ -154,36 +191,73 @@ class Learner:
             approved=outcome.kind == "approve",
             recent=self.edges.recent,
         )
-        trained = self.verdicts.learnt >= config.min_labels
-        self.verdicts.remember(event.order_id, ts, z)
+        owners = (identity, targets[0], targets[1], targets[3])
+        learnt = self.verdicts.learnt
+        trained = learnt >= config.min_labels
+        self.verdicts.remember(event.order_id, ts, z, owners)
         # an untrained classifier's probability joins nothing: not worth its microseconds
         probability = self.verdicts.probability(z) if trained else 0.0
         self.last = Scores(event.order_id, score if self.anomaly.warm else None, probability, burst)
+        classifier_limit = max(self._classifier_threshold(), thresholds["classifier"].value())
+        edge_limit = max(config.edge_threshold, thresholds["edge_burst"].value())
+        approved = outcome.kind == "approve"
+        if approved and self.anomaly.scoring and not anomalous:
+            thresholds["anomaly"].observe(score)
+        if approved and burst < edge_limit:
+            thresholds["edge_burst"].observe(burst)
+        if trained and approved and probability < classifier_limit:
+            thresholds["classifier"].observe(probability)
 
         alerts: list[Alert] = []
         about = ("consumer", event.consumer.id_hash)
-        if anomalous and (not trained or probability >= config.anomaly_gate):
+        quiet = self._quiet(owners, ts)
+        weight = learnt / (learnt + config.verdicts_half) if trained else 0.0
+        if anomalous and (1.0 - weight) + weight * probability >= config.anomaly_gate:
             evidence: dict[str, Any] = {
-                "threshold": round(self.anomaly.limit or 0.0, 4),
-                "budget": config.anomaly_budget,
+                "threshold": round(anomaly_limit, 4),
                 "drivers": drivers,
             }
             if trained:
                 evidence["classifier_probability"] = round(probability, 4)
-            alerts.append(self._alert("anomaly", "fraud", event, about, score, evidence))
-        if trained and probability >= config.classifier_threshold:
+                evidence["classifier_weight"] = round(weight, 3)
+            alert = self._alert("anomaly", "fraud", event, about, score, evidence)
+            self._admit(alerts, alert, quiet)
+        if trained and probability >= classifier_limit:
             evidence = {
-                "threshold": config.classifier_threshold,
-                "labels_learnt": self.verdicts.learnt,
+                "threshold": round(classifier_limit, 4),
+                "labels_learnt": learnt,
                 "anomaly_score": round(score, 4),
+                "drivers": self.verdicts.drivers(z, config.explain_top),
             }
-            alerts.append(self._alert("classifier", "fraud", event, about, probability, evidence))
-        if burst >= config.edge_threshold:
-            alerts.append(self._edge_alert(event, z, burst, where))
+            alert = self._alert("classifier", "fraud", event, about, probability, evidence)
+            self._admit(alerts, alert, quiet)
+        if burst >= edge_limit:
+            alert = self._edge_alert(event, z, burst, where, edge_limit)
+            node_quiet = quiet or (0 <= where < 2 and self._quiet((targets[where],), ts))
+            self._admit(alerts, alert, node_quiet if where >= 0 else quiet)
         drift = self.merchants.share(event.merchant_id, event.order_id, subsidy_share, ts)
         if drift is not None:
             alerts.append(self._drift_alert(event, drift))
         return alerts
+
+    def _classifier_threshold(self) -> float:
+        """Strict while few verdicts are in, easing towards `classifier_threshold`."""
+        n, half = self.verdicts.learnt, self.config.verdicts_half
+        return 1.0 - (1.0 - self.config.classifier_threshold) * n / (n + half)
+
+    def _quiet(self, owners: tuple[int, ...], ts: float) -> bool:
+        quiet = self.quiet
+        return any(quiet.get(key, -1.0) >= ts for key in owners)
+
+    def _admit(self, alerts: list[Alert], alert: Alert, quiet: bool) -> None:
+        """Keep `alert` unless an analyst found its entity legit or it floods."""
+        if quiet:
+            self.counts["quieted"] += 1
+        elif self.flood.allow(alert.detector, alert.entity_key, alert.raised_at.timestamp()):
+            self.counts[alert.detector] += 1
+            alerts.append(alert)
+        else:
+            self.counts["held"] += 1
 
     def on_later(self, event: LaterEvent, outcome: Outcome) -> list[Alert]:
         """A cancellation, refund or delivery applied by the decide half."""
@@ -197,8 +271,21 @@ class Learner:
         return [] if drift is None else [self._drift_alert(event, drift)]
 
     def on_label(self, label: Label) -> None:
-        """An analyst's verdict: scored by the classifier as it stands, then learnt."""
-        self.verdicts.learn(label.order_id, label.label == "fraud")
+        """An analyst's verdict: scored by the classifier as it stands, then learnt; the
+        thresholds take the scores the order had; a `legit` verdict quiets who placed it."""
+        fraud = label.label == "fraud"
+        learnt = self.verdicts.learn(label.order_id, fraud)
+        if learnt is None:
+            return
+        x, thresholds = learnt.x, self.thresholds
+        thresholds["anomaly"].verdict(x["anomaly"], fraud=fraud)
+        thresholds["edge_burst"].verdict(x["edge_burst"], fraud=fraud)
+        thresholds["classifier"].verdict(learnt.probability, fraud=fraud)
+        if not fraud:
+            until = label.labelled_at.timestamp() + self.config.quiet_days * DAY
+            for key in learnt.owners:
+                if self.quiet.get(key, -1.0) < until:
+                    self.quiet[key] = until
 
     # -- outputs -----------------------------------------------------------------------------
 
@@ -208,7 +295,9 @@ class Learner:
         out = {f"classifier_{k}": v for k, v in self.verdicts.quality.figures().items()}
         out["labels_unmatched"] = float(self.verdicts.unmatched)
         out["labels_pending_orders"] = float(len(self.verdicts.pending))
-        out["anomaly_threshold"] = self.anomaly.limit or 0.0
+        for name, threshold in self.thresholds.items():
+            if threshold.ready:
+                out[f"{name}_threshold"] = threshold.value()
         for name, n in self.counts.items():
             out[f"{name}_total" if name in ("orders", "later") else f"{name}_alerts"] = float(n)
         return out
@@ -224,7 +313,6 @@ class Learner:
         order_ids: list[str] | None = None,
         severity: Severity = "medium",
     ) -> Alert:
-        self.counts[detector] += 1
         return Alert(
             detector=detector,
             risk=risk,
@@ -239,7 +327,9 @@ class Learner:
             evidence=evidence,
         )
 
-    def _edge_alert(self, event: OrderPaid, x: dict[str, float], burst: float, where: int) -> Alert:
+    def _edge_alert(
+        self, event: OrderPaid, x: dict[str, float], burst: float, where: int, limit: float
+    ) -> Alert:
         if where < 0:
             entity = ("consumer", event.consumer.id_hash)
             identities = 1.0
@@ -253,28 +343,45 @@ class Learner:
             )[where]
             entity = ("payment_account" if kind == "payment" else kind, key)
             identities = x[f"{kind}_ids"]
+        means = self.anomaly.means
+        drivers = [{"feature": "edge_burst", "value": round(burst, 3), "typical": 0.0}]
+        for name in ("device", "payment", "address", "phone"):
+            for feature in (f"{name}_ids", f"{name}_recent"):
+                value = x[feature]
+                typical = means.get(feature, 1.0) if feature.endswith("_ids") else 1.0
+                if value > typical + 0.5:
+                    drivers.append(
+                        {"feature": feature, "value": round(value, 3), "typical": round(typical, 3)}
+                    )
         evidence = {
             "score": round(burst, 2),
-            "threshold": self.config.edge_threshold,
+            "threshold": round(limit, 3),
             "node": entity[0],
             "distinct_consumers": int(identities),
+            "drivers": drivers[: 1 + self.config.explain_top],
         }
-        return self._alert(
-            "edge_burst",
-            "hoarding",
-            event,
-            entity,
-            burst / (2 * self.config.edge_threshold),
-            evidence,
-        )
+        return self._alert("edge_burst", "hoarding", event, entity, burst / (2 * limit), evidence)
 
     def _drift_alert(self, event: OrderPaid | LaterEvent, drift: Drift) -> Alert:
+        self.counts["merchant_drift"] += 1
         evidence = {
             "stream": drift.stream,
             "before": round(drift.before, 4),
             "after": round(drift.after, 4),
             "peers_median": round(drift.peers, 4),
             "watching": drift.watching,
+            "drivers": [
+                {
+                    "feature": f"merchant_{drift.stream}",
+                    "value": round(drift.after, 4),
+                    "typical": round(drift.peers, 4),
+                },
+                {
+                    "feature": f"merchant_{drift.stream}_before",
+                    "value": round(drift.before, 4),
+                    "typical": round(drift.peers, 4),
+                },
+            ],
         }
         return self._alert(
             "merchant_drift",
@@ -298,10 +405,16 @@ class Learner:
                 "config": self.config.as_dict(),
                 "rules": self.rules.version,
                 "entities": entities.state(),
+                "long": self.long.state(),
+                "profiles": self.profiles.state(),
                 "edges": self.edges.state(),
                 "anomaly": self.anomaly.state(),
                 "verdicts": self.verdicts.state(),
                 "merchants": self.merchants.state(),
+                "thresholds": {k: v.state() for k, v in self.thresholds.items()},
+                "flood": self.flood.state(),
+                "quiet_keys": array("Q", self.quiet).tobytes(),
+                "quiet_until": array("d", self.quiet.values()).tobytes(),
                 "references": self.references,
                 "counts": self.counts,
             }
@@ -327,10 +440,19 @@ class Learner:
             )
         learner = cls(rules, config)
         learner.entities.load(saved["entities"])
+        learner.long.load(saved["long"])
+        learner.profiles.load(saved["profiles"])
         learner.edges.load(saved["edges"])
         learner.anomaly.load(saved["anomaly"])
         learner.verdicts.load(saved["verdicts"])
         learner.merchants.load(saved["merchants"])
+        for name, threshold in learner.thresholds.items():
+            threshold.load(saved["thresholds"][name])
+        learner.flood.load(saved["flood"])
+        keys, until = array("Q"), array("d")
+        keys.frombytes(saved["quiet_keys"])
+        until.frombytes(saved["quiet_until"])
+        learner.quiet = dict(zip(keys, until, strict=True))
         learner.references = dict(saved["references"])
         learner.counts = dict(saved["counts"])
         return learner

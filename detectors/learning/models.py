@@ -227,6 +227,10 @@ class Logistic(Saved):
             return 1.0
         return 1.0 / (1.0 + math.exp(-z))
 
+    def coefficients(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Each feature's weight on its raw value, and its mean over the verdicts learnt."""
+        return self._coef, self.scaler.means
+
     def river_probability(self, x: dict[str, float]) -> float:
         """river's own reckoning of `probability` (for the tests)."""
         proba: dict[bool, float] = self.model.predict_proba_one(self.scaler.transform(x))

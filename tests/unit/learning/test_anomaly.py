@@ -1,4 +1,5 @@
-"""Unsupervised scoring: the alert rate follows its budget, the odd order is found and explained,
+"""Unsupervised scoring: a calibrated threshold holds the alert rate of ordinary traffic, the odd
+order is found and explained,
 and the river wiring gives river's own published figure on real data (Shuttle)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import random
 import pytest
 
 from detectors.learning.anomaly import AnomalyStage
+from detectors.learning.calibration import Threshold
 from detectors.learning.models import HalfSpace
 from detectors.learning.quality import roc_auc
 
@@ -22,32 +24,42 @@ def stream(seed: int, n: int) -> list[dict[str, float]]:
     ]
 
 
-@pytest.mark.parametrize("budget", [0.01, 0.002])
-def test_the_alert_rate_stays_near_the_budget(budget: float) -> None:
-    stage = AnomalyStage(SPANS, seed=3, budget=budget, warmup=1000)
+@pytest.mark.parametrize("q", [0.99, 0.998])
+def test_a_threshold_from_the_warm_ups_quantile_holds_the_rate_of_ordinary_traffic(
+    q: float,
+) -> None:
+    """Calibrated on the scores of the warm-up (no quota): ordinary traffic from the same
+    distribution crosses it about as often as the quantile says, not more."""
+    stage = AnomalyStage(SPANS, seed=3, warmup=1000)
+    threshold = Threshold(q=q, margin=1.0, warmup=500, legit_q=0.99, min_verdicts=30)
     xs = stream(5, 25_000)
-    flagged = [stage.score(x)[1] for x in xs]
+    flagged = []
+    for x in xs:
+        score, odd = stage.score(x, threshold.value())
+        flagged.append(odd)
+        if stage.scoring and not odd:
+            threshold.observe(score)
     rate = sum(flagged[1000:]) / len(flagged[1000:])
-    assert 0.5 * budget <= rate <= 1.6 * budget, rate
+    assert rate <= 1.6 * (1 - q), rate
     assert stage.learnt == len(xs) - sum(flagged)  # what is flagged is not learnt
 
 
 def test_an_order_odd_in_one_feature_is_flagged_and_explained() -> None:
-    stage = AnomalyStage(SPANS, seed=3, budget=0.01, warmup=1000)
-    for x in stream(7, 5000):
-        stage.score(x)
+    stage = AnomalyStage(SPANS, seed=3, warmup=1000)
+    scores = [stage.score(x, float("inf"))[0] for x in stream(7, 5000)]
+    limit = sorted(scores)[int(0.995 * len(scores))]
     odd = {"a": 0.1, "b": -0.2, "c": 3.5, "d": 0.5}
-    score, flagged = stage.score(odd)
-    assert flagged and score > (stage.limit or 0)
+    score, flagged = stage.score(odd, limit)
+    assert flagged and score > limit
     assert stage.drivers(odd, top=2)[0]["feature"] == "c"
 
 
 def test_nothing_is_flagged_during_the_warm_up() -> None:
-    stage = AnomalyStage(SPANS, seed=3, budget=0.05, warmup=2000)
+    stage = AnomalyStage(SPANS, seed=3, warmup=2000)
     xs = stream(9, 2100)
-    assert not any(stage.score(x)[1] for x in xs[:1999])
+    assert not any(stage.score(x, 0.0)[1] for x in xs[:1999])
     assert not stage.warm
-    assert any(stage.score(x)[1] for x in xs[2000:]) and stage.warm
+    assert any(stage.score(x, 0.0)[1] for x in xs[2000:]) and stage.warm
 
 
 def test_half_space_trees_on_shuttle_match_rivers_published_figure() -> None:

@@ -27,7 +27,7 @@ from simulation.generator import generate
 
 RULES = load_rules()
 # small enough for a few days: every learning detector gets to speak
-CONFIG = LearningConfig(seed=11, warmup_orders=400, min_labels=40, anomaly_budget=0.01)
+CONFIG = LearningConfig(seed=11, warmup_orders=400, min_labels=40, anomaly_quantile=0.99)
 Call = tuple[str, Any, Any]
 
 
@@ -85,8 +85,46 @@ def test_every_learning_detector_speaks_in_the_recorded_stream(calls: list[Call]
     assert {a["detector"] for a in alerts} >= {"anomaly", "classifier", "edge_burst"}
     for alert in alerts:
         assert alert["action"] == "review" and 0.0 <= alert["score"] <= 1.0
+        # every learning alert names the features that drove it, each beside its typical value
+        drivers = alert["evidence"]["drivers"]
+        assert drivers, alert
+        for driver in drivers:
+            assert set(driver) == {"feature", "value", "typical"}, driver
+            assert driver["value"] != driver["typical"], driver
         if alert["detector"] == "anomaly":
-            assert alert["evidence"]["drivers"] and alert["risk"] == "fraud"
+            assert alert["risk"] == "fraud"
+
+
+def test_a_legit_verdict_quiets_the_entitys_repeats(calls: list[Call]) -> None:
+    """An analyst who calls an alerted order legit hears no more of its consumer (nor its
+    device, account, phone) from the models; the rest of the stream is not silenced."""
+    loud = play(Learner(RULES, CONFIG), calls)
+    by_consumer: dict[str, list[dict[str, Any]]] = {}
+    for alert in loud:
+        if alert["entity"]["type"] == "consumer":
+            by_consumer.setdefault(alert["entity"]["key"], []).append(alert)
+    repeated = [a for a in by_consumer.values() if len({x["order_ids"][0] for x in a}) > 1]
+    assert repeated, "the recorded stream has a consumer alerted on twice"
+    first = repeated[0][0]
+    order_id = first["order_ids"][0]
+    at = next(n for n, c in enumerate(calls) if c[0] == "paid" and c[1].order_id == order_id)
+    verdict = decode_label(
+        orjson.dumps(
+            {
+                "schema_version": 1,
+                "order_id": order_id,
+                "label": "legit",
+                "labelled_at": calls[at][1].occurred_at.isoformat(),
+                "analyst": "analyst-01",
+            }
+        )
+    )
+    learner = Learner(RULES, CONFIG)
+    quiet = play(learner, [*calls[: at + 1], ("label", verdict, None), *calls[at + 1 :]])
+    later = [a for a in quiet if a["raised_at"] > first["raised_at"]]
+    assert not [a for a in later if a["entity"] == first["entity"]]
+    assert learner.counts["quieted"] >= len(repeated[0]) - 1
+    assert len(quiet) >= 0.8 * len(loud)  # others still heard
 
 
 def test_same_seed_same_alerts_and_same_checkpoint(calls: list[Call]) -> None:
