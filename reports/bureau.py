@@ -8,6 +8,7 @@ from typing import Literal
 from sqlalchemy import Engine
 
 from reports import incidents, ledgers, progress
+from reports.bureau_config import Fund
 from reports.document import Report
 from reports.frames import store_days
 from reports.labels import Lang, label
@@ -43,12 +44,14 @@ def make(
     *,
     source: str,
     now: datetime | None = None,
+    fund: Fund | None = None,
 ) -> Report:
     report = _BUILDERS[kind](engine, rules, period, lang)
     if kind == "daily":
         from reports.bureau_report import extend_daily
 
-        extend_daily(report, engine, rules, period)  # performance figures, complaints
+        # performance figures, complaints, co-funding, old holds
+        extend_daily(report, engine, rules, period, fund)
     generated = (now or datetime.now(rules.timezone)).astimezone(rules.timezone)
     report.facts = [
         ("period", str(period)),

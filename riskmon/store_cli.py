@@ -180,14 +180,15 @@ def report(
 
 def reconcile(
     bill: Annotated[Path, typer.Option(help="the platform's bill: order_id, claimed_subsidy")],
-    out: Annotated[Path | None, typer.Option(help="also write the differences here")] = None,
+    out: Annotated[Path | None, typer.Option(help="also write every bill line here")] = None,
     fmt: FormatOption = None,
     lang: LangOption = "zh",
 ) -> None:
-    """Reconcile a subsidy bill (立减账单核对) with the rules' decisions and the ledger."""
+    """Reconcile a subsidy bill (立减账单核对) with the rules' decisions and the fund ledger's
+    states: a held or forfeited order is never payable."""
     from reports.frames import yuan
-    from reports.labels import name
-    from reports.reconcile import KINDS, BillError, read_bill
+    from reports.labels import label, name
+    from reports.reconcile import STATUSES, BillError, read_bill
     from reports.reconcile import reconcile as run
     from reports.reconcile import report as as_report
 
@@ -200,23 +201,39 @@ def reconcile(
         raise _fail(str(exc)) from None
     with open_store(write=False) as engine:
         result = run(engine, rows)
-    table = Table(title=f"{bill.name}: {result.rows:,} rows, {yuan(result.billed):,} yuan billed")
-    table.add_column("difference")
-    table.add_column("count", justify="right")
-    table.add_column("yuan", justify="right")
-    for kind in KINDS:
+    zh = lang_ == "zh"
+    title = (
+        f"{bill.name}:{result.rows:,} 行,账单申报 {yuan(result.billed):,} 元"
+        if zh
+        else f"{bill.name}: {result.rows:,} rows, {yuan(result.billed):,} yuan billed"
+    )
+    table = Table(title=title)
+    table.add_column(label("status", lang_) if zh else "status")
+    table.add_column(label("count", lang_), justify="right")
+    table.add_column(label("claimed_in_bill", lang_), justify="right")
+    table.add_column(label("payable", lang_) if zh else "payable (yuan)", justify="right")
+    for kind in STATUSES:
         table.add_row(
-            f"{kind} ({name('difference', kind, 'zh')})",
+            name("status", kind, lang_),
             f"{result.count(kind):,}",
-            f"{yuan(result.total(kind)):,}",
+            f"{yuan(result.billed_of(kind)):,}",
+            f"{yuan(result.payable_of(kind)):,}",
         )
     console.print(table)
-    console.print(
-        f"allowed by the rules {yuan(result.allowed):,}; in the ledger after claw-backs "
-        f"{yuan(result.ledger_net):,}; payable (the bill less every excess) "
-        f"{yuan(result.payable):,} yuan",
-        highlight=False,
-    )
+    if zh:
+        console.print(
+            f"规则核定 {yuan(result.allowed):,} 元;台账扣除退回后 {yuan(result.ledger_net):,} 元,"
+            f"其中可申报 {yuan(result.claimable):,} 元;应付 {yuan(result.payable):,} 元"
+            "(冻结、核减订单不付)",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"allowed by the rules {yuan(result.allowed):,}; in the ledger after claw-backs "
+            f"{yuan(result.ledger_net):,}, of which claimable {yuan(result.claimable):,}; "
+            f"payable {yuan(result.payable):,} yuan (held and forfeited orders never)",
+            highlight=False,
+        )
     if out is not None:
         _write(as_report(result, lang_, bill), _format(fmt, out), out)
 
