@@ -36,6 +36,10 @@ class FundError(ValueError):
 
 def order_money(connection: Connection, order_ids: Iterable[str]) -> dict[str, OrderMoney]:
     """The money of the given orders, as the ledger holds it now."""
+    return money_by_order(_entries(connection, order_ids))
+
+
+def _entries(connection: Connection, order_ids: Iterable[str]) -> list[Entry]:
     ids = sorted(set(order_ids))
     f = fund_ledger.c
     entries: list[Entry] = []
@@ -56,7 +60,7 @@ def order_money(connection: Connection, order_ids: Iterable[str]) -> dict[str, O
                     entry_id=row.entry_id,
                 )
             )
-    return money_by_order(entries)
+    return entries
 
 
 def _rows(
@@ -107,24 +111,87 @@ def _book(
     }
 
 
-def freeze(connection: Connection, holds: list[AlertHold]) -> int:
-    """Freeze the granted orders each hold alert names; returns the entries booked."""
-    if not holds:
-        return 0
-    money = order_money(connection, (o for h in holds for o in h.order_ids))
-    booked = 0
-    for hold in sorted(holds, key=lambda h: (h.raised_at, h.alert_id)):
-        why = f"alert {hold.alert_id} ({hold.detector})"
+def freeze(connection: Connection, holds: list[AlertHold], decided: Iterable[str] = ()) -> int:
+    """Freeze what the hold alerts name where it was granted at the alert's time; `decided`
+    (the orders of the batch being written) also meets the stored hold alerts naming them, so
+    an alert written before its orders' decisions (another stage, another batch) still holds
+    them. Each (alert, order) is judged as of the alert's event time, never by what happened
+    later, so batching, redelivery and the two runtimes book the same entries."""
+    pairs: dict[tuple[str, str], AlertHold] = {}
+    for hold in holds:
         for order_id in hold.order_ids:
-            order = money.get(order_id)
-            if order is None or order.state not in CLAIMABLE:
-                continue
-            event_id = f"alert:{hold.alert_id}"
-            rows = _rows(order, FREEZE, event_id, hold.raised_at, hold.day, MONITOR, why)
-            connection.execute(insert(fund_ledger), rows)
-            booked += len(rows)
-            order.state = HELD
+            pairs[(hold.alert_id, order_id)] = hold
+    for hold in _stored_holds(connection, decided):
+        pairs.setdefault((hold.alert_id, hold.order_ids[0]), hold)
+    if not pairs:
+        return 0
+    entries: dict[str, list[Entry]] = {}
+    for entry in _entries(connection, {order_id for _, order_id in pairs}):
+        entries.setdefault(entry.order_id, []).append(entry)
+    booked = 0
+    for (alert_id, order_id), hold in sorted(
+        pairs.items(), key=lambda kv: (kv[1].raised_at, kv[0])
+    ):
+        known = entries.get(order_id, [])
+        order = money_by_order(e for e in known if e.booked_at <= hold.raised_at).get(order_id)
+        if order is None or order.state not in CLAIMABLE:
+            continue
+        why = f"alert {alert_id} ({hold.detector})"
+        rows = _rows(order, FREEZE, f"alert:{alert_id}", hold.raised_at, hold.day, MONITOR, why)
+        _insert_new(connection, rows)
+        booked += len(rows)
+        known.extend(
+            Entry(
+                order_id,
+                hold.raised_at,
+                hold.day,
+                order.programme,
+                r["budget_line"],
+                FREEZE,
+                fen(r["amount"]),
+                MONITOR,
+                why,
+                r["entry_id"],
+            )
+            for r in rows
+        )
     return booked
+
+
+def _stored_holds(connection: Connection, order_ids: Iterable[str]) -> list[AlertHold]:
+    """Stored hold and block alerts (not budget ones) naming these orders, one per order."""
+    ids = sorted(set(order_ids))
+    found = []
+    o, a = alert_orders.c, alerts.c
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            select(a.alert_id, a.detector, a.raised_at, a.day, o.order_id)
+            .join(alerts, a.alert_id == o.alert_id)
+            .where(
+                o.order_id.in_(ids[start : start + _CHUNK]),
+                a.action.in_(HOLDING_ACTIONS),
+                a.risk != "budget",
+            )
+        )
+        for row in connection.execute(query):
+            found.append(
+                AlertHold(row.alert_id, row.detector, row.raised_at, row.day, (row.order_id,))
+            )
+    return found
+
+
+def _insert_new(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert entries, skipping any already stored (the same id: the same move)."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        connection.execute(postgresql.insert(fund_ledger).on_conflict_do_nothing(), rows)
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        connection.execute(sqlite.insert(fund_ledger).on_conflict_do_nothing(), rows)
 
 
 def on_verdict(

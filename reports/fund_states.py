@@ -36,6 +36,11 @@ CLAIMABLE = (GRANTED, RELEASED)
 # Within one instant: money in before it is moved, moved before it comes back.
 KIND_RANK = {GRANT: 0, HOLD: 1, REJECT: 2, FREEZE: 3, RELEASE: 4, FORFEIT: 5, CLAWBACK: 6}
 _STATE_AFTER = {FREEZE: HELD, RELEASE: RELEASED, FORFEIT: FORFEITED}
+_MOVES_FROM = {
+    FREEZE: (GRANTED, RELEASED),
+    RELEASE: (HELD,),
+    FORFEIT: (GRANTED, RELEASED, HELD),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,9 @@ class OrderMoney:
                 self._enter(CLAWED_BACK, entry)
             return
         after = _STATE_AFTER.get(kind)
-        if after is not None and self.state != after:
+        # a move applies only from the states it moves out of: a freeze booked (at the alert's
+        # time) for an order whose earlier cancellation was written after it moves nothing
+        if after is not None and self.state in _MOVES_FROM[kind]:
             self._enter(after, entry)
 
     def _enter(self, state: str, entry: Entry) -> None:

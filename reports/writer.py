@@ -78,8 +78,8 @@ class StoreWriter:
                 insert(
                     connection, "fund_ledger", clawback_rows(connection, builder, batch.clawbacks)
                 )
-            if batch.holds:
-                fund_moves.freeze(connection, batch.holds)
+            # money held by hold alerts: this batch's, and stored ones naming its orders
+            fund_moves.freeze(connection, batch.holds, (row[0] for row in batch.decisions))
         self.rows_written += len(batch)
 
     def _executemany(self, connection: Connection, table: str, rows: list[Row]) -> None:

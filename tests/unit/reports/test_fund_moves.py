@@ -331,3 +331,30 @@ def test_a_refund_of_everything_is_clawed_back_and_never_claimed(
     with engine.connect() as connection:
         reasons = {r.kind: (r.actor, r.reason) for r in connection.execute(select(fund_ledger))}
     assert reasons["clawback"] == ("riskmon", "order_cancelled")
+
+
+def test_an_alert_stored_before_its_orders_still_holds_them(
+    new_store: Callable[[], Engine], rules: ProgrammeRules
+) -> None:
+    engine = new_store()
+    order = paid("p1", items=[item(*PHONE)], subsidy="500.00")
+    early = paid("p2", items=[item(*PHONE)], subsidy="500.00")
+    cancel = later(early, "order_cancelled", at=0.5)
+    alert = hold_alert([order["order_id"], early["order_id"]], 1)
+    run = Run(rules)
+    store_with(engine, rules, [], [alert])  # the watch stage wrote first
+    decided = StoreObserver(StoreWriter(engine), rules)
+    feed(run, decided, order, early)
+    decided.close()
+    assert state(engine, order["order_id"])[0] == HELD
+    assert state(engine, early["order_id"])[0] == HELD  # what the store knew then
+    # its cancellation, before the alert in event time but written after: all of it is back
+    cancelled = StoreObserver(StoreWriter(engine), rules)
+    feed(run, cancelled, cancel)
+    cancelled.close()
+    assert state(engine, early["order_id"]) == (CLAWED_BACK, Decimal("0.00"))
+    with engine.connect() as connection:
+        frozen = connection.execute(
+            select(fund_ledger.c.order_id).where(fund_ledger.c.kind == FREEZE)
+        ).scalars()
+        assert sorted(frozen) == sorted([order["order_id"], early["order_id"]])
