@@ -45,6 +45,8 @@ ACTIONS = (
     "view_merchant",
     "retention_dry_run",
     "retention_apply",
+    # the fund ledger (riskmon/fund_cli.py, console holds page)
+    "fund_release",
 )
 COLUMNS = ("audit_id", "at", "actor", "role", "action", "target", "detail", "remote")
 

@@ -1,11 +1,13 @@
 """Verdicts: an alert confirmed, dismissed or escalated, and what follows from it.
 
 One transaction records the verdict, the alert's new status, the audit row, an incident for
-the bureau (escalation) and one `labels` message per order of the alert (confirm: `fraud`,
-dismiss: `legit`) in the outbox. The messages go to Kafka after the commit; what cannot go
-(no broker configured, or the broker is down) stays in the outbox, is said so on the page and
-goes with the next verdict or the next start (a transactional outbox: a label is never lost,
-and never sent for a verdict that did not commit).
+the bureau (escalation), the money it moves in the fund ledger (confirm: the orders' subsidy
+forfeited; dismiss: released where nothing else holds it; `reports.fund_moves`) and one
+`labels` message per order of the alert (confirm: `fraud`, dismiss: `legit`) in the outbox.
+The messages go to Kafka after the commit; what cannot go (no broker configured, or the broker
+is down) stays in the outbox, is said so on the page and goes with the next verdict or the
+next start (a transactional outbox: a label is never lost, and never sent for a verdict that
+did not commit).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from console import audit
 from console.auth import User
+from reports import fund_moves
 from reports.tables import alert_orders, alert_status, alerts, incidents, labels_out, verdicts
 from schemas.labels import LABEL_ADAPTER, RISKS
 
@@ -46,6 +49,7 @@ class Given:
     status: str
     labels: int
     incident_id: int | None
+    moves: int = 0  # fund-ledger moves the verdict made (forfeits, releases)
 
 
 def label_id(verdict_id: int, order_id: str) -> str:
@@ -106,6 +110,10 @@ def give(
     # budget alerts are notifications, not accusations: nothing for the models to learn
     if action in LABEL_OF and risk != "budget":
         labels = _labels(connection, verdict_id, alert_id, action, risk, user, now, timezone)
+    # the money follows the verdict, in the same transaction (reports.fund_moves)
+    moves = fund_moves.on_verdict(
+        connection, alert_id, action, user.name, verdict_id, comment, now, timezone
+    )
     incident_id = None
     if action == "escalate":
         incident_id = connection.execute(
@@ -133,11 +141,12 @@ def give(
             "labels": labels,
             "incident_id": incident_id,
             "comment": comment,
+            "fund": moves,
         },
         remote=remote,
         at=now,
     )
-    return Given(verdict_id, after, labels, incident_id)
+    return Given(verdict_id, after, labels, incident_id, len(moves))
 
 
 def _labels(

@@ -8,6 +8,7 @@ from typing import Literal
 from sqlalchemy import Engine
 
 from reports import incidents, ledgers, progress
+from reports.bureau_config import Fund
 from reports.document import Report
 from reports.emptiness import explain, held_text, nothing_booked, period_text, store_span
 from reports.frames import store_days
@@ -68,13 +69,15 @@ def make(
     source: str,
     now: datetime | None = None,
     defaulted: bool = False,
+    fund: Fund | None = None,
 ) -> Report:
     """The report of `kind` for `period`; `defaulted`: the period is `default_period`'s."""
     report = _BUILDERS[kind](engine, rules, period, lang)
     if kind == "daily":
         from reports.bureau_report import extend_daily
 
-        extend_daily(report, engine, rules, period)  # performance figures, complaints
+        # performance figures, complaints, co-funding, old holds
+        extend_daily(report, engine, rules, period, fund)
     generated = (now or datetime.now(rules.timezone)).astimezone(rules.timezone)
     span = store_span(engine)
     explain(report, period, span)

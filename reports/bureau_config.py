@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tomllib
 from datetime import date, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -124,8 +125,26 @@ class Destination(_Model):
             raise ConfigError(str(exc)) from None
 
 
+Share = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)]
+
+
+class Fund(_Model):
+    """The fund ledger's settings: when a hold is old enough to be listed (console, daily
+    report, `riskmon holds list`), and each co-funded programme's platform share of its
+    subsidy (the rest is public money): the logistics programme's 12 million include at least
+    10 million of the platform's, 0.8334 of each yuan rounded up so the 10 are reached."""
+
+    hold_hours: float = Field(default=72.0, gt=0)
+    cofunding: dict[str, Share] = {"logistics_warehouse": Decimal("0.8334")}
+
+    @property
+    def hold_age(self) -> timedelta:
+        return timedelta(hours=self.hold_hours)
+
+
 class BureauConfig(_Model):
     schedule: Schedule = Schedule()
+    fund: Fund = Fund()
     delivery: Delivery = Delivery()
     incidents: Incidents = Incidents()
     complaints: Complaints = Complaints()

@@ -29,10 +29,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from reports.bureau_words import word
+from reports.cofunding import MONEY as CO_MONEY
+from reports.cofunding import Shares, split_frame
+from reports.document import Section
 from reports.frames import read_decisions, read_fund, read_sales
+from reports.labels import Lang, Names
 from reports.period import Period
 from reports.rows import CLAWBACK, GRANT, HOLD, REJECT
 from reports.tables import alert_orders, alert_status
+from schemas.rules import ProgrammeRules
 
 UNKNOWN = "—"  # a fund entry of an order with no sales line (nothing to attribute it to)
 # The fund ledger's kinds, as the figures name them: the one place that follows the ledger.
@@ -159,12 +165,35 @@ def leverage(sales: int, net: int) -> float | None:
     return sales / net if net > 0 else None
 
 
-def cofunding_section(engine: Engine, period: Period) -> pd.DataFrame | None:
-    """The logistics programme's public and platform money, apart (issue 19 item 5).
-
-    The fund ledger keeps the two apart on the `fund` branch (the platform's co-funding share
-    configurable there); this is where the daily report takes them from once that ledger is
-    merged. Until then it has nothing to report and returns None, and the report shows no
-    such section rather than a figure computed here.
-    """
-    return None
+def cofunding_section(
+    engine: Engine, rules: ProgrammeRules, period: Period, lang: Lang, shares: Shares
+) -> Section | None:
+    """The co-funded programmes' public and platform money, apart (issue 19 item 5): per day
+    of the period and a total per source (`reports.cofunding`: split per fund-ledger entry, to
+    the fen); None when no programme is co-funded."""
+    if not shares:
+        return None
+    split = split_frame(engine, period, shares)
+    names = Names(rules, lang)
+    rows = []
+    for programme, group in split.groupby("programme", sort=True):
+        for source, part in group.groupby("source", sort=False):
+            for entry in part.itertuples(index=False):
+                rows.append(
+                    (programme, str(entry.day), source, *(getattr(entry, m) for m in CO_MONEY))
+                )
+        for source in ("public", "platform"):
+            part = group[group["source"] == source]
+            rows.append(
+                (programme, word("total", lang), source, *(int(part[m].sum()) for m in CO_MONEY))
+            )
+    columns = ["programme", "day", "source", *CO_MONEY]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["programme"] = [names.programme(str(p)) for p in frame["programme"]]
+    frame["source"] = [word(f"co_{s}", lang) for s in frame["source"]]
+    headings = {c: word(f"co_{c}", lang) for c in columns}
+    frame = frame.rename(columns=headings)
+    kinds = {headings[m]: "money" for m in CO_MONEY}
+    shares_text = ", ".join(f"{names.programme(p)} {shares[p]}" for p in sorted(shares))
+    note = word("cofunding_note", lang).format(shares=shares_text)
+    return Section(word("cofunding", lang), frame, kinds, note)  # type: ignore[arg-type]

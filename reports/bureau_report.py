@@ -1,6 +1,6 @@
 """What the bureau's side adds to the daily report: the performance figures (绩效) with their
-chart, the complaints and enquiries handled, and (once the fund ledger keeps them apart) the
-logistics programme's public and platform money."""
+chart, the complaints and enquiries handled, the co-funded programme's public and platform money
+apart, and the holds past their age."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from matplotlib.ticker import FuncFormatter
 from sqlalchemy import Engine, select
 
 from reports import vocabulary
+from reports.bureau_config import Fund
 from reports.bureau_figures import cofunding_section, figures, leverage
 from reports.bureau_tables import complaints
 from reports.bureau_words import word
 from reports.charts import chart_lang, cjk_family
 from reports.document import Chart, Report, Section
+from reports.holds import holds_section
 from reports.labels import Lang, Names
 from reports.period import Period
 from schemas.rules import ProgrammeRules
@@ -28,7 +30,13 @@ CHART_DAYS = 31
 _MONEY = ("sales", "granted", "held", "refused", "clawed_back", "net", "recovered")
 
 
-def extend_daily(report: Report, engine: Engine, rules: ProgrammeRules, period: Period) -> None:
+def extend_daily(
+    report: Report,
+    engine: Engine,
+    rules: ProgrammeRules,
+    period: Period,
+    fund: Fund | None = None,
+) -> None:
     lang = report.lang
     chart_start = min(period.start, period.end - timedelta(days=CHART_DAYS - 1))
     found = figures(engine, Period(chart_start, period.end))
@@ -37,9 +45,11 @@ def extend_daily(report: Report, engine: Engine, rules: ProgrammeRules, period: 
     in_period = found[found["day"] >= period.start]
     report.sections.append(performance_section(in_period, rules, lang))
     report.sections.append(complaints_section(engine, rules, period, lang))
-    cofunding = cofunding_section(engine, period)
+    fund = fund or Fund()
+    cofunding = cofunding_section(engine, rules, period, lang, fund.cofunding)
     if cofunding is not None:
-        report.sections.append(Section(word("cofunding", lang), cofunding))
+        report.sections.append(cofunding)
+    report.sections.append(holds_section(engine, rules, period, lang, fund.hold_age))
     report.charts.append(performance_chart(found, rules, Period(chart_start, period.end), lang))
 
 

@@ -55,6 +55,22 @@ WORDS: dict[str, tuple[str, str]] = {
     "cp_closed": ("已办结", "closed"),
     "cp_hours": ("平均首次答复(小时)", "mean hours to first answer"),
     "cofunding": ("物流仓补贴资金来源", "Logistics subsidy: public and platform money"),
+    "cofunding_note": (
+        "平台配资比例:{shares}。每笔台账记录按比例拆分(平台部分四舍五入到分,其余为财政资金),"
+        "两者之和与补贴资金台账一致到分。净额 = 发放 + 冻结待审 − 退回。",
+        "The platform's share: {shares}. Each ledger entry is split by it (the platform's "
+        "part rounded half up to the fen, the rest public money), so the two add up to the "
+        "fund ledger to the fen. Net = granted + held − clawed back.",
+    ),
+    "co_programme": ("项目", "programme"),
+    "co_day": ("日期", "day"),
+    "co_source": ("资金来源", "source"),
+    "co_public": ("财政资金", "public money"),
+    "co_platform": ("平台配资", "platform co-funding"),
+    "co_granted": ("发放(元)", "granted (yuan)"),
+    "co_held": ("冻结待审(元)", "held (yuan)"),
+    "co_clawed_back": ("退回(元)", "clawed back (yuan)"),
+    "co_net": ("净额(元)", "net (yuan)"),
     # complaint vocabulary
     "complaint": ("投诉", "complaint"),
     "enquiry": ("咨询", "enquiry"),

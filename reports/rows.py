@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from schemas.orders import OrderPaid
 
 GRANT, HOLD, REJECT, CLAWBACK = "grant", "hold", "reject", "clawback"
-FUND_KINDS = (GRANT, HOLD, REJECT, CLAWBACK)
+# Moves after the decision (reports.fund_moves): a granted order held by an alert, a held one
+# released, either forfeited by a confirmed verdict.
+FREEZE, RELEASE, FORFEIT = "freeze", "release", "forfeit"
+FUND_KINDS = (GRANT, HOLD, REJECT, CLAWBACK, FREEZE, RELEASE, FORFEIT)
+MONITOR = "riskmon"  # who books the monitor's own entries
 
 # The order of each table's columns in `reports.tables` (a test holds the two together).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -75,6 +79,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "budget_line",
         "kind",
         "amount",
+        "actor",
+        "reason",
     ),
     "alerts": (
         "alert_id",
@@ -147,6 +153,19 @@ class Clawback:
     day: date
     programme: str
     amount: Decimal
+    why: str = ""  # the later event's type: order_cancelled, order_refunded
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHold:
+    """A hold or block alert's orders, frozen where granted (`reports.fund_moves.freeze`),
+    inside the writer's transaction, once the batch's decisions are stored."""
+
+    alert_id: str
+    detector: str
+    raised_at: datetime
+    day: date
+    order_ids: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -159,6 +178,7 @@ class Batch:
     alerts: list[Row] = field(default_factory=list)
     alert_orders: list[Row] = field(default_factory=list)
     clawbacks: list[Clawback] = field(default_factory=list)
+    holds: list[AlertHold] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
@@ -168,6 +188,7 @@ class Batch:
             + len(self.alerts)
             + len(self.alert_orders)
             + len(self.clawbacks)
+            + len(self.holds)
         )
 
     def tables(self) -> list[tuple[str, list[Row]]]:
@@ -187,6 +208,7 @@ class Batch:
         self.alerts += other.alerts
         self.alert_orders += other.alert_orders
         self.clawbacks += other.clawbacks
+        self.holds += other.holds
 
 
 class RowBuilder:
@@ -230,6 +252,7 @@ class RowBuilder:
         consumer = event.consumer.id_hash
         kind = outcome.kind or "approve"
         decision = outcome.decision or {}
+        why = " ".join(decision.get("reasons", ()))
         batch.decisions.append(
             (
                 order_id,
@@ -244,7 +267,7 @@ class RowBuilder:
                 money(event.payment.paid_amount),
                 money(outcome.claim),
                 money(outcome.allowed),
-                " ".join(decision.get("reasons", ())),
+                why,
             )
         )
         if outcome.claim > 0:
@@ -286,6 +309,8 @@ class RowBuilder:
                         line,
                         granted,
                         money(amount),
+                        MONITOR,
+                        why or None,
                     )
                 )
         refused = outcome.claim - outcome.allowed
@@ -301,6 +326,8 @@ class RowBuilder:
                     None,
                     REJECT,
                     money(refused),
+                    MONITOR,
+                    why or None,
                 )
             )
 
@@ -316,6 +343,7 @@ class RowBuilder:
                 day=self.day(at),
                 programme=event.programme,
                 amount=outcome.clawback,
+                why=event.event_type,
             )
         )
 
@@ -342,6 +370,8 @@ class RowBuilder:
                 line,
                 CLAWBACK,
                 enc.money(amount),
+                MONITOR,
+                clawback.why or None,
             )
             for line, amount in shares.items()
         ]
@@ -367,8 +397,16 @@ class RowBuilder:
             )
         )
         # a ring alert names each of its orders once, but a list may repeat one: keep the set
-        for order_id in dict.fromkeys(alert.order_ids):
+        named = tuple(dict.fromkeys(alert.order_ids))
+        for order_id in named:
             batch.alert_orders.append((alert_id, order_id))
+        # a budget alert is a notification: it freezes nobody's money
+        if alert.action in ("hold", "block") and alert.risk != "budget" and named:
+            batch.holds.append(
+                AlertHold(
+                    alert_id, alert.detector, alert.raised_at, self.day(alert.raised_at), named
+                )
+            )
 
 
 def spread(clawback: Decimal, lines: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -388,7 +426,12 @@ def spread(clawback: Decimal, lines: dict[str, Decimal]) -> dict[str, Decimal]:
 
 __all__ = [
     "COLUMNS",
+    "AlertHold",
+    "FORFEIT",
+    "FREEZE",
     "FUND_KINDS",
+    "MONITOR",
+    "RELEASE",
     "Batch",
     "Clawback",
     "Encoding",

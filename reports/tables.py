@@ -118,8 +118,15 @@ fund_ledger = Table(
     Column("day", Date(), nullable=False),
     Column("programme", String(64), nullable=False),
     Column("budget_line", String(64), nullable=True, comment="null: a rejection of the order"),
-    Column("kind", String(8), nullable=False, comment="grant | hold | reject | clawback"),
+    Column(
+        "kind",
+        String(8),
+        nullable=False,
+        comment="grant | hold | reject | clawback | freeze | release | forfeit",
+    ),
     Column("amount", MONEY, nullable=False, comment="positive; the kind says which way"),
+    Column("actor", String(64), nullable=True, comment="who moved it (0005): riskmon, a user"),
+    Column("reason", Text(), nullable=True, comment="why (0005): reasons, a verdict, a note"),
 )
 Index(None, fund_ledger.c.day)
 Index(None, fund_ledger.c.order_id)

@@ -32,6 +32,7 @@ FAMILIES = (
     "entity",
     "reason",
     "kind",
+    "state",
     "difference",
     "verdict",
     "label",
@@ -117,6 +118,15 @@ _STATUSES = {
     "confirmed": ("已确认", "confirmed"),
     "dismissed": ("已排除", "dismissed"),
     "escalated": ("已上报", "escalated"),
+    # a bill line's, in reconcile (reports/reconcile.py): English words are the CSV's codes
+    "payable": ("应付", "payable"),
+    "held": ("冻结待审", "held"),
+    "forfeited": ("核减", "forfeited"),
+    "over_claimed": ("超额申报", "over_claimed"),
+    "refunded_but_claimed": ("已退款仍申报", "refunded_but_claimed"),
+    "unknown_order": ("未知订单", "unknown_order"),
+    "duplicate_claim": ("重复申报", "duplicate_claim"),
+    "under_claimed": ("少报", "under_claimed"),
 }
 
 # an analyst's verdict on an alert (console/verdicts.py)
@@ -185,6 +195,20 @@ _KINDS = {
     "hold": ("冻结待审", "hold"),
     "reject": ("拒付", "rejection"),
     "clawback": ("退回", "claw-back"),
+    "freeze": ("冻结", "freeze"),
+    "release": ("解冻", "release"),
+    "forfeit": ("核减", "forfeit"),
+}
+
+# an order's subsidy in the fund ledger (reports/fund.py)
+_STATES = {
+    "granted": ("已发放", "granted"),
+    "held": ("冻结", "held"),
+    "released": ("已解冻", "released"),
+    "forfeited": ("核减", "forfeited"),
+    "clawed_back": ("已退回", "clawed back"),
+    "settled": ("新增可申报", "newly claimable"),
+    "refund": ("部分退款", "partly refunded"),
 }
 
 _DIFFERENCES = {
@@ -273,6 +297,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
     "entity": _ENTITIES,
     "reason": _REASONS,
     "kind": _KINDS,
+    "state": _STATES,
     "difference": _DIFFERENCES,
     "verdict": _VERDICTS,
     "label": _LABELS,

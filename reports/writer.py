@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, select
 
+from reports import fund_moves
 from reports.rows import COLUMNS, GRANT, HOLD, Batch, Clawback, Encoding, Row, RowBuilder
 from reports.tables import fund_ledger
 
@@ -77,6 +78,8 @@ class StoreWriter:
                 insert(
                     connection, "fund_ledger", clawback_rows(connection, builder, batch.clawbacks)
                 )
+            # money held by hold alerts: this batch's, and stored ones naming its orders
+            fund_moves.freeze(connection, batch.holds, (row[0] for row in batch.decisions))
         self.rows_written += len(batch)
 
     def _executemany(self, connection: Connection, table: str, rows: list[Row]) -> None:

@@ -184,11 +184,12 @@ def report(
 
 def reconcile(
     bill: Annotated[Path, typer.Option(help="the platform's bill: order_id, claimed_subsidy")],
-    out: Annotated[Path | None, typer.Option(help="also write the differences here")] = None,
+    out: Annotated[Path | None, typer.Option(help="also write every bill line here")] = None,
     fmt: FormatOption = None,
     lang: LangOption = "zh",
 ) -> None:
-    """Reconcile a subsidy bill (立减账单核对) with the rules' decisions and the ledger."""
+    """Reconcile a subsidy bill (立减账单核对) with the rules' decisions and the fund ledger's
+    states: a held or forfeited order is never payable."""
     from reports.reconcile import BillError, read_bill
     from reports.reconcile import reconcile as run
     from reports.reconcile import report as as_report
@@ -208,36 +209,42 @@ def reconcile(
 
 
 def reconcile_summary(result: Reconciliation, bill: str, lang: Lang) -> Group:
-    """The reconciliation's terminal summary in `lang` (Chinese first): money as ¥1,234.56."""
+    """The reconciliation's terminal summary in `lang` (Chinese first): each bill line's status
+    with its count, what the bill claimed and what is payable; money as ¥1,234.56."""
     from reports.formats import money
     from reports.frames import yuan
-    from reports.reconcile import KINDS
+    from reports.labels import label
+    from reports.reconcile import STATUSES
     from reports.vocabulary import name
 
     zh = lang == "zh"
     title = (
-        f"{bill}:{result.rows:,} 行,申报补贴 {money(yuan(result.billed))}"
+        f"{bill}:{result.rows:,} 行,账单申报 {money(yuan(result.billed))}"
         if zh
         else f"{bill}: {result.rows:,} rows, {money(yuan(result.billed))} billed"
     )
     table = Table(title=title, title_justify="left")
-    table.add_column("差异类型" if zh else "difference")
-    table.add_column("笔数" if zh else "count", justify="right")
-    table.add_column("金额" if zh else "amount", justify="right")
-    for kind in KINDS:
+    table.add_column(label("status", lang) if zh else "status")
+    table.add_column(label("count", lang), justify="right")
+    table.add_column(label("claimed_in_bill", lang), justify="right")
+    table.add_column(label("payable", lang) if zh else "payable", justify="right")
+    for kind in STATUSES:
         table.add_row(
-            name("difference", kind, lang),
+            name("status", kind, lang),
             f"{result.count(kind):,}",
-            money(yuan(result.total(kind))),
+            money(yuan(result.billed_of(kind))),
+            money(yuan(result.payable_of(kind))),
         )
-    allowed, net, payable = (
-        money(yuan(v)) for v in (result.allowed, result.ledger_net, result.payable)
+    allowed, net, claimable, payable = (
+        money(yuan(v))
+        for v in (result.allowed, result.ledger_net, result.claimable, result.payable)
     )
     closing = (
-        f"规则核定 {allowed};扣除退回后台账净额 {net};应付(账单扣除全部超额){payable}"
+        f"规则核定 {allowed};台账扣除退回后 {net},其中可申报 {claimable};"
+        f"应付 {payable}(冻结、核减订单不付)"
         if zh
-        else f"allowed by the rules {allowed}; in the ledger after claw-backs {net}; "
-        f"payable (the bill less every excess) {payable}"
+        else f"allowed by the rules {allowed}; in the ledger after claw-backs {net}, of which "
+        f"claimable {claimable}; payable {payable} (held and forfeited orders never)"
     )
     return Group(table, Text(closing))
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 
 from detectors.store import MemoryStore
 from replay import ReplayStats
-from reports.frames import fen, yuan
+from reports.frames import fen, read_fund, yuan
+from reports.fund_states import FORFEITED, HELD, OrderMoney, entries_of, money_by_order
 from reports.rows import CLAWBACK, GRANT, HOLD, REJECT
 from reports.tables import decisions, fund_ledger
 
@@ -63,20 +64,18 @@ def check_ledger_totals(engine: Engine, stats: ReplayStats, state: MemoryStore) 
 
 
 def billed_orders(engine: Engine) -> dict[str, Decimal]:
-    """What the ledger holds for each order (allowed less claw-backs): an honest bill."""
-    net: dict[str, int] = {}
-    with engine.connect() as connection:
-        for order_id, allowed in connection.execute(
-            select(decisions.c.order_id, decisions.c.allowed_subsidy).order_by(decisions.c.order_id)
-        ):
-            net[order_id] = fen(allowed)
-        for order_id, amount in connection.execute(
-            select(fund_ledger.c.order_id, fund_ledger.c.amount).where(
-                fund_ledger.c.kind == CLAWBACK
-            )
-        ):
-            net[order_id] -= fen(amount)
-    return {order_id: yuan(value) for order_id, value in net.items() if value > 0}
+    """What is claimable of each order (allowed less claw-backs, neither held nor forfeited):
+    an honest bill."""
+    return {
+        order_id: yuan(money.claimable)
+        for order_id, money in money_states(engine).items()
+        if money.claimable > 0
+    }
+
+
+def money_states(engine: Engine) -> dict[str, OrderMoney]:
+    """Each order's money as the fund ledger's entries leave it (`reports.fund_states`)."""
+    return money_by_order(entries_of(read_fund(engine)))
 
 
 def clawed_orders(engine: Engine) -> list[str]:
@@ -119,7 +118,10 @@ def injected_bill(
             )
         }
     refunded = {}
-    for order_id in sorted(clawed)[:4]:
+    states = money_states(engine)
+    # a held or forfeited order is another kind, whatever its claim
+    settled = sorted(o for o in clawed if states[o].state not in (HELD, FORFEITED))
+    for order_id in settled[:4]:
         refunded[order_id] = allowed[order_id] - honest.get(order_id, Decimal("0.00"))
     bill = []
     for order_id, amount in rows:

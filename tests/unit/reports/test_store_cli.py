@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 
 from reports.backup import digest
 from reports.db import open_engine
+from reports.formats import money
+from reports.frames import yuan
+from reports.reconcile import read_bill, reconcile
 from reports.tables import audit
 from riskmon.cli import app
 
@@ -61,11 +64,19 @@ def test_replay_fills_the_store_and_the_other_commands_read_it(
     invoke("report", "incidents", "--format", "md", "--out", str(tmp_path / "r" / "inc.txt"))
     invoke("report", "ledger", "--date", "2026-07-01", "--out", str(tmp_path / "r" / "l.csv"))
     checked = invoke(
-        "reconcile", "--bill", str(tmp_path / "bill.csv"), "--out", str(tmp_path / "d.xlsx")
+        "reconcile",
+        "--bill",
+        str(tmp_path / "bill.csv"),
+        "--out",
+        str(tmp_path / "d.xlsx"),
+        "--lang",
+        "en",
     )
-    assert "超额申报" in checked and (tmp_path / "d.xlsx").exists()  # Chinese first
-    over_total = sum(over.values())
-    assert f"{over_total:,}" in checked
+    assert "over_claimed" in checked and (tmp_path / "d.xlsx").exists()
+    excess = sum(over.values()) + sum(unknown.values()) + sum(refunded.values())
+    expected = reconcile(filled.engine, read_bill(tmp_path / "bill.csv"))
+    assert yuan(expected.billed - expected.payable) == excess
+    assert f"payable {money(yuan(expected.payable))}" in " ".join(checked.split())
     invoke("backup", str(tmp_path / "bk"))
     restored = f"sqlite:///{tmp_path}/restored.db"
     result = runner.invoke(
