@@ -282,7 +282,7 @@ def _xlsx(report: Report, out: Path) -> list[Path]:
                 },
                 dtype=object,
             )
-            name = label(section.key, lang)[:31]
+            name = _sheet_name(label(section.key, lang))
             frame.to_excel(writer, sheet_name=name, index=False)
             sheet = writer.sheets[name]
             sheet.freeze_panes = "A2"
@@ -301,3 +301,15 @@ def _xlsx(report: Report, out: Path) -> list[Path]:
                 sheet.add_image(picture, f"A{row}")
                 row += int(picture.height / 20) + 2
     return [out]
+
+
+def _sheet_name(title: str) -> str:
+    """A heading as an xlsx sheet's name: Excel refuses []:*?/\\ in one, and more than 31
+    characters.
+
+    >>> _sheet_name("Logistics subsidy: public and platform money")
+    'Logistics subsidy - public and '
+    """
+    for bad in "[]:*?/\\":
+        title = title.replace(bad, " -" if bad == ":" else "-")
+    return title[:31]
