@@ -104,7 +104,7 @@ def _quota(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
         limit, used = count(breach["limit"]), breach.get("used")
         when = _period(period, lang) if period else ""
         if lang == "zh":
-            text = f"{named}{when}限购 {limit}"
+            text = f"{named} {when}限购 {limit}"
             parts.append(text if used is None else f"{text},此前已用 {count(used)}")
         else:
             text = f"{named}: quota {limit} for {when}"
@@ -171,7 +171,8 @@ def _code_reuse(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     live, ids = count(e["live_orders"]), count(e["identities"])
     if lang == "zh":
         return f"同一资格码已有 {live} 个有效订单,涉及 {ids} 个身份"
-    return f"the same qualification code: {live} live orders, {ids} identities"
+    orders = "live order" if live == "1" else "live orders"
+    return f"the same qualification code: {live} {orders}, {ids} identities"
 
 
 def _code_shared(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
