@@ -134,8 +134,8 @@ def _eligibility(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
 def _exhausted(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     budget, used = money(e["budget"]), money(e["used"])
     if lang == "zh":
-        return f"预算 {budget} 已用 {used},用尽后仍申领补贴"
-    return f"budget {budget}, {used} used: a subsidy claimed after it ran out"
+        return f"预算 {budget} 已用 {used},剩余不足以支付本单补贴"
+    return f"budget {budget}, {used} used: too little left for this order's subsidy"
 
 
 def _threshold(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
