@@ -104,7 +104,7 @@ def _quota(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
         limit, used = count(breach["limit"]), breach.get("used")
         when = _period(period, lang) if period else ""
         if lang == "zh":
-            text = f"{named}{when}限购 {limit}"
+            text = f"{named} {when}限购 {limit}"
             parts.append(text if used is None else f"{text},此前已用 {count(used)}")
         else:
             text = f"{named}: quota {limit} for {when}"
@@ -134,8 +134,8 @@ def _eligibility(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
 def _exhausted(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     budget, used = money(e["budget"]), money(e["used"])
     if lang == "zh":
-        return f"预算 {budget} 已用 {used},用尽后仍申领补贴"
-    return f"budget {budget}, {used} used: a subsidy claimed after it ran out"
+        return f"预算 {budget} 已用 {used},剩余不足以支付本单补贴"
+    return f"budget {budget}, {used} used: too little left for this order's subsidy"
 
 
 def _threshold(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
@@ -171,7 +171,8 @@ def _code_reuse(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     live, ids = count(e["live_orders"]), count(e["identities"])
     if lang == "zh":
         return f"同一资格码已有 {live} 个有效订单,涉及 {ids} 个身份"
-    return f"the same qualification code: {live} live orders, {ids} identities"
+    orders = "live order" if live == "1" else "live orders"
+    return f"the same qualification code: {live} {orders}, {ids} identities"
 
 
 def _code_shared(e: Facts, _entity: str, _s: float, lang: Lang) -> str:

@@ -32,6 +32,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "summary": ("汇总", "Summary"),
     "chart_cumulative": ("累计使用占预算比例", "Cumulative spend, share of budget"),
     "chart_daily": ("逐日净使用金额(元)", "Net spend per day (yuan)"),
+    "chart_performance": ("带动销售(元)与杠杆率", "Sales driven (yuan) and leverage"),
     # facts
     "period": ("统计期间", "Period"),
     "period_basis": ("期间说明", "Period chosen"),

@@ -43,7 +43,7 @@ def sales_section(engine: Engine, rules: ProgrammeRules, period: Period, lang: L
             "merchant_id": sales["merchant_id"],
             "consumer": [mask_hash(c) for c in sales["consumer"]],
             "sku": sales["sku"],
-            "category": sales["category"],
+            "category": [name("category", str(c), lang) for c in sales["category"]],
             "energy_grade": ["" if pd.isna(g) else str(int(g)) for g in sales["energy_grade"]],
             "unit_price": sales["unit_price"],
             "quantity": sales["quantity"],

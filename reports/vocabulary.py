@@ -154,6 +154,7 @@ _ENTITIES = {
     "merchant": ("商户", "merchant"),
     "sku": ("商品", "SKU"),
     "qualification_code": ("资格码", "qualification code"),
+    "qualification": ("资格码", "qualification code"),
     "programme": ("项目", "programme"),
     "budget_line": ("预算线", "budget line"),
     "order": ("订单", "order"),

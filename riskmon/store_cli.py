@@ -121,7 +121,10 @@ def _write(report: Report, fmt: Format, out: Path) -> None:
     from reports.render import write
 
     for path in write(report, fmt, out):
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"已写入 {path}" if report.lang == "zh" else f"wrote {path}", highlight=False)
+    for section in report.sections:  # an empty table is said on the terminal too
+        if section.frame.empty and section.empty:
+            console.print(section.empty, highlight=False)
 
 
 def _rules(path: Path | None) -> ProgrammeRules:

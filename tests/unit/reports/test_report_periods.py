@@ -6,6 +6,7 @@ as their content."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from html import escape
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import Filled
 from openpyxl import load_workbook
+from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from reports.bureau import KINDS, default_period, make
 from reports.document import Report
@@ -20,6 +23,7 @@ from reports.frames import store_days
 from reports.period import Period
 from reports.render import shown_width, write
 from reports.vocabulary import LANGS, Lang
+from riskmon.cli import app
 from schemas.rules import ProgrammeRules
 
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -136,3 +140,20 @@ def test_xlsx_columns_fit_their_content(
                         assert width >= 19, (sheet.title, letter, width)  # a whole timestamp
                     if not cell.alignment.wrap_text:
                         assert width >= shown_width(text), (sheet.title, letter, text)
+
+
+def test_the_command_says_an_empty_period_on_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_store: Callable[[], Engine]
+) -> None:
+    engine = new_store()  # migrated, holding nothing
+    monkeypatch.setenv("RISKMON_DATABASE_URL", str(engine.url))
+    out = tmp_path / "inc.html"
+    for lang, said in (
+        ("zh", "本期(2026年8月1日)无风险事件:存储中尚无任何记录。"),
+        ("en", "Nothing in this period (1 August 2026): no alerts; the store holds nothing yet."),
+    ):
+        args = ["report", "incidents", "--date", "2026-08-01", "--out", str(out), "--lang", lang]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert said in " ".join(result.output.split()), result.output
+        assert said in out.read_text(encoding="utf-8")

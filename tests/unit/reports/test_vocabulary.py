@@ -85,6 +85,33 @@ def emitted() -> tuple[set[str], set[str]]:
     return alert_codes, reasons
 
 
+def entity_kinds() -> set[str]:
+    """The kinds of entity an alert or a detector's state is about: each detector family's
+    `entities`, the first element of an `(kind, key)` pair in an alert call, `ROUTES`."""
+    kinds: set[str] = set()
+    for path in DETECTORS:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and _target_name(node.targets[0]) in (
+                "entities",
+                "ROUTES",
+            ):
+                kinds |= _strings(node.value)
+            elif isinstance(node, ast.Call) and _call_name(node) in ALERT_CALLS:
+                for arg in node.args:
+                    if isinstance(arg, ast.Tuple) and len(arg.elts) == 2:
+                        first = arg.elts[0]
+                        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                            kinds.add(first.value)
+    return kinds
+
+
+def test_every_entity_kind_has_words() -> None:
+    kinds = entity_kinds()
+    assert {"consumer", "qualification", "merchant", "ip_prefix"} <= kinds  # the scan works
+    assert sorted(kinds - known("entity")) == []
+
+
 def test_the_scan_finds_what_it_must() -> None:
     alert_codes, reasons = emitted()
     # a scan that found nothing would pass every test below
