@@ -45,6 +45,10 @@ ACTIONS = (
     "view_merchant",
     "retention_dry_run",
     "retention_apply",
+    # controls (console/control_register.py): issued, requested for a second supervisor, refused
+    "control",
+    "control_request",
+    "control_refuse",
 )
 COLUMNS = ("audit_id", "at", "actor", "role", "action", "target", "detail", "remote")
 

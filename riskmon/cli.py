@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from riskmon import bureau_cli, console_cli, retention_cli, store_cli, tuning
+from riskmon import bureau_cli, console_cli, controls_cli, retention_cli, store_cli, tuning
 from riskmon.panels import panels as panels_command
 from riskmon.settings import load_settings
 
@@ -721,6 +721,7 @@ store_cli.register(app)
 console_cli.register(app)
 bureau_cli.register(app)
 retention_cli.register(app)
+controls_cli.register(app)
 
 
 def main() -> None:
