@@ -12,6 +12,7 @@ transaction with its audit row; the record then goes out through the outbox.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,8 @@ from console.merchant_controls import waiting
 from console.pages import render
 from console.security import check_csrf, remote, require
 from reports.bureau_words import word
-from schemas.controls import ACTIONS_BY_KIND, CONTROL_KINDS
+from schemas.controls import ACTIONS_BY_KIND, CONTROL_KINDS, HASHED_KINDS
+from schemas.pseudonyms import mask_hash
 
 router = APIRouter(include_in_schema=False)
 Staff = Annotated[User, Depends(require("analyst", "supervisor"))]
@@ -82,6 +84,8 @@ def control_list(request: Request, user: Staff) -> HTMLResponse:
     with console.engine.connect() as connection:
         rows = register.listing(connection, console.now())
         outbox = waiting(connection)
+    # a person's pseudonym is shown masked, as on every page (the control id names the control)
+    rows = [replace(r, key=mask_hash(r.key)) if r.kind in HASHED_KINDS else r for r in rows]
     return render(
         request,
         "controls.html",

@@ -33,6 +33,7 @@ from schemas.identifiers import redact_raw_identifiers
 
 # (kind, action) that the console issues only with a second supervisor's approval
 TWO_PERSON = frozenset({("programme", "pause"), ("budget_line", "pause"), ("merchant", "block")})
+REGISTER_PREFIX = "c-merchant-"  # the merchant register's own (console/merchant_controls.py)
 STATES = ("pending", "scheduled", "active", "expired", "lifted", "superseded", "lift", "refused")
 
 
@@ -176,6 +177,12 @@ def lift_of(
         raise ControlError(f"no control {control_id} was issued", 404)
     if found.action == "lift":
         raise ControlError(f"{control_id} is a lift itself", 409)
+    if control_id.startswith(REGISTER_PREFIX):
+        raise ControlError(
+            f"{control_id} goes with the merchant register's status: reactivate the merchant "
+            "there (/merchants), so the register and the control agree",
+            409,
+        )
     # a lift ends whatever is in force on the key: only the control in force (or to come) is
     # lifted by naming it, never a newer one by naming an old one
     timeline = [

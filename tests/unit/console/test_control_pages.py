@@ -158,3 +158,10 @@ def test_analysts_see_without_forms_and_a_bad_record_is_refused_in_words(
         assert answer.status_code == 422, fields
         assert "11010519491231002X" not in answer.text
     assert len(_issued(engine)) == 1
+    address = "ab" * 32
+    allowed = form(
+        supervisor, "/controls", kind="address", key=address, action="allow", reason="站点"
+    )
+    assert allowed.status_code == 303
+    page = analyst.get("/controls").text
+    assert address not in page and address[:8] + "…" in page  # masked, as on every page

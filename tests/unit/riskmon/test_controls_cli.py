@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 import riskmon.controls_cli as controls_cli
-from console.merchant_controls import ControlSender
+from console.merchant_controls import ControlSender, enqueue
 from reports.bureau_tables import controls_out
 from reports.db import open_engine
 from reports.tables import audit
@@ -160,6 +160,20 @@ def test_lift_ends_the_control_in_force_and_list_shows_the_states(
     assert everything.exit_code == 0, everything.output
     assert first in everything.output and "lifted" in everything.output
     assert "lift record" in everything.output and "effective from" in everything.output
+
+
+def test_a_block_of_the_merchant_register_is_lifted_there_not_here(
+    producer: FakeProducer, store: Engine
+) -> None:
+    assert _add("sku", "SKU-1", "hold", "--reason", "x").exit_code == 0  # the store, migrated
+    with store.begin() as connection:
+        control_id = enqueue(
+            connection, "M7", "block", "suspended", "sup-1", datetime.now(UTC), UTC
+        )
+    answer = runner.invoke(
+        app, ["controls", "lift", control_id, "--reason", "x", "--kafka", "fake:9092"]
+    )
+    assert answer.exit_code == 2 and "merchant register" in answer.output
 
 
 def test_a_broker_out_of_reach_leaves_the_control_waiting_and_send_delivers_it(
