@@ -34,7 +34,6 @@ from schemas.identifiers import redact_raw_identifiers
 # (kind, action) that the console issues only with a second supervisor's approval
 TWO_PERSON = frozenset({("programme", "pause"), ("budget_line", "pause"), ("merchant", "block")})
 REGISTER_PREFIX = "c-merchant-"  # the merchant register's own (console/merchant_controls.py)
-STATES = ("pending", "scheduled", "active", "expired", "lifted", "superseded", "lift", "refused")
 
 
 class ControlError(ValueError):
@@ -193,7 +192,7 @@ def lift_of(
             .order_by(controls_out.c.created_at, controls_out.c.control_id)
         ).scalars()
     ]
-    state = _states(timeline, now)[control_id]
+    state = states_at(timeline, now)[control_id]
     if state not in ("active", "scheduled"):
         raise ControlError(f"{control_id} is {state}: there is nothing of it to lift", 409)
     return build(
@@ -322,7 +321,8 @@ class Listed:
     approved_by: str | None = None
 
 
-def _states(controls: list[Control], now: datetime) -> dict[str, str]:
+def states_at(controls: list[Control], now: datetime) -> dict[str, str]:
+    """Each control's state at `now`, by the workers' rule on its key's timeline."""
     timelines: dict[str, list[Control]] = defaultdict(list)
     for control in controls:
         timelines[control.topic_key].append(control)
@@ -364,7 +364,7 @@ def listing(connection: Connection, now: datetime, *, lifts: bool = False) -> li
             )
         ).all()
     )
-    states = _states(controls, now)
+    states = states_at(controls, now)
     found = [
         Listed(
             c.control_id,

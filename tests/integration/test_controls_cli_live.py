@@ -49,7 +49,8 @@ def test_controls_add_then_lift_change_the_orders_from_their_time_on(tmp_path: P
         _riskmon(env, "db", "upgrade")  # an operator's store is there already
         cluster.produce(catalog, "catalog")
         cluster.start_worker("a")
-        feeder = Feeder(cluster.bootstrap, 1500)
+        # fed until the lift has shown: the command's start is what the machine's load makes it
+        feeder = Feeder(cluster.bootstrap, 100_000)
         feeder.start()
         cluster.wait_for("decisions", lambda n: n >= 100, 90, "the first orders")
         blocked_from = feeder.hours_now()
@@ -83,8 +84,12 @@ def test_controls_add_then_lift_change_the_orders_from_their_time_on(tmp_path: P
             "--effective",
             ts(lifted_from),
         )
+        after_lift = len(feeder.sent) + 100  # the lift's time + 0.5 h is 50 orders on
+        cluster.wait_for("decisions", lambda n: n >= after_lift, 120, "orders after the lift")
+        feeder.stop.set()
         feeder.join(timeout=60)
-        cluster.wait_for("decisions", lambda n: n >= 1500, 120, "every order")
+        total = len(feeder.sent)
+        cluster.wait_for("decisions", lambda n: n >= total, 120, "every order")
         decisions = {d["order_id"]: d for d in cluster.read("decisions")}
     print(
         f"riskmon controls add: started -> returned {(returned - started) * 1000:.0f} ms, "
