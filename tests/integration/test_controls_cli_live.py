@@ -84,6 +84,9 @@ def test_controls_add_then_lift_change_the_orders_from_their_time_on(tmp_path: P
             "--effective",
             ts(lifted_from),
         )
+        # orders decided before the lift is read stay blocked: it is read once the command
+        # has sent it, so "after" counts from the stream's time at the command's return
+        lift_sent = feeder.hours_now()
         after_lift = len(feeder.sent) + 100  # the lift's time + 0.5 h is 50 orders on
         cluster.wait_for("decisions", lambda n: n >= after_lift, 120, "orders after the lift")
         feeder.stop.set()
@@ -104,8 +107,8 @@ def test_controls_add_then_lift_change_the_orders_from_their_time_on(tmp_path: P
         if h < blocked_from:
             assert f"control:{control_id}" not in decision["reasons"], (h, decision)
         if order_id in blocked:
-            assert decision["decision"] == "reject" and blocked_from <= h < lifted_from + 0.5
-        if h >= lifted_from + 0.5:
+            assert decision["decision"] == "reject" and blocked_from <= h < lift_sent + 0.5
+        if h >= lift_sent + 0.5:
             assert decision["decision"] == "approve", (h, decision)
     engine = open_engine(store)
     try:
