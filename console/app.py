@@ -153,7 +153,7 @@ def templates_for(timezone: tzinfo) -> Jinja2Templates:
 
 
 def create_app(config: ConsoleConfig) -> FastAPI:
-    from console import api, bureau_pages, holds, pages
+    from console import api, bureau_pages, control_pages, holds, pages
     from console.merchant_controls import ControlSender
 
     rules = config.rules
@@ -200,6 +200,7 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
     app.include_router(holds.router)
+    app.include_router(control_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
         SessionMiddleware,

@@ -47,6 +47,10 @@ ACTIONS = (
     "retention_apply",
     # the fund ledger (riskmon/fund_cli.py, console holds page)
     "fund_release",
+    # controls (console/control_register.py): issued, requested for a second supervisor, refused
+    "control",
+    "control_request",
+    "control_refuse",
 )
 COLUMNS = ("audit_id", "at", "actor", "role", "action", "target", "detail", "remote")
 

@@ -118,12 +118,14 @@ class ControlSender:
     """Sends the outbox's control records to Kafka, keyed `kind:key` as the contract says (the
     topic is compacted on that key). Without a broker they wait. One flush at a time."""
 
-    def __init__(self, engine: Engine, bootstrap: str | None, batch_bytes: int = 1) -> None:
+    def __init__(
+        self, engine: Engine, bootstrap: str | None, batch_bytes: int = 1, producer: Any = None
+    ) -> None:
         self.engine = engine
         self.bootstrap = bootstrap
         self.batch_bytes = batch_bytes
         self.last_error: str | None = None
-        self.producer: Any = None
+        self.producer: Any = producer  # a Kafka producer, made on first use if not given
         self._lock = threading.Lock()
 
     @property

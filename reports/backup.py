@@ -39,6 +39,7 @@ from sqlalchemy import (
 
 from reports import migrate
 from reports.bureau_tables import BUREAU_TABLES
+from reports.control_tables import CONTROL_TABLES
 from reports.db import StoreError, describe
 from reports.keys import WeakKeyError, check_key, derive
 from reports.sealed import SealedWriter
@@ -60,7 +61,7 @@ SUFFIX = ".jsonl.gz.sealed"
 _CHUNK = 5000
 # What a backup carries, in the order a restore fills them (a referenced table first); and what
 # it leaves out: who is logged in now and who failed to, which mean nothing in another store.
-BACKED_UP: tuple[Table, ...] = TABLES + CONSOLE_TABLES + BUREAU_TABLES
+BACKED_UP: tuple[Table, ...] = TABLES + CONSOLE_TABLES + BUREAU_TABLES + CONTROL_TABLES
 NOT_BACKED_UP: tuple[Table, ...] = (sessions, login_failures, lockouts)
 
 

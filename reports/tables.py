@@ -301,3 +301,4 @@ lockouts = Table(
 
 # The bureau's tables (migration 0004) live in their own module, on this metadata.
 from reports import bureau_tables as _bureau_tables  # noqa: E402, F401
+from reports import control_tables as _control_tables  # noqa: E402, F401

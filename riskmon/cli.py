@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from riskmon import bureau_cli, console_cli, fund_cli, retention_cli, store_cli, tuning
+from riskmon import (
+    bureau_cli,
+    console_cli,
+    controls_cli,
+    fund_cli,
+    retention_cli,
+    store_cli,
+    tuning,
+)
 from riskmon.panels import panels as panels_command
 from riskmon.settings import load_settings
 
@@ -765,6 +773,7 @@ console_cli.register(app)
 bureau_cli.register(app)
 retention_cli.register(app)
 fund_cli.register(app)
+controls_cli.register(app)
 
 
 def main() -> None:

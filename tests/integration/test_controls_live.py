@@ -51,12 +51,15 @@ class Feeder(threading.Thread):
         self.bootstrap = bootstrap
         self.count = count
         self.sent: list[tuple[float, float, str]] = []  # wall time, event hours, order id
+        self.stop = threading.Event()  # ends the feed early (test_controls_cli_live.py)
 
     def run(self) -> None:
         from kafka import KafkaProducer
 
         producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0, acks=1)
         for n in range(self.count):
+            if self.stop.is_set():
+                break
             hours = n * 0.01
             event = paid(f"f{n}", at=hours)
             raw = line(event)

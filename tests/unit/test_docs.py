@@ -24,6 +24,7 @@ PAGES = (
     "docs/analysts.md",
     "docs/operators.md",
     "docs/bureau.md",
+    "docs/runbooks/README.md",
     "benchmarks/README.md",
     "CHANGELOG.md",
 )

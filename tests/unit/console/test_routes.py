@@ -47,6 +47,12 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/merchants/{merchant_id}"): EVERYONE,
     ("POST", "/merchants/{merchant_id}/vet"): STAFF,
     ("POST", "/merchants/{merchant_id}/decide"): {"supervisor"},
+    # controls (console/control_pages.py): analysts see, supervisors act, the bureau neither
+    ("GET", "/controls"): STAFF,
+    ("POST", "/controls"): {"supervisor"},
+    ("POST", "/controls/{control_id}/lift"): {"supervisor"},
+    ("POST", "/controls/{control_id}/approve"): {"supervisor"},
+    ("POST", "/controls/{control_id}/refuse"): {"supervisor"},
 }
 
 
@@ -71,6 +77,7 @@ def _concrete(path: str, alert_id: str) -> str:
         .replace("{kind}", "daily")
         .replace("{complaint_id}", "1")
         .replace("{merchant_id}", "M0001")
+        .replace("{control_id}", "c-20260710-0001")
         .replace("/static", "/static/console.css")
     )
 

@@ -40,6 +40,7 @@ from reports.bureau_tables import (
     merchants,
     retention_runs,
 )
+from reports.control_tables import control_requests
 from reports.db import open_engine
 from reports.restore import read_manifest, restore
 from reports.tables import alerts, audit, metadata, sessions
@@ -133,6 +134,19 @@ def bureau_rows(connection: Connection, actor: str) -> None:
     )
     connection.execute(
         insert(retention_runs).values(at=now, actor=actor, state="done", detail="{}")
+    )
+    connection.execute(
+        insert(control_requests).values(
+            request_id="c-2",
+            kind="programme",
+            key="featured_goods",
+            action="pause",
+            reason="budget",
+            effective_from=now,
+            requested_by=actor,
+            requested_at=now,
+            state="pending",
+        )
     )
 
 
