@@ -45,6 +45,12 @@ ACTIONS = (
     "view_merchant",
     "retention_dry_run",
     "retention_apply",
+    # the console's daily work (console/triage_pages.py, console/user_pages.py)
+    "view_entity",
+    "user_enable",
+    "user_reset",
+    "user_remove",
+    "language",
 )
 COLUMNS = ("audit_id", "at", "actor", "role", "action", "target", "detail", "remote")
 
