@@ -55,7 +55,7 @@ def _value(value: Any, lang: str, key: str = "") -> str:
             return f"{int(value):,}"
         return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.2f}"
     if isinstance(value, str):
-        return mask_pseudonyms(value)
+        return name("category", value, lang) if key == "category" else mask_pseudonyms(value)
     if value is None:
         return "—"
     if isinstance(value, dict):

@@ -25,7 +25,15 @@ OPEN_KINDS = frozenset(
     {"device", "qualification_code", "merchant", "sku", "order", "budget_line", "programme"}
 )
 # the entities with a page of their own
-PAGE_KINDS = ("consumer", "device", "address", "payment", "merchant")
+PAGE_KINDS = (
+    "consumer",
+    "device",
+    "address",
+    "pickup_point",
+    "payment_account",
+    "phone",
+    "merchant",
+)
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 

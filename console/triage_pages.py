@@ -19,7 +19,9 @@ from console.verdicts import CommentRequired, VerdictError, give
 
 router = APIRouter(include_in_schema=False)
 Staff = Annotated[User, Depends(require("analyst", "supervisor"))]
-Kind = Literal["consumer", "device", "address", "payment", "merchant"]
+Kind = Literal[
+    "consumer", "device", "address", "pickup_point", "payment_account", "phone", "merchant"
+]  # console.refs.PAGE_KINDS
 Ref = Annotated[str, InPath(min_length=1, max_length=128, pattern=REF_PATTERN)]
 MAX_BULK = 100
 

@@ -76,7 +76,7 @@ def test_the_console_in_chinese_queue_alert_entity_verdict_and_users(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
             page.set_default_timeout(20_000)
             page.goto(f"{url}/alerts")
             assert page.locator("h1").inner_text() == "登录"

@@ -156,7 +156,7 @@ def test_an_entity_page_lists_its_alerts_and_orders_over_time_and_no_pseudonym(
             ).all()
         )
     seen = 0
-    for kind in ("device", "address", "payment", "consumer", "merchant"):
+    for kind in ("device", "address", "payment_account", "pickup_point", "consumer", "merchant"):
         if kind not in kinds:
             continue
         alert_page = client.get(f"/alerts/{kinds[kind]}").text
