@@ -76,7 +76,9 @@ def render(request: Request, template: str, code: int = 200, **context: Any) -> 
 def error_page(request: Request, status: int, message: str) -> Response:
     if request.url.path.startswith("/api/"):
         return Response(f'{{"error":"http_{status}"}}', status, media_type="application/json")
-    return render(request, "error.html", status, status=status, message=message)
+    # `here="/"`: the language switch on an error page goes home, and the page does not echo
+    # back a path that may be anything
+    return render(request, "error.html", status, status=status, message=message, here="/")
 
 
 def _connect(request: Request) -> Any:
