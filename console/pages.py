@@ -78,7 +78,15 @@ def error_page(request: Request, status: int, message: str) -> Response:
         return Response(f'{{"error":"http_{status}"}}', status, media_type="application/json")
     # `here="/"`: the language switch on an error page goes home, and the page does not echo
     # back a path that may be anything
-    return render(request, "error.html", status, status=status, message=message, here="/")
+    return render(
+        request,
+        "error.html",
+        status,
+        status=status,
+        message=message,
+        here="/",
+        error_words=words.WORDS,
+    )
 
 
 def _connect(request: Request) -> Any:

@@ -188,6 +188,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "r_day": ("日期", "Day"),
     "r_daily": ("资金使用进度日报", "Fund-use progress"),
     "r_incidents": ("风险事件报告", "Incident report"),
+    # error pages, by HTTP status (the detail below stays as the code says it)
+    "error_400": ("请求有误", "Bad request"),
+    "error_401": ("需要登录", "Log in first"),
+    "error_403": ("无权执行此操作", "Not allowed"),
+    "error_404": ("未找到", "Not found"),
+    "error_409": ("与当前状态冲突", "Conflicts with the current state"),
+    "error_413": ("请求过大", "Too large"),
+    "error_422": ("请求内容不符合要求", "Not acceptable as sent"),
+    "error_429": ("请求过于频繁", "Too many attempts"),
+    "error_500": ("内部错误", "Internal error"),
     # users
     "users_title": ("用户管理", "Users"),
     "u_name": ("用户名", "name"),

@@ -174,7 +174,8 @@ def test_an_entity_page_lists_its_alerts_and_orders_over_time_and_no_pseudonym(
                 select(alerts.c.entity_key).where(alerts.c.alert_id == kinds["device"])
             ).scalar_one()
         assert f'data-copy="{key}"' in client.get(f"/alerts/{kinds['device']}").text
-    assert client.get("/entities/device/no-such-device").status_code == 404
+    missing = client.get("/entities/device/no-such-device")
+    assert missing.status_code == 404 and "404 未找到" in missing.text  # the error page in words
     with engine.connect() as connection:
         views = connection.execute(
             select(func.count()).where(audit.c.action == "view_entity")
