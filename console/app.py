@@ -30,6 +30,7 @@ from sqlalchemy import Engine, func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from console import words
 from console.auth import token_user
 from console.decide import DecisionEngine
 from console.security import (
@@ -44,7 +45,6 @@ from console.state import build, load_catalog
 from console.throttle import Policy
 from console.verdicts import LabelSender
 from reports.bureau_config import BureauConfig
-from reports.bureau_words import word
 from reports.tables import decisions, fund_ledger
 from schemas.decode import DEFAULT_MAX_BYTES
 from schemas.rules import ProgrammeRules
@@ -134,26 +134,30 @@ def _store_mark(connection: Any) -> tuple[Any, ...]:
     return (*d, *f)
 
 
-def _local(value: datetime | None, timezone: tzinfo) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(timezone).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def templates_for(timezone: tzinfo) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,  # every value on a page is escaped
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["local"] = lambda value: _local(value, timezone)
-    env.filters["yuan"] = lambda value: f"{value:,.2f}"
-    env.globals["w"] = lambda key: word(key, "zh")  # the bureau pages' words (Chinese first)
+    env.filters["local"] = lambda value: words.when(value, timezone)  # 2026-12-05 14:03
+    env.filters["yuan"] = words.yuan  # ¥1,234.56
+    # the words in Chinese; `pages.render` gives each page the words in its user's language
+    env.globals["w"] = lambda key, **figures: words.word(key, "zh", **figures)
+    env.globals["n"] = lambda family, value: words.name(family, value, "zh")
     return Jinja2Templates(env=env)
 
 
 def create_app(config: ConsoleConfig) -> FastAPI:
-    from console import api, bureau_pages, control_pages, holds, pages
+    from console import (
+        api,
+        bureau_pages,
+        control_pages,
+        holds,
+        pages,
+        triage_pages,
+        user_pages,
+    )
     from console.merchant_controls import ControlSender
 
     rules = config.rules
@@ -201,6 +205,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     app.include_router(bureau_pages.router)
     app.include_router(holds.router)
     app.include_router(control_pages.router)
+    app.include_router(triage_pages.router)
+    app.include_router(user_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
         SessionMiddleware,

@@ -51,6 +51,12 @@ ACTIONS = (
     "control",
     "control_request",
     "control_refuse",
+    # the console's daily work (console/triage_pages.py, console/user_pages.py)
+    "view_entity",
+    "user_enable",
+    "user_reset",
+    "user_remove",
+    "language",
 )
 COLUMNS = ("audit_id", "at", "actor", "role", "action", "target", "detail", "remote")
 

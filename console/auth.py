@@ -41,6 +41,7 @@ class AuthError(ValueError):
 class User:
     name: str
     role: Role
+    lang: str = "zh"  # the console's language for them (console/words.py)
 
 
 def check_name(name: str) -> str:
@@ -81,8 +82,8 @@ def hash_password(password: str, name: str = "") -> str:
     return _HASHER.hash(check_password(password, name))
 
 
-def add_user(connection: Connection, name: str, role: str, password: str) -> User:
-    user = User(check_name(name), check_role(role))
+def add_user(connection: Connection, name: str, role: str, password: str, lang: str = "zh") -> User:
+    user = User(check_name(name), check_role(role), "en" if lang == "en" else "zh")
     found = connection.execute(select(users.c.name).where(users.c.name == name)).first()
     if found is not None:
         raise AuthError(f"a user named {name!r} exists already")
@@ -93,6 +94,7 @@ def add_user(connection: Connection, name: str, role: str, password: str) -> Use
             password_hash=hash_password(password, user.name),
             created_at=datetime.now(UTC),
             active=True,
+            lang=user.lang,
         )
     )
     return user
@@ -101,11 +103,11 @@ def add_user(connection: Connection, name: str, role: str, password: str) -> Use
 def load_user(connection: Connection, name: str) -> User | None:
     """An active user by name (None: unknown or disabled)."""
     row = connection.execute(
-        select(users.c.name, users.c.role).where(users.c.name == name, users.c.active)
+        select(users.c.name, users.c.role, users.c.lang).where(users.c.name == name, users.c.active)
     ).first()
     if row is None or row.role not in ROLES:
         return None
-    return User(row.name, check_role(row.role))
+    return User(row.name, check_role(row.role), row.lang)
 
 
 def disable_user(connection: Connection, name: str, now: datetime) -> int:
@@ -127,7 +129,7 @@ def disable_user(connection: Connection, name: str, now: datetime) -> int:
 def authenticate(connection: Connection, name: str, password: str) -> User | None:
     """The user if the password is theirs; None otherwise, after the same work either way."""
     row = connection.execute(
-        select(users.c.name, users.c.role, users.c.password_hash).where(
+        select(users.c.name, users.c.role, users.c.lang, users.c.password_hash).where(
             users.c.name == name, users.c.active
         )
     ).first()
@@ -138,7 +140,7 @@ def authenticate(connection: Connection, name: str, password: str) -> User | Non
         return None
     if row is None or row.role not in ROLES:
         return None
-    return User(row.name, check_role(row.role))
+    return User(row.name, check_role(row.role), row.lang)
 
 
 # ---- API tokens -----------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import Path as InPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from console import audit, queue, sessions, throttle
+from console import audit, queue, sessions, throttle, words
 from console.auth import User, authenticate
+from console.evidence import figures
 from console.security import check_csrf, csrf_token, current_user, remote, require
-from console.verdicts import ACTIONS, VerdictError, give, outbox_size
+from console.verdicts import ACTIONS, CommentRequired, Given, VerdictError, give, outbox_size
 from schemas.labels import RISKS
 from schemas.outputs import SEVERITIES
 
@@ -33,14 +34,40 @@ AlertId = Annotated[str, InPath(min_length=1, max_length=32, pattern="^[0-9a-f]+
 IncidentId = Annotated[int, InPath(ge=1, le=2**31 - 1)]
 
 
+def lang_of(request: Request) -> words.Lang:
+    """The page's language: the user's setting, or before a login the one chosen in the
+    header (kept in the session), Chinese otherwise."""
+    user = getattr(request.state, "user", None)
+    if user is not None:
+        return words.lang_of(user.lang)
+    chosen = request.session.get("lang") if "session" in request.scope else None
+    return words.lang_of(chosen)
+
+
+def say(request: Request, key: str, **figures: object) -> str:
+    """A message in the page's language (console/words.py)."""
+    return words.word(key, lang_of(request), **figures)
+
+
 def render(request: Request, template: str, code: int = 200, **context: Any) -> HTMLResponse:
     console = request.app.state.console
     user = getattr(request.state, "user", None)
     flash = request.session.pop("flash", None) if "session" in request.scope else None
+    lang = lang_of(request)
     response: HTMLResponse = console.templates.TemplateResponse(
         request,
         template,
-        {"user": user, "csrf": csrf_token(request), "flash": flash, **context},
+        {
+            "user": user,
+            "csrf": csrf_token(request),
+            "flash": flash,
+            "lang": lang,
+            "langs": words.LANGS,
+            "here": request.url.path,
+            "w": lambda key, **figures: words.word(key, lang, **figures),
+            "n": lambda family, value: words.name(family, value, lang),
+            **context,
+        },
         status_code=code,
     )
     return response
@@ -49,7 +76,17 @@ def render(request: Request, template: str, code: int = 200, **context: Any) -> 
 def error_page(request: Request, status: int, message: str) -> Response:
     if request.url.path.startswith("/api/"):
         return Response(f'{{"error":"http_{status}"}}', status, media_type="application/json")
-    return render(request, "error.html", status, status=status, message=message)
+    # `here="/"`: the language switch on an error page goes home, and the page does not echo
+    # back a path that may be anything
+    return render(
+        request,
+        "error.html",
+        status,
+        status=status,
+        message=message,
+        here="/",
+        error_words=words.WORDS,
+    )
 
 
 def _connect(request: Request) -> Any:
@@ -121,21 +158,14 @@ def login(
                 "login.html",
                 401,
                 next=_safe_next(next),
-                error="unknown user or wrong password",
+                error=say(request, "login_failed"),
             )
         until = lock.until if lock is not None else started.until if started is not None else now
         minutes = max(1, -(-int((until - now).total_seconds()) // 60))
+        message = say(request, "login_locked", minutes=minutes)
         if lock is None:
-            message = "unknown user or wrong password; too many failed attempts:"
-        else:
-            message = "too many failed attempts:"
-        response = render(
-            request,
-            "login.html",
-            429,
-            next=_safe_next(next),
-            error=f"{message} try again in {minutes} minutes",
-        )
+            message = f"{say(request, 'login_failed')}; {message}"
+        response = render(request, "login.html", 429, next=_safe_next(next), error=message)
         response.headers["retry-after"] = str(minutes * 60)
         return response
     request.session.clear()  # a new session: nothing from before the login carries over
@@ -162,7 +192,8 @@ def logout(
 
 RiskFilter = Literal["", "hoarding", "arbitrage", "fraud", "compliance", "budget"]
 SeverityFilter = Literal["", "low", "medium", "high", "critical"]
-StatusFilter = Literal["", "open", "confirmed", "dismissed", "escalated"]
+# absent: the open alerts; `all` (or empty, as older links have it): every status
+StatusFilter = Literal["", "all", "open", "confirmed", "dismissed", "escalated"]
 
 
 @router.get("/alerts")
@@ -172,13 +203,14 @@ def alert_queue(
     risk: RiskFilter = "",
     severity: SeverityFilter = "",
     detector: Annotated[str, Query(max_length=64)] = "",
-    status: StatusFilter = "",
+    status: StatusFilter = "open",  # queue.DEFAULT_STATUS
     start_text: Annotated[str, Query(alias="from", max_length=10)] = "",
     end_text: Annotated[str, Query(alias="to", max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
     start, end = _day(start_text), _day(end_text)
-    filters = queue.Filters(risk, severity, detector, status, start, end)
+    chosen = status or queue.ANY
+    filters = queue.Filters(risk, severity, detector, chosen, start, end)
     with _connect(request) as connection:
         found = queue.queue(connection, filters, page)
         detectors = queue.detectors(connection)
@@ -186,7 +218,7 @@ def alert_queue(
         "risk": risk,
         "severity": severity,
         "detector": detector,
-        "status": status,
+        "status": chosen,
         "from": start.isoformat() if start else "",
         "to": end.isoformat() if end else "",
     }
@@ -228,12 +260,18 @@ def _alert_file(request: Request, alert_id: str, user: User, action: str) -> que
 
 @router.get("/alerts/{alert_id}")
 def alert_page(request: Request, user: Staff, alert_id: AlertId) -> HTMLResponse:
+    return _show_alert(request, user, alert_id)
+
+
+def _show_alert(request: Request, user: User, alert_id: str, code: int = 200) -> HTMLResponse:
     file = _alert_file(request, alert_id, user, "view_alert")
     sender = request.app.state.console.sender
     return render(
         request,
         "alert.html",
+        code,
         file=file,
+        figures=figures(file.raw_evidence, lang_of(request)),
         actions=ACTIONS,
         can_act=file.alert["status"] in ("open", "escalated"),
         kafka=sender.configured,
@@ -262,30 +300,35 @@ def verdict(
                 timezone=console.timezone,
                 remote=remote(request),
             )
+    except CommentRequired as exc:
+        # the alert's page again, with the reason, and what was typed nowhere to lose
+        request.session["flash"] = say(request, exc.key)
+        return _show_alert(request, user, alert_id, 422)
     except VerdictError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    console.sender.flush()
-    message = f"alert {given.status}"
+    request.session["flash"] = after_verdict(request, given)
+    return RedirectResponse(f"/alerts/{alert_id}", 303)
+
+
+def after_verdict(request: Request, given: Given) -> str:
+    """What a verdict led to, in words: the status, the incident, the labels' way out."""
+    sender = request.app.state.console.sender
+    sender.flush()
+    lang = lang_of(request)
+    parts = [say(request, "given", status=words.name("status", given.status, lang))]
     if given.incident_id is not None:
-        message += f"; incident #{given.incident_id} filed for the bureau"
+        parts.append(say(request, "given_incident", n=given.incident_id))
     if given.labels:
         with _connect(request) as connection:
             waiting = outbox_size(connection)
         if waiting == 0:
-            message += f"; {given.labels} label(s) sent to Kafka (labels topic)"
-        elif not console.sender.configured:
-            message += (
-                f"; {given.labels} label(s) kept in the store's outbox: no broker is "
-                "configured (RISKMON_KAFKA); they go when one is"
-            )
+            parts.append(say(request, "labels_sent", n=given.labels))
+        elif not sender.configured:
+            parts.append(say(request, "labels_kept", n=given.labels))
         else:
-            message += (
-                f"; {waiting} label(s) wait in the store's outbox: the broker did not take "
-                f"them ({console.sender.last_error or 'no answer'}); they go with the next "
-                "verdict or the next start"
-            )
-    request.session["flash"] = message
-    return RedirectResponse(f"/alerts/{alert_id}", 303)
+            error = sender.last_error or "no answer"
+            parts.append(say(request, "labels_waiting", n=waiting, error=error))
+    return ";".join(parts) if lang == "zh" else "; ".join(parts)
 
 
 # ---- incidents (the bureau) ----------------------------------------------------------------
@@ -305,7 +348,15 @@ def incident_page(request: Request, user: Anyone, incident_id: IncidentId) -> HT
     if alert_id is None:
         raise HTTPException(404, "no such incident")
     file = _alert_file(request, alert_id, user, "view_incident")
-    return render(request, "alert.html", file=file, actions=(), can_act=False, kafka=False)
+    return render(
+        request,
+        "alert.html",
+        file=file,
+        figures=figures(file.raw_evidence, lang_of(request)),
+        actions=(),
+        can_act=False,
+        kafka=False,
+    )
 
 
 # ---- the audit trail (supervisors) ---------------------------------------------------------

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, get_args
 
-import orjson
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from reports.masking import mask_key, mask_pseudonyms
+from console.evidence import pretty
+from console.refs import ref as entity_ref
+from console.refs import shown
 from reports.tables import alert_orders, alert_status, alerts, decisions, incidents, verdicts
 
 Status = Literal["open", "confirmed", "dismissed", "escalated"]
@@ -25,6 +26,18 @@ RELATED = 20
 ORDERS_SHOWN = 100
 
 _STATUS = func.coalesce(alert_status.c.status, "open").label("status")
+DEFAULT_STATUS = "open"  # the queue opens on what waits for a verdict
+ANY = "all"  # the status filter's value for every status
+_SEVERITY_RANK = case(
+    {"critical": 4, "high": 3, "medium": 2, "low": 1}, value=alerts.c.severity, else_=0
+)
+# the queue's order: the most money at risk first, then the most severe, then the newest
+QUEUE_ORDER = (
+    alerts.c.subsidy_at_risk.desc(),
+    _SEVERITY_RANK.desc(),
+    alerts.c.raised_at.desc(),
+    alerts.c.alert_id,
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,7 @@ class Filters:
             out.append(alerts.c.severity == self.severity)
         if self.detector:
             out.append(alerts.c.detector == self.detector)
-        if self.status:
+        if self.status and self.status != ANY:
             out.append(_STATUS == self.status)
         if self.start:
             out.append(alerts.c.day >= self.start)
@@ -61,7 +74,9 @@ def _base(columns: list[Any]) -> Select[Any]:
 
 def _row(row: Any) -> dict[str, Any]:
     out = dict(row)
-    out["entity"] = mask_key(out["entity_type"], out.pop("entity_key"))
+    key = out.pop("entity_key")
+    out["entity"] = shown(out["entity_type"], key)
+    out["entity_ref"] = entity_ref(out["entity_type"], key)
     return out
 
 
@@ -90,7 +105,8 @@ class QueuePage:
 
 
 def queue(connection: Connection, filters: Filters, page: int = 1) -> QueuePage:
-    """One page of alerts, newest first, with the entity masked."""
+    """One page of alerts, the most money at risk first (then severity, then the newest), with
+    the entity named as the console names it (`console.refs`)."""
     conditions = filters.conditions()
     total = connection.execute(_base([func.count()]).where(*conditions)).scalar_one()
     pages = max(1, -(-total // PAGE_SIZE))
@@ -98,7 +114,7 @@ def queue(connection: Connection, filters: Filters, page: int = 1) -> QueuePage:
     rows = connection.execute(
         _base(_summary_columns())
         .where(*conditions)
-        .order_by(alerts.c.raised_at.desc(), alerts.c.alert_id)
+        .order_by(*QUEUE_ORDER)
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).mappings()
@@ -116,13 +132,14 @@ class AlertFile:
     """Everything the alert page shows."""
 
     alert: dict[str, Any]
-    evidence: str
+    evidence: str  # the JSON, indented, pseudonyms masked
     orders: list[dict[str, Any]]
     order_count: int
     entities: list[dict[str, Any]] = field(default_factory=list)
     sharing: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     incident: dict[str, Any] | None = None
+    raw_evidence: str = ""  # as stored, for `console.evidence.figures`
 
 
 def alert_file(connection: Connection, alert_id: str) -> AlertFile | None:
@@ -137,15 +154,16 @@ def alert_file(connection: Connection, alert_id: str) -> AlertFile | None:
         return None
     entity_type, entity_key = found["entity_type"], found["entity_key"]
     alert = _row({k: v for k, v in found.items() if k != "evidence"})
-    evidence = mask_pseudonyms(
-        orjson.dumps(orjson.loads(found["evidence"]), option=orjson.OPT_INDENT_2).decode()
-    )
     order_ids = select(alert_orders.c.order_id).where(alert_orders.c.alert_id == alert_id)
     order_count = connection.execute(
         select(func.count()).select_from(order_ids.subquery())
     ).scalar_one()
     orders = [
-        {**dict(r), "consumer": mask_key("consumer", r["consumer"])}
+        {
+            **dict(r),
+            "consumer": shown("consumer", r["consumer"] or ""),
+            "consumer_ref": entity_ref("consumer", r["consumer"] or ""),
+        }
         for r in connection.execute(
             select(
                 alert_orders.c.order_id,
@@ -165,7 +183,8 @@ def alert_file(connection: Connection, alert_id: str) -> AlertFile | None:
             .limit(ORDERS_SHOWN)
         ).mappings()
     ]
-    file = AlertFile(alert, evidence, orders, order_count)
+    file = AlertFile(alert, pretty(found["evidence"]), orders, order_count)
+    file.raw_evidence = found["evidence"]
     file.entities = _entities(connection, alert_id, entity_type, entity_key, orders)
     file.sharing = [
         _row(r)
@@ -235,7 +254,9 @@ def _entities(
                 .limit(RELATED)
             ).mappings()
         ]
-        out.append({"type": kind, "key": mask_key(kind, key), "alerts": others})
+        out.append(
+            {"type": kind, "key": shown(kind, key), "ref": entity_ref(kind, key), "alerts": others}
+        )
     return out
 
 

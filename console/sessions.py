@@ -76,7 +76,7 @@ def live_user(
     marks the session used."""
     key = _hash(session_id)
     row = connection.execute(
-        select(users.c.name, users.c.role, sessions.c.seen_at)
+        select(users.c.name, users.c.role, users.c.lang, sessions.c.seen_at)
         .join(users, users.c.name == sessions.c.name)
         .where(
             sessions.c.session_hash == key,
@@ -92,7 +92,7 @@ def live_user(
         connection.execute(
             update(sessions).where(sessions.c.session_hash == key).values(seen_at=now)
         )
-    return User(row.name, check_role(row.role))
+    return User(row.name, check_role(row.role), row.lang)
 
 
 def end(connection: Connection, session_id: str, now: datetime, why: str = "logout") -> None:

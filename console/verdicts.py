@@ -43,6 +43,34 @@ class VerdictError(ValueError):
         self.status = status
 
 
+class CommentRequired(VerdictError):
+    """A verdict that needs a comment came without one; `args[0]` is the words' key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key, 422)
+        self.key = key
+
+
+def comment_missing(action: str, severity: str, comment: str) -> str | None:
+    """Why this verdict needs a comment it lacks (a key of console/words.py), or None.
+
+    The bureau reads an escalation's comment as the case's first line, and dismissing a
+    critical alert is the verdict most worth a second look: neither goes through blank.
+
+    >>> comment_missing("escalate", "low", "  "), comment_missing("dismiss", "critical", "")
+    ('comment_required_escalate', 'comment_required_critical')
+    >>> comment_missing("dismiss", "high", ""), comment_missing("confirm", "critical", "")
+    (None, None)
+    """
+    if comment.strip():
+        return None
+    if action == "escalate":
+        return "comment_required_escalate"
+    if action == "dismiss" and severity == "critical":
+        return "comment_required_critical"
+    return None
+
+
 @dataclass(frozen=True)
 class Given:
     verdict_id: int
@@ -74,7 +102,7 @@ def give(
     if len(comment) > MAX_COMMENT:
         raise VerdictError(f"a comment has at most {MAX_COMMENT} characters", 422)
     found = connection.execute(
-        select(alerts.c.risk, alert_status.c.status)
+        select(alerts.c.risk, alerts.c.severity, alert_status.c.status)
         .select_from(alerts.outerjoin(alert_status, alert_status.c.alert_id == alerts.c.alert_id))
         .where(alerts.c.alert_id == alert_id)
     ).first()
@@ -84,6 +112,9 @@ def give(
     # An open alert takes any verdict; an escalated one still takes the final word.
     if before not in ("open", "escalated") or (before == "escalated" and action == "escalate"):
         raise VerdictError(f"this alert is {before} already")
+    missing = comment_missing(action, found.severity, comment)
+    if missing is not None:
+        raise CommentRequired(missing)
     now = now or datetime.now(UTC)
     after = STATUS_AFTER[action]
     if before == "open":

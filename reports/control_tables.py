@@ -1,4 +1,4 @@
-"""Controls that wait for a second supervisor (migration 0005): pausing a programme or a budget
+"""Controls that wait for a second supervisor (migration 0006): pausing a programme or a budget
 line, or blocking a merchant, from the console's supervisors' page (console/control_pages.py).
 
 A request is not a control: nothing goes to the `controls` topic until a different supervisor

@@ -176,6 +176,13 @@ users = Table(
     Column("password_hash", String(256), nullable=False, comment="argon2id, PHC string"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("active", Boolean(), nullable=False),
+    Column(
+        "lang",
+        String(2),
+        nullable=False,
+        server_default="zh",
+        comment="zh | en: the console's language for this user",
+    ),
 )
 
 api_tokens = Table(

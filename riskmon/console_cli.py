@@ -1,5 +1,5 @@
-"""The console's commands: `console` (the web console and decision API), `user add|disable`,
-`token add|list|revoke`.
+"""The console's commands: `console` (the web console and decision API), `user
+add|list|disable|enable|reset|remove`, `token add|list|revoke`.
 
 All work on the store of `RISKMON_DATABASE_URL`, migrated to the newest schema first, and each
 change is in the audit trail. A disabled user or a revoked token is refused by a running
@@ -88,6 +88,89 @@ def user_disable(
             connection, _actor(), "user_disable", target=name, detail={"sessions_ended": ended}
         )
     console.print(f"disabled {name}; {ended} open session(s) ended", highlight=False)
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """The console's users: name, role, state, language, created, last login (never a hash)."""
+    from rich.table import Table
+
+    from console.accounts import list_users
+
+    with open_store(write=False) as engine, engine.connect() as connection:
+        rows = list_users(connection)
+    table = Table("name", "role", "state", "lang", "created", "last login")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["role"],
+            "active" if row["active"] else "disabled",
+            row["lang"],
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            f"{row['last_login']:%Y-%m-%d %H:%M}" if row["last_login"] else "never",
+        )
+    console.print(table)
+
+
+@user_app.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="the user to enable again")]) -> None:
+    """Enable a disabled console user (their old password holds; `reset` gives a new one)."""
+    from console import audit
+    from console.accounts import enable_user
+    from console.auth import AuthError
+
+    with open_store(write=True) as engine, engine.begin() as connection:
+        try:
+            enable_user(connection, name)
+        except AuthError as exc:
+            raise _fail(str(exc)) from None
+        audit.record(connection, _actor(), "user_enable", target=name)
+    console.print(f"enabled {name}", highlight=False)
+
+
+@user_app.command("reset")
+def user_reset(
+    name: Annotated[str, typer.Argument(help="whose password to replace")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Give a user a new password (asked for, or read from standard input); their open
+    sessions end at once."""
+    from console import audit
+    from console.accounts import reset_password
+    from console.auth import AuthError, hash_password
+
+    password = _password(password_stdin)
+    try:
+        hash_password(password, name)  # refuse a weak one before touching the store
+    except AuthError as exc:
+        raise _fail(str(exc)) from None
+    with open_store(write=True) as engine, engine.begin() as connection:
+        try:
+            ended = reset_password(connection, name, password, datetime.now(UTC))
+        except AuthError as exc:
+            raise _fail(str(exc)) from None
+        audit.record(
+            connection, _actor(), "user_reset", target=name, detail={"sessions_ended": ended}
+        )
+    console.print(f"new password for {name}; {ended} open session(s) ended", highlight=False)
+
+
+@user_app.command("remove")
+def user_remove(name: Annotated[str, typer.Argument(help="the user to remove")]) -> None:
+    """Remove a console user; what they did stays in the audit trail."""
+    from console import audit
+    from console.accounts import remove_user
+    from console.auth import AuthError
+
+    with open_store(write=True) as engine, engine.begin() as connection:
+        try:
+            remove_user(connection, name)
+        except AuthError as exc:
+            raise _fail(str(exc)) from None
+        audit.record(connection, _actor(), "user_remove", target=name)
+    console.print(f"removed {name}", highlight=False)
 
 
 _DURATION = re.compile(r"^(\d{1,5})([hdw])$")

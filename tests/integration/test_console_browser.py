@@ -1,7 +1,8 @@
 """The console in a real browser: Debian's headless Chromium (/usr/bin/chromium, driven by
 Playwright; nothing downloads a browser) against `riskmon console` in its own process, with an
 embedded broker for the labels topic. Log in, filter the queue, open an alert, confirm it; the
-labels message is on the topic and the verdict in the audit trail.
+labels message is on the topic and the verdict in the audit trail; in English, as these users
+chose.
 
 `RISKMON_CONSOLE_SCREENSHOT=docs/console-queue.png` also keeps the queue's picture there.
 """
@@ -55,8 +56,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             folder / "events.jsonl", catalog=folder / "catalog.jsonl"
         )
         with engine.begin() as connection:
-            add_user(connection, "analyst-07", "analyst", PASSWORD)
-            add_user(connection, "lead-01", "supervisor", PASSWORD)
+            # the console in English, as these two chose (Chinese: test_console_chinese_browser)
+            add_user(connection, "analyst-07", "analyst", PASSWORD, lang="en")
+            add_user(connection, "lead-01", "supervisor", PASSWORD, lang="en")
     finally:
         engine.dispose()
     with (
@@ -106,9 +108,9 @@ def test_log_in_filter_confirm_and_see_the_label_and_the_audit_row(
             page.wait_for_url(re.compile(r"/alerts/[0-9a-f]{32}$"))
             alert_id = page.url.rsplit("/", 1)[1]
             assert "Evidence" in page.content()
-            page.fill("textarea[name=comment]", "four people, one address")
+            page.fill("section.verdict textarea[name=comment]", "four people, one address")
             page.once("dialog", lambda dialog: dialog.accept())  # "Record the verdict?"
-            page.click("button.confirm")
+            page.click("section.verdict button.confirm")
             flash = page.locator("p.flash")
             flash.wait_for()
             assert "alert confirmed" in flash.inner_text()

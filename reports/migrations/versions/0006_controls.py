@@ -1,7 +1,7 @@
 """Control requests waiting for a second supervisor (reports/control_tables.py).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-05
 """
 

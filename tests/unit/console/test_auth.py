@@ -95,7 +95,7 @@ def test_a_wrong_password_is_refused_and_recorded_and_five_lock_the_name(
     answer = client.post(
         "/login", data={"name": USERS["bureau"], "password": PASSWORD, "csrf_token": token}
     )
-    assert answer.status_code == 429 and "too many" in answer.text
+    assert answer.status_code == 429 and "失败次数过多" in answer.text
     assert 14 * 60 <= int(answer.headers["retry-after"]) <= 15 * 60
     with engine.begin() as connection:
         connection.execute(delete(lockouts))

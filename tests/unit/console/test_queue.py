@@ -33,14 +33,14 @@ def test_filters_narrow_the_queue_to_what_the_store_holds(
             select(func.count()).where(alerts.c.day == days[0])
         ).scalar_one()
     page = client.get("/alerts").text
-    assert f"{total:,} alerts" in page
+    assert f"{total:,} 条预警" in page  # all open: the queue opens on the open ones
     assert len(_rows(page)) == min(total, PAGE_SIZE)
     page = client.get("/alerts", params={"risk": "fraud", "severity": "high"}).text
     rows = _rows(page)
     assert len(rows) == high_fraud > 0 and {s for s, _ in rows} == {"high"}
     page = client.get("/alerts", params={"from": str(days[0]), "to": str(days[0])}).text
-    assert f"{first_day:,} alerts" in page
-    assert "0 alerts" in client.get("/alerts", params={"status": "confirmed"}).text
+    assert f"{first_day:,} 条预警" in page
+    assert "0 条预警" in client.get("/alerts", params={"status": "confirmed"}).text
     assert client.get("/alerts", params={"risk": "nonsense"}).status_code == 422
     assert client.get("/alerts", params={"from": "yesterday"}).status_code == 422
 
@@ -84,8 +84,9 @@ def test_an_alert_page_shows_its_evidence_orders_and_linked_entities(
             select(alerts.c.alert_id, alerts.c.detector).where(alerts.c.detector == "address_ring")
         ).first()
     page = client.get(f"/alerts/{alert_id}").text
-    assert detector in page and "Evidence" in page and "distinct_consumers" in page
-    assert "Linked entities" in page and "consumer <span" in page
+    assert "同地址多人" in page and "证据" in page and "不同消费者数" in page
+    assert "distinct_consumers" in page  # the JSON, one click away
+    assert "关联对象" in page and '<span class="kind">消费者</span>' in page
     assert "…" in page  # masked keys
     assert client.get("/alerts/" + "0" * 32).status_code == 404
 

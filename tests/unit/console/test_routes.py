@@ -53,6 +53,12 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/controls/{control_id}/lift"): {"supervisor"},
     ("POST", "/controls/{control_id}/approve"): {"supervisor"},
     ("POST", "/controls/{control_id}/refuse"): {"supervisor"},
+    # the daily work (console/triage_pages.py, console/user_pages.py)
+    ("GET", "/entities/{kind}/{ref}"): STAFF,
+    ("POST", "/alerts/{alert_id}/bulk"): STAFF,
+    ("GET", "/users"): {"supervisor"},
+    ("POST", "/users/{name}/{change}"): {"supervisor"},
+    ("POST", "/language"): PUBLIC,  # before a login it is kept in the session
 }
 
 
@@ -73,6 +79,8 @@ def _routes(client: TestClient) -> set[tuple[str, str]]:
 def _concrete(path: str, alert_id: str) -> str:
     return (
         path.replace("{alert_id}", alert_id)
+        .replace("{kind}/{ref}", "merchant/M0001")
+        .replace("{name}/{change}", "bur-1/enable")
         .replace("{incident_id}", "1")
         .replace("{kind}", "daily")
         .replace("{complaint_id}", "1")

@@ -62,7 +62,7 @@ def test_confirming_writes_a_fraud_label_per_order_to_the_outbox_and_says_so(
     answer = _verdict(client, alert_id, "confirm", "same address, four people")
     assert answer.status_code == 303
     page = client.get(answer.headers["location"]).text
-    assert "alert confirmed" in page and "outbox" in page and "no broker" in page
+    assert "预警已确认欺诈" in page and "暂存于待发队列" in page and "未配置消息队列" in page
     with engine.connect() as connection:
         status = connection.execute(
             select(alert_status.c.status).where(alert_status.c.alert_id == alert_id)
@@ -108,7 +108,7 @@ def test_dismissing_labels_the_orders_legit_and_escalating_files_an_incident(
     listing = bureau.get("/incidents").text
     assert f"/incidents/{incident.incident_id}" in listing and "for the bureau" in listing
     page = bureau.get(f"/incidents/{incident.incident_id}")
-    assert page.status_code == 200 and "Verdict</h2>" not in page.text  # read-only
+    assert page.status_code == 200 and "处置</h2>" not in page.text  # read-only
     # an escalated alert still takes the final word, and labels follow it
     assert _verdict(analyst, two[1], "confirm").status_code == 303
     assert _verdict(analyst, two[1], "escalate").status_code == 409
