@@ -148,7 +148,7 @@ def test_the_daily_report_shows_co_funding_and_old_holds(
 ) -> None:
     day = Period(date(2026, 7, 20), date(2026, 7, 20))
     report = make("daily", month, rules, day, "en", source="test", fund=Fund(hold_hours=24))
-    cofunding = report.section("Logistics subsidy: public and platform money")
+    cofunding = report.section("Logistics subsidy, public and platform money")
     assert len(cofunding.frame) == 4  # the day and the total, public and platform
     holds = report.section("holds_aged")
     assert len(holds.frame) > 0
