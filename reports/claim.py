@@ -128,8 +128,13 @@ def make_claim(engine: Engine, period: Period, shares: Shares) -> Claim:
             cause = "refund"  # a partial refund of an order claimed before
         else:
             cause = str(after.state)
+        # the platform's part of what is claimable, then its change: so the parts of
+        # successive periods add up to the part of the whole, to the fen, as the claims do
         share = shares.get(after.programme)
-        platform = platform_part(change, share) if share is not None else 0
+        platform = 0
+        if share is not None:
+            was = platform_part(before.claimable, share) if before is not None else 0
+            platform = platform_part(after.claimable, share) - was
         claim.lines.append(
             ClaimLine(
                 order_id, after.programme, cause, after.since, change, platform, change - platform

@@ -97,6 +97,7 @@ def test_claims_of_successive_periods_add_up_to_the_whole(month: Engine) -> None
         per_order[line.order_id] += line.subsidy
     assert {k: v for k, v in per_order.items() if v} == {x.order_id: x.subsidy for x in whole.lines}
     assert first.total + second.total == whole.total
+    assert first.public + second.public == whole.public < whole.total  # co-funding apart
     assert first.claimable_end == second.claimable_start
     deductions = [x for x in second.lines if x.subsidy < 0]
     assert deductions, "a verdict in the second half took back money claimed in the first"
