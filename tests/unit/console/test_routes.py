@@ -47,6 +47,8 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/merchants/{merchant_id}"): EVERYONE,
     ("POST", "/merchants/{merchant_id}/vet"): STAFF,
     ("POST", "/merchants/{merchant_id}/decide"): {"supervisor"},
+    ("GET", "/holds"): STAFF,
+    ("POST", "/holds/{order_id}/release"): {"supervisor"},
 }
 
 
@@ -71,6 +73,7 @@ def _concrete(path: str, alert_id: str) -> str:
         .replace("{kind}", "daily")
         .replace("{complaint_id}", "1")
         .replace("{merchant_id}", "M0001")
+        .replace("{order_id}", "PS-NO-SUCH-ORDER")
         .replace("/static", "/static/console.css")
     )
 
