@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from reports.cofunding import Shares, platform_part
 from reports.document import Report, Section
-from reports.frames import read_fund
+from reports.frames import read_fund, yuan
 from reports.fund_states import (
     CLAIMABLE,
     FORFEITED,
@@ -143,9 +143,25 @@ def make_claim(engine: Engine, period: Period, shares: Shares) -> Claim:
     return claim
 
 
-def report(claim: Claim, rules: ProgrammeRules, lang: Lang) -> Report:
+def report(
+    claim: Claim,
+    rules: ProgrammeRules,
+    lang: Lang,
+    *,
+    source: str = "riskmon",
+    now: datetime | None = None,
+) -> Report:
     names = Names(rules, lang)
     out = Report("claim", lang)
+    generated = (now or datetime.now(rules.timezone)).astimezone(rules.timezone)
+    out.facts = [
+        ("period", str(claim.period)),
+        ("generated_at", generated.strftime("%Y-%m-%d %H:%M:%S %z")),
+        ("rules", f"{rules.version}: {rules.title}"),
+        ("source", source),
+        ("claim_total", f"{yuan(claim.total):,}"),
+        ("claim_public", f"{yuan(claim.public):,}"),
+    ]
     lines = pd.DataFrame(
         [
             {
