@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from console.words import NAMES, name, yuan
+from console.words import NAMES, lang_of, name, yuan
 from reports.masking import mask_pseudonyms
 
 LISTED = 10  # items of a list shown; the rest are counted
@@ -69,3 +69,12 @@ def _value(value: Any, lang: str, key: str = "") -> str:
             shown.append(f"…(另 {more} 项)" if lang != "en" else f"… ({more} more)")
         return "; ".join(shown)
     return mask_pseudonyms(str(value))
+
+
+def sentence(alert: dict[str, Any], raw_evidence: str, lang: str) -> str:
+    """The evidence said in one sentence with its figures (reports/evidence.py, shared with the
+    reports), pseudonyms masked; the figures and the JSON follow it on the page."""
+    from reports.evidence import evidence_sentence
+
+    said = evidence_sentence({**alert, "evidence": raw_evidence or "{}"}, lang_of(lang))
+    return mask_pseudonyms(said)

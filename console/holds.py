@@ -65,7 +65,7 @@ def holds_release(
     request: Request,
     user: Supervisor,
     order_id: OrderId,
-    reason: Reason = "",
+    reason: Reason,
     csrf_token: Csrf = "",
 ) -> Response:
     check_csrf(request, csrf_token)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from console import audit, queue, sessions, throttle, words
 from console.auth import User, authenticate
-from console.evidence import figures
+from console.evidence import figures, sentence
 from console.security import check_csrf, csrf_token, current_user, remote, require
 from console.verdicts import ACTIONS, CommentRequired, Given, VerdictError, give, outbox_size
 from schemas.labels import RISKS
@@ -272,6 +272,7 @@ def _show_alert(request: Request, user: User, alert_id: str, code: int = 200) ->
         code,
         file=file,
         figures=figures(file.raw_evidence, lang_of(request)),
+        sentence=sentence(file.alert, file.raw_evidence, lang_of(request)),
         actions=ACTIONS,
         can_act=file.alert["status"] in ("open", "escalated"),
         kafka=sender.configured,
@@ -353,6 +354,7 @@ def incident_page(request: Request, user: Anyone, incident_id: IncidentId) -> HT
         "alert.html",
         file=file,
         figures=figures(file.raw_evidence, lang_of(request)),
+        sentence=sentence(file.alert, file.raw_evidence, lang_of(request)),
         actions=(),
         can_act=False,
         kafka=False,

@@ -1,6 +1,7 @@
 """Every word the analyst console shows, Chinese first, English beside it, and the console's
-ways of writing a time and an amount. One module, so that the console can later take its words
-from the vocabulary shared with the reports by changing this file alone.
+ways of writing a time and an amount. The names of risks, severities, actions, decisions,
+entities, detectors and categories are the shared vocabulary's (reports/vocabulary.py), so the
+console and the reports call a thing by one name; the page labels are the console's own.
 
 >>> word("queue_title", "zh"), word("queue_title", "en"), word("no-such-key", "zh")
 ('预警队列', 'Alert queue', 'no-such-key')
@@ -14,6 +15,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Literal
 
+from reports import vocabulary
 from reports.bureau_words import word as bureau_word
 
 Lang = Literal["zh", "en"]
@@ -225,27 +227,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "u_not_self": ("不能停用或删除自己的账号。", "You cannot disable or remove yourself."),
 }
 
-# Names of values (a risk, a status...), by family.
+# Names of the console's own values (an alert's status and the verdicts as the buttons say
+# them, roles, languages, evidence figures); risks, severities, actions, decisions, entities,
+# detectors and categories come from the one vocabulary the reports share (reports/vocabulary.py).
 NAMES: dict[str, dict[str, tuple[str, str]]] = {
-    "risk": {
-        "hoarding": ("囤货", "hoarding"),
-        "arbitrage": ("套利", "arbitrage"),
-        "fraud": ("骗补", "fraud"),
-        "compliance": ("违规", "compliance"),
-        "budget": ("预算", "budget"),
-    },
-    "severity": {
-        "low": ("低", "low"),
-        "medium": ("中", "medium"),
-        "high": ("高", "high"),
-        "critical": ("严重", "critical"),
-    },
-    "action": {  # what an alert asks for
-        "review": ("复核", "review"),
-        "hold": ("冻结", "hold"),
-        "block": ("拦截", "block"),
-        "notify": ("通报", "notify"),
-    },
     "status": {
         "open": ("待处理", "open"),
         "confirmed": ("已确认欺诈", "confirmed"),
@@ -257,81 +242,12 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
         "dismiss": ("排除", "Dismiss"),
         "escalate": ("上报主管部门", "Escalate to the bureau"),
     },
-    "decision": {
-        "approve": ("通过", "approve"),
-        "review": ("待复核", "review"),
-        "reject": ("拒绝", "reject"),
-    },
     "role": {
         "analyst": ("分析员", "analyst"),
         "supervisor": ("主管", "supervisor"),
         "bureau": ("商务局", "bureau"),
     },
     "lang": {"zh": ("中文", "Chinese"), "en": ("English", "English")},
-    "entity": {
-        "consumer": ("消费者", "consumer"),
-        "device": ("设备", "device"),
-        "payment": ("支付账户", "payment account"),
-        "payment_account": ("支付账户", "payment account"),
-        "address": ("收货地址", "address"),
-        "pickup_point": ("自提点", "pickup point"),
-        "ip_prefix": ("IP 网段", "IP prefix"),
-        "phone": ("手机号", "phone"),
-        "merchant": ("商户", "merchant"),
-        "sku": ("商品", "SKU"),
-        "qualification_code": ("资格码", "qualification code"),
-        "programme": ("项目", "programme"),
-        "budget_line": ("预算线", "budget line"),
-        "order": ("订单", "order"),
-    },
-    "detector": {
-        "compliance": ("补贴合规检查", "compliance"),
-        "consumer_eligibility": ("消费者资格不符", "consumer eligibility"),
-        "product_eligibility": ("商品资格不符", "product eligibility"),
-        "subsidy_amount": ("补贴金额不符", "subsidy amount"),
-        "budget": ("预算使用", "budget"),
-        "budget_exhausted": ("预算用尽", "budget exhausted"),
-        "budget_threshold": ("预算使用阈值", "budget threshold"),
-        "quota_breach": ("超限购", "quota breach"),
-        "split_orders": ("拆单", "split orders"),
-        "identity_rings": ("多人共用设备/地址/账户", "identity rings"),
-        "address_ring": ("同地址多人", "address ring"),
-        "device_ring": ("同设备多人", "device ring"),
-        "phone_ring": ("同手机多人", "phone ring"),
-        "payment_ring": ("同支付账户多人", "payment ring"),
-        "account_farm": ("批量新账户", "account farm"),
-        "refund_arbitrage": ("退款套利", "refund arbitrage"),
-        "refund_cycling": ("反复退购", "refund cycling"),
-        "qualification": ("资格码核验", "qualification codes"),
-        "qualification_reuse": ("资格码冒用", "qualification reuse"),
-        "qualification_shared": ("资格码转借", "qualification shared"),
-        "device_codes": ("一机多码", "device codes"),
-        "device_many_codes": ("一机多码", "device many codes"),
-        "pickup_pipeline": ("自提点囤货", "pickup pipeline"),
-        "merchant_fake_orders": ("商户虚假交易", "merchant fake orders"),
-        "price_inflation": ("先涨价后补贴", "price inflation"),
-        "controls": ("商户管控", "merchant controls"),
-        "anomaly": ("异常订单(模型)", "anomaly (model)"),
-        "classifier": ("欺诈概率(模型)", "classifier (model)"),
-        "edge_burst": ("关联突增(模型)", "edge burst (model)"),
-        "merchant_drift": ("商户行为漂移(模型)", "merchant drift (model)"),
-    },
-    "category": {
-        "refrigerator": ("冰箱", "refrigerator"),
-        "washing_machine": ("洗衣机", "washing machine"),
-        "air_conditioner": ("空调", "air conditioner"),
-        "television": ("电视机", "television"),
-        "water_heater": ("热水器", "water heater"),
-        "range_hood": ("油烟机", "range hood"),
-        "dishwasher": ("洗碗机", "dishwasher"),
-        "microwave": ("微波炉", "microwave"),
-        "computer": ("电脑", "computer"),
-        "mobile_phone": ("手机", "mobile phone"),
-        "tablet": ("平板电脑", "tablet"),
-        "smartwatch": ("智能手表", "smartwatch"),
-        "smart_glasses": ("智能眼镜", "smart glasses"),
-        "local_specialty": ("本地特色产品", "local specialty"),
-    },
     # the figures of an alert's evidence, by their key in the JSON
     "evidence": {
         "identities": ("关联身份数", "identities"),
@@ -396,7 +312,7 @@ def word(key: str, lang: str, **figures: object) -> str:
 
 def name(family: str, value: str, lang: str) -> str:
     """A value's name (a risk, a status, a detector...); an unknown one as it is."""
-    pair = NAMES.get(family, {}).get(value)
+    pair = NAMES.get(family, {}).get(value) or vocabulary.pair(f"{family}:{value}")
     return value if pair is None else _pick(pair, lang)
 
 

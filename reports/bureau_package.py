@@ -62,10 +62,24 @@ def _report_files(kind: str, formats: tuple[Format, ...]) -> Item:
     return build
 
 
+def _claim_files(
+    engine: Engine, rules: ProgrammeRules, day: date, lang: Lang, now: datetime
+) -> Files:
+    """The platform's claim (申报清单) of the day, xlsx (`reports.claim`; default shares)."""
+    from reports.bureau_config import Fund
+    from reports.claim import make_claim, report
+
+    built = report(make_claim(engine, Period(day, day), Fund().cofunding), rules, lang)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / f"claim-{day}.xlsx"
+        return [(path.name, path.read_bytes()) for path in write(built, "xlsx", out)]
+
+
 ITEMS: dict[str, Item] = {
     "daily": _report_files("daily", ("html", "xlsx")),
     "incidents": _report_files("incidents", ("xlsx",)),
     "ledger": _report_files("ledger", ("xlsx",)),
+    "claim": _claim_files,
 }
 
 

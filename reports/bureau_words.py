@@ -54,7 +54,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "cp_overdue": ("逾期", "overdue"),
     "cp_closed": ("已办结", "closed"),
     "cp_hours": ("平均首次答复(小时)", "mean hours to first answer"),
-    "cofunding": ("物流仓补贴资金来源", "Logistics subsidy: public and platform money"),
+    "cofunding": ("物流仓补贴资金来源", "Logistics subsidy, public and platform money"),
     "cofunding_note": (
         "平台配资比例:{shares}。每笔台账记录按比例拆分(平台部分四舍五入到分,其余为财政资金),"
         "两者之和与补贴资金台账一致到分。净额 = 发放 + 冻结待审 − 退回。",

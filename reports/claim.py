@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from reports.cofunding import Shares, platform_part
 from reports.document import Report, Section
-from reports.frames import read_fund
+from reports.frames import read_fund, yuan
 from reports.fund_states import (
     CLAIMABLE,
     FORFEITED,
@@ -128,8 +128,13 @@ def make_claim(engine: Engine, period: Period, shares: Shares) -> Claim:
             cause = "refund"  # a partial refund of an order claimed before
         else:
             cause = str(after.state)
+        # the platform's part of what is claimable, then its change: so the parts of
+        # successive periods add up to the part of the whole, to the fen, as the claims do
         share = shares.get(after.programme)
-        platform = platform_part(change, share) if share is not None else 0
+        platform = 0
+        if share is not None:
+            was = platform_part(before.claimable, share) if before is not None else 0
+            platform = platform_part(after.claimable, share) - was
         claim.lines.append(
             ClaimLine(
                 order_id, after.programme, cause, after.since, change, platform, change - platform
@@ -138,9 +143,25 @@ def make_claim(engine: Engine, period: Period, shares: Shares) -> Claim:
     return claim
 
 
-def report(claim: Claim, rules: ProgrammeRules, lang: Lang) -> Report:
+def report(
+    claim: Claim,
+    rules: ProgrammeRules,
+    lang: Lang,
+    *,
+    source: str = "riskmon",
+    now: datetime | None = None,
+) -> Report:
     names = Names(rules, lang)
     out = Report("claim", lang)
+    generated = (now or datetime.now(rules.timezone)).astimezone(rules.timezone)
+    out.facts = [
+        ("period", str(claim.period)),
+        ("generated_at", generated.strftime("%Y-%m-%d %H:%M:%S %z")),
+        ("rules", f"{rules.version}: {rules.title}"),
+        ("source", source),
+        ("claim_total", f"{yuan(claim.total):,}"),
+        ("claim_public", f"{yuan(claim.public):,}"),
+    ]
     lines = pd.DataFrame(
         [
             {

@@ -36,10 +36,11 @@ class FundError(ValueError):
 
 def order_money(connection: Connection, order_ids: Iterable[str]) -> dict[str, OrderMoney]:
     """The money of the given orders, as the ledger holds it now."""
-    return money_by_order(_entries(connection, order_ids))
+    return money_by_order(fund_entries(connection, order_ids))
 
 
-def _entries(connection: Connection, order_ids: Iterable[str]) -> list[Entry]:
+def fund_entries(connection: Connection, order_ids: Iterable[str]) -> list[Entry]:
+    """Every fund-ledger entry of the given orders, money in fen."""
     ids = sorted(set(order_ids))
     f = fund_ledger.c
     entries: list[Entry] = []
@@ -126,7 +127,7 @@ def freeze(connection: Connection, holds: list[AlertHold], decided: Iterable[str
     if not pairs:
         return 0
     entries: dict[str, list[Entry]] = {}
-    for entry in _entries(connection, {order_id for _, order_id in pairs}):
+    for entry in fund_entries(connection, {order_id for _, order_id in pairs}):
         entries.setdefault(entry.order_id, []).append(entry)
     booked = 0
     for (alert_id, order_id), hold in sorted(

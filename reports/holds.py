@@ -12,24 +12,30 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from reports.document import Section
-from reports.frames import read_fund
-from reports.fund_moves import aged
-from reports.fund_states import OrderMoney, entries_of, money_by_order
+from reports.fund_moves import aged, fund_entries
+from reports.fund_states import OrderMoney, money_by_order
 from reports.labels import Lang, Names
 from reports.period import Period
+from reports.rows import FREEZE, HOLD
+from reports.tables import fund_ledger
 from schemas.rules import ProgrammeRules
 
 
 def held_orders(
     engine: Engine, now: datetime, older_than: timedelta = timedelta(0)
 ) -> list[OrderMoney]:
-    """Orders held at `now` for longer than `older_than`, the oldest first."""
-    fund = read_fund(engine)
-    fund = fund[pd.to_datetime(fund["booked_at"], utc=True) <= pd.Timestamp(now)]
-    return aged(money_by_order(entries_of(fund)).values(), now, older_than)
+    """Orders held at `now` for longer than `older_than`, the oldest first: only the orders
+    ever held (a review's hold, a freeze) are read, whole, as of `now`."""
+    f = fund_ledger.c
+    with engine.connect() as connection:
+        ever = connection.execute(
+            select(f.order_id).where(f.kind.in_((HOLD, FREEZE)), f.booked_at <= now).distinct()
+        ).scalars()
+        entries = [e for e in fund_entries(connection, ever) if e.booked_at <= now]
+    return aged(money_by_order(entries).values(), now, older_than)
 
 
 def end_of(period: Period, rules: ProgrammeRules) -> datetime:

@@ -1,6 +1,7 @@
 """The two ledgers the notice asks for, as tables: the sales ledger (销售台账, every item of
 every order that claimed a subsidy) and the subsidy-fund ledger (补贴资金使用明细台账, every
-grant, hold, rejection and claw-back, with running totals per programme and budget line)."""
+grant, hold, rejection and claw-back, and every move of an order's money after its decision:
+freeze, release, forfeit, with who and why, and running totals per programme and budget line)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from schemas.rules import ProgrammeRules
 
 # Within one instant, money goes out before it comes back.
 _KIND_ORDER = {GRANT: 0, HOLD: 1, REJECT: 2, CLAWBACK: 3}
+# a freeze, release or forfeit moves an order's state, not the budget's spend (fund_states)
 _SPEND_SIGN = {GRANT: 1, HOLD: 1, REJECT: 0, CLAWBACK: -1}
 
 
@@ -57,6 +59,10 @@ def sales_section(engine: Engine, rules: ProgrammeRules, period: Period, lang: L
     return Section("sales_ledger", frame, kinds)  # type: ignore[arg-type]
 
 
+def _text(value: object) -> str:
+    return "" if value is None or value != value else str(value)  # None or NaN: nothing
+
+
 def fund_with_totals(engine: Engine, period: Period) -> pd.DataFrame:
     """Fund-ledger entries of the period with the running totals, in fen, of their budget line
     and their programme, counted from the store's first entry."""
@@ -89,9 +95,12 @@ def fund_section(engine: Engine, rules: ProgrammeRules, period: Period, lang: La
             # a rejection is on no line: its line total would say nothing
             "line_total": fund["line_total"].astype(object).where(on_a_line, None),
             "programme_total": fund["programme_total"],
+            # who moved it and why (0005): the monitor's entries before it say nothing
+            "by": [_text(v) for v in fund["actor"]],
+            "why": [_text(v) for v in fund["reason"]],
         }
     )
-    kinds = {"amount": "money", "line_total": "money", "programme_total": "money"}
+    kinds = {"amount": "money", "line_total": "money", "programme_total": "money", "why": "long"}
     return Section("fund_ledger", frame, kinds)  # type: ignore[arg-type]
 
 

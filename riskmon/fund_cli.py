@@ -45,6 +45,7 @@ def claim(
     """The platform's claim to the bureau (申报清单) for a period: what became claimable, net of
     claw-backs, deductions as negative lines; held and forfeited orders apart, not claimed."""
     from reports.claim import make_claim, report
+    from reports.db import describe
     from reports.frames import yuan
     from reports.period import Period, PeriodError
 
@@ -59,7 +60,8 @@ def claim(
     assert period is not None
     with open_store(write=False) as engine:
         found = make_claim(engine, period, fund.cofunding)
-    _write(report(found, programme_rules, lang_), fmt_, out)
+        source = describe(engine.url)
+    _write(report(found, programme_rules, lang_, source=source), fmt_, out)
     held = found.held
     if lang_ == "zh":
         console.print(

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from replay.observers import Observer
     from reports.backup import BackupKey
+    from reports.bureau_config import Fund
     from reports.document import Report
     from reports.labels import Lang
     from reports.reconcile import Reconciliation
@@ -181,8 +182,19 @@ def report(
             lang_,
             source=describe(engine.url),
             defaulted=defaulted,
+            fund=_fund(),
         )
     _write(built, fmt_, out)
+
+
+def _fund() -> Fund:
+    """The fund ledger's settings from RISKMON_BUREAU_CONFIG (defaults without one)."""
+    from reports.bureau_config import ConfigError, load_config
+
+    try:
+        return load_config(load_settings().bureau_config).fund
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
 
 
 def reconcile(

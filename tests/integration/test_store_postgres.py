@@ -182,3 +182,46 @@ def test_an_async_writer_fills_postgresql(
     observer.on_decided(parsed, outcome)  # type: ignore[arg-type]
     asyncio.run(observer.aflush())  # a redelivery: nothing new
     assert digest(pg).rows["decisions"] == before
+
+
+def test_verdicts_move_the_money_and_the_claim_agrees_with_the_ledger(
+    pg: Engine, filled: tuple[ReplayStats, MemoryStore]
+) -> None:
+    """Last in the module: it judges alerts. A confirmation forfeits, a dismissal releases, on
+    PostgreSQL as on SQLite; the states add up to the ledger and the claim to the fen."""
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from store_checks import ledger_sums, money_states
+
+    from console.auth import User
+    from console.verdicts import give
+    from reports.claim import make_claim
+    from reports.fund_states import FORFEITED, RELEASED, totals
+    from reports.period import Period
+    from reports.tables import alerts
+
+    with pg.begin() as connection:
+        found = connection.execute(
+            select(alerts.c.alert_id, alerts.c.raised_at)
+            .where(alerts.c.action.in_(("hold", "block")), alerts.c.risk != "budget")
+            .order_by(alerts.c.raised_at, alerts.c.alert_id)
+        ).all()
+        assert len(found) >= 2
+        for n, (alert_id, raised_at) in enumerate(found):
+            action = "confirm" if n % 2 else "dismiss"
+            give(
+                connection,
+                User("lead-01", "supervisor"),
+                alert_id,
+                action,
+                "",
+                timezone=ZoneInfo("Asia/Shanghai"),
+                now=raised_at + timedelta(hours=1),
+            )
+    states = totals(money_states(pg).values())
+    sums = ledger_sums(pg)
+    assert states[FORFEITED] > 0 and states[RELEASED] > 0
+    assert sum(states.values()) == sums["grant"] + sums["hold"] - sums["clawback"]
+    claim = make_claim(pg, Period(date(2026, 7, 1), date(2026, 12, 31)), {})
+    assert claim.total == claim.claimable_end == sum(m.claimable for m in money_states(pg).values())

@@ -186,8 +186,9 @@ def test_an_entity_page_lists_its_alerts_and_orders_over_time_and_no_pseudonym(
 def test_the_evidence_is_a_list_of_labelled_figures_with_the_json_one_click_away(
     make_client: Callable[..., TestClient], engine: Engine
 ) -> None:
-    """One alert of every detector in the store: each figure labelled in Chinese (a key with
-    no words in console/words.py would show as itself, in ASCII), the detector named too."""
+    """One alert of every detector in the store: the evidence said in a Chinese sentence with
+    its figures (reports/evidence.py), each figure labelled in Chinese (a key with no words in
+    console/words.py would show as itself, in ASCII), the detector named too."""
     with engine.connect() as connection:
         one_each = connection.execute(
             select(alerts.c.detector, func.min(alerts.c.alert_id)).group_by(alerts.c.detector)
@@ -202,6 +203,9 @@ def test_the_evidence_is_a_list_of_labelled_figures_with_the_json_one_click_away
         title = page.split("<h1>", 1)[1].split("<", 1)[0]
         assert HAN.search(title), (detector, title)
         assert '<details class="raw"><summary>原始数据(JSON)</summary>' in page
+        said = page.split('<p class="sentence">', 1)[1].split("</p>", 1)[0]
+        assert HAN.search(said) and re.search(r"\d", said), (detector, said)  # words, figures
+        assert not PSEUDONYM.search(said)
 
 
 def test_chinese_first_english_on_request_kept_per_user(

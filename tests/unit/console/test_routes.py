@@ -59,6 +59,8 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/users"): {"supervisor"},
     ("POST", "/users/{name}/{change}"): {"supervisor"},
     ("POST", "/language"): PUBLIC,  # before a login it is kept in the session
+    ("GET", "/holds"): STAFF,
+    ("POST", "/holds/{order_id}/release"): {"supervisor"},
 }
 
 
@@ -86,6 +88,7 @@ def _concrete(path: str, alert_id: str) -> str:
         .replace("{complaint_id}", "1")
         .replace("{merchant_id}", "M0001")
         .replace("{control_id}", "c-20260710-0001")
+        .replace("{order_id}", "PS-NO-SUCH-ORDER")
         .replace("/static", "/static/console.css")
     )
 

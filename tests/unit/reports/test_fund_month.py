@@ -3,13 +3,15 @@ reconciliation and the co-funding split agree to the fen."""
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from conftest import replay_into
 from sqlalchemy import Engine, select
@@ -21,6 +23,7 @@ from reports import migrate
 from reports.bureau import make
 from reports.bureau_config import Fund
 from reports.bureau_figures import figures
+from reports.bureau_package import build_package
 from reports.claim import make_claim
 from reports.cofunding import split_frame
 from reports.db import open_engine
@@ -97,6 +100,7 @@ def test_claims_of_successive_periods_add_up_to_the_whole(month: Engine) -> None
         per_order[line.order_id] += line.subsidy
     assert {k: v for k, v in per_order.items() if v} == {x.order_id: x.subsidy for x in whole.lines}
     assert first.total + second.total == whole.total
+    assert first.public + second.public == whole.public < whole.total  # co-funding apart
     assert first.claimable_end == second.claimable_start
     deductions = [x for x in second.lines if x.subsidy < 0]
     assert deductions, "a verdict in the second half took back money claimed in the first"
@@ -148,8 +152,19 @@ def test_the_daily_report_shows_co_funding_and_old_holds(
 ) -> None:
     day = Period(date(2026, 7, 20), date(2026, 7, 20))
     report = make("daily", month, rules, day, "en", source="test", fund=Fund(hold_hours=24))
-    cofunding = report.section("Logistics subsidy: public and platform money")
+    cofunding = report.section("Logistics subsidy, public and platform money")
     assert len(cofunding.frame) == 4  # the day and the total, public and platform
     holds = report.section("holds_aged")
     assert len(holds.frame) > 0
     assert (holds.frame["hours_held"] > 24).all()
+
+
+def test_the_bureau_package_carries_the_days_claim(month: Engine, rules: ProgrammeRules) -> None:
+    day = date(2026, 7, 20)
+    package = build_package(month, rules, day, ("claim",), "zh", datetime(2026, 7, 21, tzinfo=UTC))
+    ((name, data),) = package.files
+    assert name == "claim-2026-07-20.xlsx"
+    lines = pd.read_excel(io.BytesIO(data), sheet_name="申报明细")
+    claim = make_claim(month, Period(day, day), SHARES)
+    assert len(lines) == len(claim.lines) > 0
+    assert round(lines["补贴(元)"].sum() * 100) == claim.total
