@@ -274,6 +274,8 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
         "max_markup": ("最大涨价幅度", "largest mark-up"),
         "problems": ("问题", "problems"),
         "new_account_days": ("新账户定义(天)", "new account (days)"),
+        "burst_hours": ("集中下单窗口(小时)", "burst window (hours)"),
+        "evidence": ("判定依据", "basis"),
         "new_accounts": ("新账户数", "new accounts"),
         "new_account_orders": ("新账户订单数", "orders by new accounts"),
         "shared_devices": ("共用设备数", "shared devices"),
