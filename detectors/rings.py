@@ -6,8 +6,9 @@ buys different things over weeks; an office reception or a pickup station (é©¿ç«
 people's parcels, spread over time and categories: counting distinct identities per category
 inside a short window keeps them apart. A pickup station serves a whole neighbourhood, so its
 threshold is its own (`detectors.pickup_pipeline`); so does an address that many people have
-received at lately (`detectors.reception`: an office reception, a building's front desk), even
-when the platform does not mark it a pickup point.
+received goods of several categories at lately (`detectors.reception`: an office reception, a
+building's front desk), even when the platform does not mark it a pickup point; a pipeline's
+address, where many identities receive the same goods, stays an address.
 
 The honest look-alikes it leaves alone: a family of 2-4 in one flat, often on one device and one
 payment account, buying different things over weeks; an office reception where three colleagues
@@ -56,9 +57,7 @@ class IdentityRings(Detector):
         rules = self.rules.detectors
         busy = False
         if not event.delivery.pickup_point and ctx.owns("address"):
-            busy = self._recipients(ctx, store, event.delivery.address_hash) >= (
-                rules.reception.min_identities
-            )
+            busy = self._shared_desk(ctx, store, event.delivery.address_hash)
         categories = {v.item.category for v in ctx.items} & self._resale
         if not categories:
             return
@@ -108,19 +107,24 @@ class IdentityRings(Detector):
             self.risk,
         )
 
-    def _recipients(self, ctx: PaidContext, store: Store, address: str) -> int:
-        """Distinct identities that received subsidised goods at `address` lately, this one
-        included: many of them make it a shared delivery point, not a flat."""
+    def _shared_desk(self, ctx: PaidContext, store: Store, address: str) -> bool:
+        """Whether many identities received subsidised goods of several categories at
+        `address` lately (this order included): a reception desk, not a flat. The identities and
+        the categories are kept with the time each was last seen there."""
         table = store.table("recipients")
-        seen: dict[str, float] | None = table.get(address)
+        seen: list[dict[str, float]] | None = table.get(address)
+        categories = {v.item.category for v in ctx.items}
         if seen is None:  # most addresses are one household's
-            table[address] = {ctx.consumer: ctx.ts}
-            return 1
-        cutoff = ctx.ts - self.rules.detectors.reception.days * DAY
-        recent = {k: t for k, t in seen.items() if t >= cutoff}
-        recent[ctx.consumer] = ctx.ts
-        table[address] = recent
-        return len(recent)
+            table[address] = [{ctx.consumer: ctx.ts}, dict.fromkeys(categories, ctx.ts)]
+            return False
+        rule = self.rules.detectors.reception
+        cutoff = ctx.ts - rule.days * DAY
+        who = {k: t for k, t in seen[0].items() if t >= cutoff}
+        what = {k: t for k, t in seen[1].items() if t >= cutoff}
+        who[ctx.consumer] = ctx.ts
+        what.update(dict.fromkeys(categories, ctx.ts))
+        table[address] = [who, what]
+        return len(who) >= rule.min_identities and len(what) >= rule.min_categories
 
     def _track(
         self,

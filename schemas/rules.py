@@ -184,6 +184,7 @@ class ReceptionRule(_Rules):
 
     days: Annotated[float, Field(gt=0, le=366)] = 30
     min_identities: Annotated[int, Field(ge=2)] = 8
+    min_categories: Annotated[int, Field(ge=1)] = 3
 
 
 class AccountFarmRule(_Rules):

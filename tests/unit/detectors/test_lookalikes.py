@@ -258,3 +258,16 @@ def test_two_people_of_a_household_buying_the_same_phone() -> None:
     home["delivery__address_hash"] = h("addr:flat2")
     pair = [paid(p, at=at, **home) for p, at in (("partner1", 0.0), ("partner2", 2.0))]
     assert Run().feed(*pair).flagged() == set()
+
+
+def test_an_address_receiving_only_phones_is_no_reception_desk() -> None:
+    # eight identities over two weeks, all phones, never three in three days: a drop address,
+    # not a desk of many goods; then three in a day are a ring, not the five a desk needs
+    drop = {"delivery__address_hash": h("addr:drop")}
+    slow = [paid(f"drop{n}", at=n * 50.0, **drop) for n in range(8)]
+    run = Run().feed(*slow)
+    assert run.flagged() == set()
+    burst = [paid(f"drop{n}", at=400 + n, **drop) for n in range(8, 11)]
+    run.feed(*burst)
+    assert run.detectors() == {"address_ring"}
+    assert {o["order_id"] for o in burst} <= run.flagged()
