@@ -86,16 +86,22 @@ def detector_costs(folder: Path) -> tuple[dict[str, float], int]:
 
         return run
 
-    for detector in engine.pipeline.detectors:
+    versioned = engine.pipeline  # one version in force here: its base pipeline decides
+    old = versioned.base
+    for detector in old.detectors:
         name = type(detector).__name__
         for hook in ("on_paid", "on_decided", "on_later"):
             if getattr(type(detector), hook) is not getattr(Detector, hook):
                 setattr(detector, hook, timed(name, getattr(detector, hook)))
     # the pipeline binds the hooks when it is built: build it again over the timed ones
-    old = engine.pipeline
-    engine.pipeline = Pipeline(
-        old.rules, engine.store, deciding=old.deciding, watching=old.watching
+    timed_pipeline = Pipeline(
+        old.rules,
+        engine.store,
+        **{**versioned.options, "deciding": old.deciding, "watching": old.watching},
     )
+    versioned.base = timed_pipeline
+    versioned._pipelines[0] = timed_pipeline
+    versioned._by_version[old.rules.version] = timed_pipeline
     stats = engine.run(folder / "events.jsonl", catalog=folder / "catalog.jsonl")
     return spent, stats.events
 
