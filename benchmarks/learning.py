@@ -145,9 +145,9 @@ def compare_detectors(folder: Path) -> list[tuple[str, float, float]]:
     vectors: list[tuple[str, dict[str, float]]] = []
     score = learner.anomaly.score
 
-    def keep(x: dict[str, float]) -> tuple[float, bool]:
+    def keep(x: dict[str, float], limit: float) -> tuple[float, bool]:
         vectors.append(("", dict(x)))
-        return score(x)
+        return score(x, limit)
 
     setattr(learner.anomaly, "score", keep)  # noqa: B010
     paid = learner.on_paid
@@ -171,7 +171,7 @@ def compare_detectors(folder: Path) -> list[tuple[str, float, float]]:
         f"Half-Space Trees (river), {trees} trees": lambda: HalfSpace(seed=7, n_trees=trees),
         "per-feature histograms": lambda: Histograms(SPANS),
         f"both, standardised ({trees} trees: the stage)": lambda: AnomalyStage(
-            SPANS, seed=7, budget=0.5, warmup=10**9, n_trees=trees
+            SPANS, seed=7, warmup=10**9, n_trees=trees
         ),
         "LODA (river)": lambda: Loda(seed=7),
     }
@@ -182,7 +182,7 @@ def compare_detectors(folder: Path) -> list[tuple[str, float, float]]:
         started = time.process_time()
         for n, (order_id, x) in enumerate(vectors):
             if isinstance(detector, AnomalyStage):
-                value = detector.score(x)[0]
+                value = detector.score(x, float("inf"))[0]
             else:
                 value = detector.score(x)
                 detector.learn(x)

@@ -9,6 +9,8 @@
     anomaly_threshold                 riskmon_anomaly_threshold
     orders_total, later_total         riskmon_learning_events_total{kind="order" | "later"}
     <detector>_alerts                 riskmon_learning_alerts_total{detector}
+    held_alerts, quieted_alerts       riskmon_learning_alerts_withheld_total{reason="flood" |
+                                      "quieted"} (a flood cap; an entity found legit)
 
 The figures are kept as the latest dict, replaced in one assignment, and become families only
 when scraped: the learner computes them now and then (the ROC AUC of its recent window sorts a
@@ -76,6 +78,11 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Alerts raised by the learning stage since its models began, by detector",
         ("detector",),
     ),
+    "riskmon_learning_alerts_withheld": (
+        "counter",
+        "Learning alerts held back: past a flood cap, or on an entity an analyst found legit",
+        ("reason",),
+    ),
 }
 
 # figure of `Learner.quality()` -> (family, label values)
@@ -91,6 +98,8 @@ SERIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "orders_total": ("riskmon_learning_events", ("order",)),
     "later_total": ("riskmon_learning_events", ("later",)),
     **{f"{d}_alerts": ("riskmon_learning_alerts", (d,)) for d in LEARNING_DETECTORS},
+    "held_alerts": ("riskmon_learning_alerts_withheld", ("flood",)),
+    "quieted_alerts": ("riskmon_learning_alerts_withheld", ("quieted",)),
 }
 
 

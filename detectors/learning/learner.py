@@ -295,9 +295,8 @@ class Learner:
         out = {f"classifier_{k}": v for k, v in self.verdicts.quality.figures().items()}
         out["labels_unmatched"] = float(self.verdicts.unmatched)
         out["labels_pending_orders"] = float(len(self.verdicts.pending))
-        for name, threshold in self.thresholds.items():
-            if threshold.ready:
-                out[f"{name}_threshold"] = threshold.value()
+        anomaly = self.thresholds["anomaly"]
+        out["anomaly_threshold"] = anomaly.value() if anomaly.ready else 0.0  # 0 in the warm-up
         for name, n in self.counts.items():
             out[f"{name}_total" if name in ("orders", "later") else f"{name}_alerts"] = float(n)
         return out
