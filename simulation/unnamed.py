@@ -102,13 +102,14 @@ class Unnamed:
         return 1
 
     def night_shift(self) -> int:
-        """A night-shift worker orders once or twice between 01:00 and 05:00."""
+        """A night-shift worker orders once or twice between 01:00 and 05:00, each time an
+        appliance of another category (within the programme's one per category)."""
         day = self.clock.any(margin_days=1).replace(hour=0, minute=0, second=0)
         person = self.people.person(day, new_account=self.rng.random() < 0.3)
         n = self.rng.randint(1, 2)
-        for k in range(n):
+        for k, kind in enumerate(self.rng.sample(APPLIANCES, n)):
             when = day + timedelta(hours=self.rng.uniform(1, 5), days=k * self.rng.randint(1, 3))
-            self._honest("night_shift", person, when, [self._unit(self.rng.choice(APPLIANCES))])
+            self._honest("night_shift", person, when, [self._unit(kind)])
         return n
 
     def shared_tablet(self) -> int:

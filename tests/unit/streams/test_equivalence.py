@@ -31,6 +31,10 @@ from streams.messages import DECIDE_TOPIC, headers_of
 RULES = load_rules()
 
 
+# four days: lower quantiles, which settle on fewer honest scores, so that the models speak
+CONFIG = LearningConfig(warmup_orders=400, anomaly_quantile=0.98, edge_quantile=0.99)
+
+
 @pytest.fixture(scope="module")
 def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("week")
@@ -51,7 +55,7 @@ def flagged(found: dict[str, Any], learning_only: bool = False) -> set[str]:
 
 
 def replayed(folder: Path) -> dict[str, Any]:
-    run = LearningRun(Learner(RULES, LearningConfig()), folder / "labels.jsonl")
+    run = LearningRun(Learner(RULES, CONFIG), folder / "labels.jsonl")
     Replay(RULES, learning=run).run(
         folder / "events.jsonl",
         catalog=folder / "catalog.jsonl",
@@ -75,7 +79,7 @@ def streamed(folder: Path, batch: int) -> dict[str, Any]:
     catalog = Catalog()
     for raw in (folder / "catalog.jsonl").read_bytes().splitlines():
         catalog.add(decode_catalog(raw))
-    worker = Worker(log, RULES, catalog=catalog, learning=LearningConfig(), batch=batch)
+    worker = Worker(log, RULES, catalog=catalog, learning=CONFIG, batch=batch)
     asyncio.run(worker.run())
     return outputs(log)
 
