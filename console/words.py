@@ -252,6 +252,10 @@ NAMES: dict[str, dict[str, tuple[str, str]]] = {
     "evidence": {
         "identities": ("关联身份数", "identities"),
         "distinct_consumers": ("不同消费者数", "distinct consumers"),
+        "within_window": ("窗口内身份数", "identities within the window"),
+        "min_identities": ("阈值(身份数)", "threshold (identities)"),
+        "allowed_per_period": ("允许笔数", "orders allowed"),
+        "period": ("期间", "period"),
         "distinct_codes": ("不同资格码数", "distinct codes"),
         "window_hours": ("时间窗口(小时)", "window (hours)"),
         "window_days": ("时间窗口(天)", "window (days)"),

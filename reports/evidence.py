@@ -75,8 +75,15 @@ def _farm(e: Facts, entity: str, _: float, lang: Lang) -> str:
 
 
 def _split(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
-    hours, n = hours_text(e["window_hours"], lang), count(e["orders_near_minimum"])
-    least = money(e["min_order_amount"])
+    n, least = count(e["orders_near_minimum"]), money(e["min_order_amount"])
+    if "allowed_per_period" in e:  # by calendar day, beyond the count the quota allows
+        when, allowed = str(e["period"]), count(e["allowed_per_period"])
+        if when.endswith("h"):  # no daily quota: a window of hours
+            when = hours_text(float(when[:-1]), lang)
+        if lang == "zh":
+            return f"{when} {n} 笔订单金额略高于起补金额 {least},超过允许的 {allowed} 笔"
+        return f"{n} orders just above the {least} minimum on {when}, beyond the {allowed} allowed"
+    hours = hours_text(e["window_hours"], lang)
     if lang == "zh":
         return f"{hours}内 {n} 笔订单金额略高于起补金额 {least}"
     return f"{n} orders just above the {least} minimum within {hours}"

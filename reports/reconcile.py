@@ -209,7 +209,9 @@ def report(result: Reconciliation, lang: Lang, bill: Path) -> Report:
                 "bill_line": x["bill_line"],
                 "bill_order_id": x["order_id"],
                 "claimed_subsidy": x["claimed_in_bill"],
-                "status": name("status", str(x["status"]), lang),
+                "status": str(x["status"])
+                if lang == "en"
+                else name("status", str(x["status"]), lang),
                 "payable": x["payable"],
                 "allowed": x["allowed"],
                 "ledger_net": x["ledger_net"],
@@ -278,3 +280,8 @@ def report(result: Reconciliation, lang: Lang, bill: Path) -> Report:
         )
     )
     return out
+
+
+def _status_cell(code: str, lang: Lang) -> str:
+    """A bill line's status: in Chinese its words, in English the code a machine reads."""
+    return code if lang == "en" else name("status", code, lang)

@@ -118,15 +118,15 @@ _STATUSES = {
     "confirmed": ("已确认", "confirmed"),
     "dismissed": ("已排除", "dismissed"),
     "escalated": ("已上报", "escalated"),
-    # a bill line's, in reconcile (reports/reconcile.py): English words are the CSV's codes
+    # a bill line's, in reconcile (reports/reconcile.py); its CSV in English writes the codes
     "payable": ("应付", "payable"),
     "held": ("冻结待审", "held"),
     "forfeited": ("核减", "forfeited"),
-    "over_claimed": ("超额申报", "over_claimed"),
-    "refunded_but_claimed": ("已退款仍申报", "refunded_but_claimed"),
-    "unknown_order": ("未知订单", "unknown_order"),
-    "duplicate_claim": ("重复申报", "duplicate_claim"),
-    "under_claimed": ("少报", "under_claimed"),
+    "over_claimed": ("超额申报", "over claimed"),
+    "refunded_but_claimed": ("已退款仍申报", "refunded but claimed"),
+    "unknown_order": ("未知订单", "unknown order"),
+    "duplicate_claim": ("重复申报", "duplicate claim"),
+    "under_claimed": ("少报", "under claimed"),
 }
 
 # an analyst's verdict on an alert (console/verdicts.py)
@@ -239,6 +239,28 @@ _FEATURES = {
     "merchant_refund_rate": ("商户退款率", "merchant's refund rate"),
     "merchant_subsidy_share": ("商户补贴占比", "merchant's subsidy share"),
     "edge_burst": ("关联突增", "burst of links"),
+    "device_recent": ("设备近期关联身份", "identities on the device lately"),
+    "payment_recent": ("支付账户近期关联身份", "identities on the payment account lately"),
+    "address_recent": ("地址近期关联身份", "identities at the address lately"),
+    "phone_recent": ("手机近期关联身份", "identities behind the phone lately"),
+    "units_vs_category": ("件数相对品类常值", "units against the category's usual"),
+    "amount_vs_category": ("金额相对品类常值", "amount against the category's usual"),
+    "amount_vs_merchant": ("金额相对商户常值", "amount against the merchant's usual"),
+    "merchant_hour": ("商户该时段少见程度", "how rare the hour is for the merchant"),
+    "merchant_markup": ("商户平均加价", "merchant's mean mark-up"),
+    "device_ids_long": ("设备六周内身份数", "identities on the device over six weeks"),
+    "payment_ids_long": ("支付账户六周内身份数", "identities on the payment account, six weeks"),
+    "consumer_7d": ("消费者近7日下单", "consumer's orders, last 7 days"),
+    "velocity": ("下单速度", "order velocity"),
+    "near_minimum": ("接近起补金额", "near the minimum amount"),
+    "over_claim": ("申领超标", "claim above the rules"),
+    "held": ("被冻结", "held"),
+    "new_account": ("新账户", "new account"),
+    "night": ("夜间下单", "ordered at night"),
+    "pickup": ("自提点收货", "pickup point"),
+    "resale": ("高转售商品", "resale goods"),
+    "resale_address": ("地址的高转售商品", "resale goods at the address"),
+    "resale_shared": ("共用属性的高转售商品", "resale goods on shared attributes"),
 }
 
 # what the drift detector follows per merchant (detectors/learning/drift.py)

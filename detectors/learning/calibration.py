@@ -95,7 +95,7 @@ class Flood:
         self.per_entity = per_entity
         self.per_hour = per_hour
         self.hours: dict[str, list[int]] = {}  # detector -> [hour, alerts in it]
-        self.entities: dict[str, int] = {}  # "detector/entity/day" -> alerts that day
+        self.today: dict[str, int] = {}  # "detector/entity/day" -> alerts that day
         self.day = -1
         self.held = 0
 
@@ -103,24 +103,24 @@ class Flood:
         day = int(ts // DAY)
         if day > self.day:  # yesterday's counts no longer matter
             self.day = day
-            self.entities = {k: v for k, v in self.entities.items() if k.endswith(f"/{day}")}
+            self.today = {k: v for k, v in self.today.items() if k.endswith(f"/{day}")}
         hour = int(ts // HOUR)
         slot = self.hours.setdefault(detector, [hour, 0])
         if hour > slot[0]:
             slot[0], slot[1] = hour, 0
         key = f"{detector}/{entity}/{day}"
-        if slot[1] >= self.per_hour or self.entities.get(key, 0) >= self.per_entity:
+        if slot[1] >= self.per_hour or self.today.get(key, 0) >= self.per_entity:
             self.held += 1
             return False
         slot[1] += 1
-        self.entities[key] = self.entities.get(key, 0) + 1
+        self.today[key] = self.today.get(key, 0) + 1
         return True
 
     def state(self) -> dict[str, Any]:
-        return {"hours": self.hours, "entities": self.entities, "day": self.day, "held": self.held}
+        return {"hours": self.hours, "entities": self.today, "day": self.day, "held": self.held}
 
     def load(self, state: dict[str, Any]) -> None:
         self.hours = {k: list(v) for k, v in state["hours"].items()}
-        self.entities = dict(state["entities"])
+        self.today = dict(state["entities"])
         self.day = state["day"]
         self.held = state["held"]

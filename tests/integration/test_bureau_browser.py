@@ -86,7 +86,7 @@ def login(page: Any, url: str, name: str) -> None:
 
 
 def logout(page: Any) -> None:
-    page.click("button:has-text('Log out')")
+    page.click("form.logout button")  # 退出 or Log out, by the user's language
     page.wait_for_url(re.compile(r"/login$"))
 
 

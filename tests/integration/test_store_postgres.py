@@ -215,7 +215,7 @@ def test_verdicts_move_the_money_and_the_claim_agrees_with_the_ledger(
                 User("lead-01", "supervisor"),
                 alert_id,
                 action,
-                "",
+                "checked against the orders",
                 timezone=ZoneInfo("Asia/Shanghai"),
                 now=raised_at + timedelta(hours=1),
             )

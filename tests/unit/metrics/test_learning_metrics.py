@@ -22,7 +22,7 @@ from streams.learning_metrics import FAMILIES, LEARNING_DETECTORS, SERIES
 from streams.metrics import Metrics, MetricsObserver
 
 RULES = load_rules()
-LABEL_NAMES = {"model", "window", "state", "kind", "detector"}
+LABEL_NAMES = {"model", "window", "state", "kind", "detector", "reason"}
 
 
 class Spy(NullObserver):
@@ -58,7 +58,10 @@ def learnt(tmp_path_factory: pytest.TempPathFactory) -> Learnt:
     """A simulated day of over 4,096 lines with analysts' verdicts, replayed with learning."""
     folder = tmp_path_factory.mktemp("learning-day")
     generate(7, 1, folder, events_per_day=4600, labels=True)
-    learner = Learner(RULES, LearningConfig())
+    # one day: lower quantiles, which settle on fewer honest scores, so that the models speak
+    learner = Learner(
+        RULES, LearningConfig(warmup_orders=400, anomaly_quantile=0.98, edge_quantile=0.99)
+    )
     observer, spy = MetricsObserver(RULES), Spy()
     run = LearningRun(learner, folder / "labels.jsonl")
     events = folder / "events.jsonl"

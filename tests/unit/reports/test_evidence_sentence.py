@@ -35,7 +35,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     out = tmp_path_factory.mktemp("evidence-out")
     generate(21, 12, folder, events_per_day=1800, unnamed=True, labels=True)
     rules = load_rules()
-    run = LearningRun(Learner(rules, LearningConfig()), folder / "labels.jsonl")
+    run = LearningRun(
+        Learner(rules, LearningConfig(anomaly_quantile=0.98, edge_quantile=0.99)),
+        folder / "labels.jsonl",
+    )
     Replay(rules, learning=run).run(
         folder / "events.jsonl",
         catalog=folder / "catalog.jsonl",

@@ -308,7 +308,7 @@ def test_reconcile_gives_each_bill_line_its_status(
     )
     assert run.exit_code == 0, run.output
     total = f"{(Decimal(149999 + kept) / 100):,.2f}"
-    assert f"payable {total} yuan" in " ".join(run.output.split())
+    assert f"payable ¥{total}" in " ".join(run.output.split())
     with out.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["order_id"], r["claimed_subsidy"], r["status"], r["payable"]) for r in rows] == [
