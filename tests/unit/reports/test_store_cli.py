@@ -72,7 +72,7 @@ def test_replay_fills_the_store_and_the_other_commands_read_it(
         "--lang",
         "en",
     )
-    assert "over_claimed" in checked and (tmp_path / "d.xlsx").exists()
+    assert "over claimed" in checked and (tmp_path / "d.xlsx").exists()
     excess = sum(over.values()) + sum(unknown.values()) + sum(refunded.values())
     expected = reconcile(filled.engine, read_bill(tmp_path / "bill.csv"))
     assert yuan(expected.billed - expected.payable) == excess
