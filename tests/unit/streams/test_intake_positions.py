@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from test_ordering import names, ticket
+
 from replay.observers import Fanout
 from streams.decoding import RecentOrders
 from streams.frames import unframe
 from streams.intake import Intake
 from streams.ordering import WatchQueue
 from streams.state import PartitionStore
-from tests.unit.streams.test_ordering import names, ticket
 
 
 def stood(intake: Intake, **kwargs: Any) -> dict[str, list[int | None]]:
