@@ -316,7 +316,7 @@ def test_reconcile_gives_each_bill_line_its_status(
         for (o, c), (s, p) in zip(bill, statuses, strict=True)
     ]
     zh = CliRunner().invoke(app, ["reconcile", "--bill", str(tmp_path / "bill.csv")])
-    assert zh.exit_code == 0 and f"应付 {total} 元" in " ".join(zh.output.split())
+    assert zh.exit_code == 0 and f"应付 ¥{total}" in " ".join(zh.output.split())
 
 
 def test_a_refund_of_everything_is_clawed_back_and_never_claimed(
