@@ -5,6 +5,7 @@ broker: tests/integration/test_controls_live.py.)"""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
+from disguises import make_id
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -23,6 +25,9 @@ from reports.db import open_engine
 from reports.tables import audit
 from riskmon.cli import app
 from schemas.decode import decode_control
+
+# a resident ID number with a valid checksum, built at test time: no fixture holds one
+RAW_ID = make_id(random.Random(5), ending_in_x=True)
 
 runner = CliRunner()
 PSEUDONYM = "a" * 64
@@ -111,7 +116,7 @@ def test_a_reason_is_required_and_a_bad_record_is_refused_before_anything_is_kep
     assert _add("merchant", "M0003", "block").exit_code == 2  # --reason missing
     refused = [
         _add("merchant", "M0003", "block", "--reason", "  "),
-        _add("consumer", "11010519491231002X", "block", "--reason", "raw ID"),
+        _add("consumer", RAW_ID, "block", "--reason", "raw ID"),
         _add("merchant", "M0003", "pause", "--reason", "pause is for programmes"),
         _add("programme", "featured_goods", "block", "--reason", "x"),
         _add("merchant", "M0003", "frobnicate", "--reason", "x"),
@@ -119,7 +124,7 @@ def test_a_reason_is_required_and_a_bad_record_is_refused_before_anything_is_kep
     ]
     for answer in refused:
         assert answer.exit_code == 2, answer.output
-        assert "11010519491231002X" not in answer.output
+        assert RAW_ID not in answer.output
     assert producer.sent == []
     with store.connect() as connection:
         assert connection.execute(select(controls_out)).all() == []

@@ -9,10 +9,12 @@ failure had half changed is rolled back, so a later order is decided as if it ha
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import orjson
 import pytest
+from disguises import make_id
 from factories import CATALOG, line, paid
 from inprocess import Log, Worker, feed, outputs
 
@@ -23,6 +25,9 @@ from schemas.catalog import CATALOG_ADAPTER
 from schemas.rules import load_rules
 from streams.clients import message_key
 from streams.decoding import RecentOrders
+
+# an ID number built at test time (a valid checksum; no fixture holds one)
+RAW_ID = make_id(random.Random(6))
 
 RULES = load_rules()
 
@@ -61,7 +66,7 @@ def test_an_order_a_deciding_detector_fails_on_is_dead_lettered_and_leaves_no_tr
 
     def failing(self: Budget, ctx: Any, store: Any) -> None:
         if ctx.order_id == "O-0":  # after compliance and the quota have counted it
-            raise ZeroDivisionError("secret 440301199001011234")
+            raise ZeroDivisionError(f"secret {RAW_ID}")
         on_paid(self, ctx, store)
 
     monkeypatch.setattr(Budget, "on_paid", failing)
