@@ -7,9 +7,17 @@ exponentially weighted mean over its last few dozen values). When ADWIN drops th
 of the window because the recent part's mean is higher, the merchant has departed from its
 own past; for `watch_days` it is then compared with its peers, and once its recent level is
 above the peers' median by a factor and a margin, a `merchant_drift` alert names it and its
-latest orders of that kind. For `watch_days` after that alert every further release there
-(or order, for the subsidy share) is named too, while the merchant stays above its peers. A
-merchant with few values is never compared: ADWIN needs a past to depart from.
+orders of that kind within the last `watch_days`. For `watch_days` after that alert every
+further one there is named too, while the merchant stays above its peers. A merchant with few
+values is never compared: ADWIN needs a past to depart from.
+
+Every release counts in the refund rate, but the orders named are the refunds of goods never
+delivered: money paid, subsidised and paid back without anything shipped is the cycle a
+merchant runs to make volume. A return after delivery is a buyer's ordinary right and a
+cancellation the buyer's choice before shipping; both stay in the rate (a drifting merchant's
+rate is the evidence) but name nobody: on the simulated months they were most of this
+detector's false names (docs/detectors.md). Deliveries are remembered for twice `watch_days`
+(one entry per delivered order, about as much as the classifier keeps per paid order).
 
 >>> drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7.0)
 >>> for n in range(400):
@@ -32,7 +40,8 @@ from typing import Any
 from detectors.learning.models import Adwin
 
 DAY = 86400.0
-RECENT = 20  # orders named by a drift alert, the merchant's latest of that kind
+RECENT = 20  # paid orders named by a subsidy-share drift alert, the merchant's latest
+REFUNDS = 400  # refunds kept per merchant for a refund-rate alert to name (within watch_days)
 REFRESH = 8  # values between refreshes of a window's cached mean
 LEVEL = 0.03  # weight of each new value in a merchant's recent level
 # (factor, margin): the merchant's recent level must exceed factor x the peers' median and the
@@ -63,7 +72,10 @@ class _Merchant:
         self.means = dict.fromkeys(PEERS, 0.0)  # each window's mean, refreshed now and then
         self.levels: dict[str, float | None] = dict.fromkeys(PEERS)  # recent levels
         self.events = dict.fromkeys(PEERS, 0)
-        self.recent: dict[str, deque[str]] = {name: deque(maxlen=RECENT) for name in PEERS}
+        # (order id, event time) of the orders an alert would name, newest last
+        self.recent: dict[str, deque[tuple[str, float]]] = {
+            name: deque(maxlen=REFUNDS if name == "refund_rate" else RECENT) for name in PEERS
+        }
         self.before = dict.fromkeys(PEERS, 0.0)  # the window's mean before its last rise
         self.suspect = dict.fromkeys(PEERS, -math.inf)  # compared with peers until then
         self.watch = dict.fromkeys(PEERS, -math.inf)  # named, and every further order, until
@@ -75,6 +87,8 @@ class MerchantDrift:
         self.min_events = min_events
         self.span = watch_days * DAY
         self.merchants: dict[str, _Merchant] = {}
+        # order id -> event time of its delivery, oldest first; swept past twice the span
+        self.delivered: dict[str, float] = {}
 
     def profile(self, merchant: str) -> tuple[float, float]:
         """(refund rate, subsidy share) of the merchant lately (its recent levels)."""
@@ -84,10 +98,24 @@ class MerchantDrift:
         refund, share = state.levels["refund_rate"], state.levels["subsidy_share"]
         return refund or 0.0, share or 0.0
 
-    def fate(self, merchant: str, order_id: str, released: bool, ts: float) -> Drift | None:
-        """A later event: a cancellation or refund (`released`), or a delivery."""
+    def fate(
+        self, merchant: str, order_id: str, released: bool, ts: float, *, refund: bool = True
+    ) -> Drift | None:
+        """A later event: a cancellation or refund (`released`; `refund`: not a cancellation),
+        or a delivery."""
+        delivered = self.delivered
+        if not released:
+            delivered.pop(order_id, None)
+            delivered[order_id] = ts
+            horizon = ts - 2 * self.span
+            while delivered:
+                oldest = next(iter(delivered))
+                if delivered[oldest] >= horizon:
+                    break
+                del delivered[oldest]
+        notable = released and refund and order_id not in delivered
         value = 1.0 if released else 0.0
-        return self._update(merchant, "refund_rate", order_id, value, ts, released)
+        return self._update(merchant, "refund_rate", order_id, value, ts, notable)
 
     def share(self, merchant: str, order_id: str, share: float, ts: float) -> Drift | None:
         """A paid order's subsidy share."""
@@ -110,7 +138,7 @@ class MerchantDrift:
         level = state.levels[stream]
         level = state.levels[stream] = value if level is None else level + LEVEL * (value - level)
         if notable:
-            state.recent[stream].append(order_id)
+            state.recent[stream].append((order_id, ts))
         if n < self.min_events:
             return None
         if changed and state.means[stream] > before:  # it departs from its own past
@@ -124,10 +152,15 @@ class MerchantDrift:
         if level <= factor * peers or level <= peers + margin:
             return None
         if watching:
+            if not notable:
+                return None
             return Drift(merchant, stream, state.before[stream], level, peers, (order_id,), True)
+        since = ts - self.span
+        named = tuple(dict.fromkeys(o for o, at in state.recent[stream] if at >= since))
+        if not named:  # nothing to name yet: still a suspect, compared again at the next one
+            return None
         state.watch[stream] = ts + self.span
         state.suspect[stream] = -math.inf
-        named = tuple(dict.fromkeys(state.recent[stream]))
         return Drift(merchant, stream, state.before[stream], level, peers, named, False)
 
     def _peers(self, merchant: str, stream: str) -> float:
@@ -139,30 +172,33 @@ class MerchantDrift:
         return median(levels) if levels else 0.0
 
     def state(self) -> dict[str, Any]:
-        return {
+        merchants = {
             key: {
                 "streams": {name: w.detector for name, w in m.streams.items()},
                 "means": m.means,
                 "levels": m.levels,
                 "events": m.events,
-                "recent": {name: list(q) for name, q in m.recent.items()},
+                "recent": {name: [list(r) for r in q] for name, q in m.recent.items()},
                 "before": m.before,
                 "suspect": m.suspect,
                 "watch": m.watch,
             }
             for key, m in self.merchants.items()
         }
+        return {"merchants": merchants, "delivered": self.delivered}
 
     def load(self, state: dict[str, Any]) -> None:
         self.merchants = {}
-        for key, saved in state.items():
+        self.delivered = dict(state["delivered"])
+        for key, saved in state["merchants"].items():
             m = _Merchant(self.delta)
             for name, detector in saved["streams"].items():
                 m.streams[name].detector = detector
             m.means = dict(saved["means"])
             m.levels = dict(saved["levels"])
             m.events = dict(saved["events"])
-            m.recent = {name: deque(ids, maxlen=RECENT) for name, ids in saved["recent"].items()}
+            for name, kept in saved["recent"].items():
+                m.recent[name].extend((order_id, at) for order_id, at in kept)
             m.before = dict(saved["before"])
             m.suspect = dict(saved["suspect"])
             m.watch = dict(saved["watch"])

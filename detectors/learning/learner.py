@@ -51,7 +51,7 @@ from schemas.orders import OrderPaid
 from schemas.outputs import Severity
 from schemas.rules import ProgrammeRules
 
-FORMAT = 2  # the checkpoint's layout; `codec.VERSION` is the container's
+FORMAT = 3  # the checkpoint's layout; `codec.VERSION` is the container's
 # Settings a restored learner may change: thresholds read at each order, not the state's shape.
 TUNABLE = frozenset(
     {
@@ -273,7 +273,11 @@ class Learner:
         self.counts["later"] += 1
         released = event.event_type != "order_delivered"
         drift = self.merchants.fate(
-            event.merchant_id, event.order_id, released, event.occurred_at.timestamp()
+            event.merchant_id,
+            event.order_id,
+            released,
+            event.occurred_at.timestamp(),
+            refund=event.event_type == "order_refunded",
         )
         return [] if drift is None else [self._drift_alert(event, drift)]
 

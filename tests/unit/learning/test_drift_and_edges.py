@@ -41,6 +41,47 @@ def test_a_merchant_whose_refunds_jump_above_its_peers_is_named() -> None:
     assert any(a.watching for a in alerts)  # each later release there, while it stays high
 
 
+def test_a_drift_names_undelivered_refunds_of_the_week_not_returns_or_cancellations() -> None:
+    drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
+    ts = steady(drift, 10, 0.06)
+    named: set[str] = set()
+    returns, cancelled, refunds = set(), set(), set()
+    for n in range(400):
+        at = ts + n * 600
+        order = f"late-{n}"
+        if n % 5 == 0:  # delivered, then returned: a buyer's right
+            assert drift.fate("M3", order, False, at) is None
+            found = drift.fate("M3", order, True, at + 60)
+            returns.add(order)
+        elif n % 5 == 1:  # cancelled before shipping
+            found = drift.fate("M3", order, True, at, refund=False)
+            cancelled.add(order)
+        elif n % 5 == 2:  # paid back in full, nothing shipped
+            found = drift.fate("M3", order, True, at)
+            refunds.add(order)
+        else:
+            found = drift.fate("M3", order, False, at)
+        if found is not None:
+            named.update(found.order_ids)
+    late = {o for o in named if o.startswith("late-")}  # besides, its steady days' releases
+    assert late and late <= refunds
+    assert not named & (returns | cancelled)
+    first_refunds = sorted(refunds, key=lambda o: int(o.split("-")[1]))[:3]
+    assert set(first_refunds) <= named  # the ones before the alert, named back to a week
+
+
+def test_a_drift_checkpoint_carries_the_deliveries_and_the_refunds_to_name() -> None:
+    drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
+    ts = steady(drift, 3, 0.06)
+    drift.fate("M1", "shipped", False, ts + 1)
+    drift.fate("M1", "paid-back", True, ts + 2)
+    again = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
+    again.load(drift.state())
+    assert again.state() == drift.state()
+    assert "shipped" in again.delivered
+    assert ("paid-back", ts + 2) in again.merchants["M1"].recent["refund_rate"]
+
+
 def test_no_alert_when_every_merchant_moves_together() -> None:
     drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
     ts = steady(drift, 10, 0.06)
