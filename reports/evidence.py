@@ -299,6 +299,20 @@ def _edge_burst(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     return f"a burst of identities on one {what}: {n} identities, score {burst}, threshold {limit}"
 
 
+def _long_ring(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
+    n, limit, days = count(e["identities"]), count(e["threshold"]), count(e["window_days"])
+    orders = count(e["orders"])
+    if lang == "zh":
+        return (
+            f"同一设备和支付账户在 {days} 天内为 {n} 个身份下单(阈值 {limit},"
+            f"超过一户人家),涉及 {orders} 笔订单"
+        )
+    return (
+        f"one device and one payment account used by {n} identities within {days} days "
+        f"(threshold {limit}, more than a household); {orders} orders"
+    )
+
+
 def _drift(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     stream = word(f"stream:{e['stream']}", lang)
     before, after, peers = (share(e[k]) for k in ("before", "after", "peers_median"))
@@ -332,6 +346,7 @@ RENDERERS: dict[str, Render] = {
     "classifier": _classifier,
     "edge_burst": _edge_burst,
     "merchant_drift": _drift,
+    "long_ring": _long_ring,
 }
 
 

@@ -65,6 +65,13 @@ class LearningConfig:
     edge_decay: float = 0.97  # MIDAS-R's alpha: the current counts' decay per tick (~1 day)
     edge_width: int = 1 << 15  # count-min sketch columns per row (2 rows)
     edge_threshold: float = 2.5  # floor of the calibrated per-tick MIDAS-R threshold
+    # -- rings over weeks: one device and one payment account serving many identities ------
+    # More identities on one device-and-card pair over `long_horizon_days` than a household
+    # has, and than the honest traffic's `ring_quantile` shows (calibrated, never below the
+    # household), is coordination: a `long_ring` alert names the pair's orders in the horizon.
+    ring_household: int = 4
+    ring_quantile: float = 0.999
+    ring_pairs: int = 500_000  # device-and-card pairs whose order ids are kept (oldest go)
     # -- compact entity state for the features ---------------------------------------------
     links_horizon_days: float = 14.0  # distinct identities per device, address... this far back
     long_horizon_days: float = 42.0  # ... and per device and payment account over six weeks

@@ -70,9 +70,11 @@ TUNABLE = frozenset(
         "drift_min_orders",
         "drift_watch_days",
         "edge_threshold",
+        "ring_household",
     }
 )
-DETECTORS = ("anomaly", "classifier", "edge_burst", "merchant_drift")
+DETECTORS = ("anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring")
+PAIR_ORDERS = 16  # order ids kept per device-and-card pair, the newest
 
 
 @dataclass(slots=True)
@@ -123,7 +125,12 @@ class Learner:
             "edge_burst": self._threshold(config.edge_quantile, config.edge_margin),
             # the classifier's honest quantile is over probabilities: only its verdicts count
             "classifier": self._threshold(0.999, 0.0),
+            # identities per device-and-card pair of honest orders: a count, the margin 1
+            "long_ring": self._threshold(config.ring_quantile, 1.0),
         }
+        # device-and-card pair -> ((order id, event-time hour), ...) newest last; the table in
+        # order of last use, so the oldest pairs go first past `ring_pairs`
+        self.pairs: dict[int, tuple[tuple[str, int], ...]] = {}
         self.flood = Flood(per_entity=config.alerts_per_entity_day, per_hour=config.alerts_per_hour)
         # fingerprint of a consumer, device, payment account or phone an analyst found legit
         # -> event time until which no learning alert names it
@@ -180,6 +187,7 @@ class Learner:
             long=self.long,
             profiles=self.profiles,
         )
+        pair_ids = self._pair(event.order_id, identity, targets, ts)
         burst, where = self.edges.score(identity, targets, self.entities.fresh, ts)
         x["edge_burst"] = burst
         thresholds = self.thresholds
@@ -242,10 +250,40 @@ class Learner:
             alert = self._edge_alert(event, z, burst, where, edge_limit)
             node_quiet = quiet or (0 <= where < 2 and self._quiet((targets[where],), ts))
             self._admit(alerts, alert, node_quiet if where >= 0 else quiet)
+        ring_limit = self._ring_limit()
+        if approved and pair_ids < ring_limit:
+            thresholds["long_ring"].observe(float(pair_ids))
+        if pair_ids >= ring_limit:
+            alert = self._ring_alert(event, targets, pair_ids, ring_limit, ts)
+            self._admit(alerts, alert, self._quiet(owners[1:3], ts))
         drift = self.merchants.share(event.merchant_id, event.order_id, subsidy_share, ts)
         if drift is not None:
             alerts.append(self._drift_alert(event, drift))
         return alerts
+
+    def _pair(
+        self, order_id: str, identity: int, targets: tuple[int, int, int, int], ts: float
+    ) -> int:
+        """Count the order on its device-and-card pair (over the long horizon): the pair's
+        distinct identities, and its order ids kept for a ring alert to name."""
+        key = (targets[0] * 0x9E3779B97F4A7C15 ^ targets[1]) & 0xFFFFFFFFFFFFFFFF
+        hour = int(ts // 3600)
+        identities, _ = self.long.link(key, identity, hour)
+        pairs = self.pairs
+        kept = pairs.pop(key, ())
+        cutoff = hour - self.long.horizon
+        pairs[key] = (*(o for o in kept if o[1] >= cutoff), (order_id, hour))[-PAIR_ORDERS:]
+        if len(pairs) > self.config.ring_pairs:
+            del pairs[next(iter(pairs))]
+        return identities
+
+    def _ring_limit(self) -> int:
+        """Identities on one pair that make a ring: above a household and above what honest
+        traffic shows (infinite in the warm-up)."""
+        honest = self.thresholds["long_ring"].value()
+        if math.isinf(honest):
+            return 1 << 30
+        return max(self.config.ring_household, int(honest)) + 1
 
     def _classifier_threshold(self) -> float:
         """Strict while few verdicts are in, easing towards `classifier_threshold`."""
@@ -372,6 +410,31 @@ class Learner:
         }
         return self._alert("edge_burst", "hoarding", event, entity, burst / (2 * limit), evidence)
 
+    def _ring_alert(
+        self,
+        event: OrderPaid,
+        targets: tuple[int, int, int, int],
+        identities: int,
+        limit: int,
+        ts: float,
+    ) -> Alert:
+        key = (targets[0] * 0x9E3779B97F4A7C15 ^ targets[1]) & 0xFFFFFFFFFFFFFFFF
+        named = [order_id for order_id, _ in self.pairs.get(key, ())] or [event.order_id]
+        typical = round(self.thresholds["long_ring"].honest.get() or 1.0, 3)
+        evidence = {
+            "identities": identities,
+            "threshold": limit,
+            "window_days": round(self.long.horizon / 24),
+            "orders": len(named),
+            "drivers": [
+                {"feature": "device_ids_long", "value": identities, "typical": typical},
+                {"feature": "payment_ids_long", "value": identities, "typical": typical},
+            ],
+        }
+        entity = ("payment_account", event.payment.account_hash)
+        score = identities / (2 * limit)
+        return self._alert("long_ring", "fraud", event, entity, score, evidence, order_ids=named)
+
     def _drift_alert(self, event: OrderPaid | LaterEvent, drift: Drift) -> Alert:
         self.counts["merchant_drift"] += 1
         evidence = {
@@ -423,6 +486,8 @@ class Learner:
                 "merchants": self.merchants.state(),
                 "thresholds": {k: v.state() for k, v in self.thresholds.items()},
                 "flood": self.flood.state(),
+                "pair_keys": array("Q", self.pairs).tobytes(),
+                "pair_orders": [[list(o) for o in kept] for kept in self.pairs.values()],
                 "quiet_keys": array("Q", self.quiet).tobytes(),
                 "quiet_until": array("d", self.quiet.values()).tobytes(),
                 "references": self.references,
@@ -459,6 +524,12 @@ class Learner:
         for name, threshold in learner.thresholds.items():
             threshold.load(saved["thresholds"][name])
         learner.flood.load(saved["flood"])
+        pair_keys = array("Q")
+        pair_keys.frombytes(saved["pair_keys"])
+        learner.pairs = {
+            key: tuple((order_id, hour) for order_id, hour in kept)
+            for key, kept in zip(pair_keys, saved["pair_orders"], strict=True)
+        }
         keys, until = array("Q"), array("d")
         keys.frombytes(saved["quiet_keys"])
         until.frombytes(saved["quiet_until"])

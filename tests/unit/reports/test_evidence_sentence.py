@@ -14,6 +14,7 @@ import pytest
 from detectors.examples import cancel, order, refund
 from detectors.learning import Learner, LearningConfig
 from detectors.learning.drift import Drift
+from detectors.learning.features import attribute_fingerprints
 from detectors.pipeline import Pipeline
 from detectors.store import MemoryStore
 from replay import Replay
@@ -98,6 +99,8 @@ def _made(tmp_path: Path) -> list[dict[str, Any]]:
     learner = Learner(load_rules(), LearningConfig())
     drift = Drift("M0001", "refund_rate", 0.02, 0.4, 0.03, (paid.order_id,), False)
     alerts.append(orjson.loads(dumps(learner._drift_alert(paid, drift).record())))
+    ring = learner._ring_alert(paid, attribute_fingerprints(paid), 6, 5, 0.0)
+    alerts.append(orjson.loads(dumps(ring.record())))
     return alerts
 
 
@@ -114,7 +117,7 @@ def _check(alert: dict[str, Any]) -> None:
 
 
 def test_every_detector_has_a_renderer() -> None:
-    learning = {"anomaly", "classifier", "edge_burst", "merchant_drift"}
+    learning = {"anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring"}
     families = {"compliance", "identity_rings", "budget", "qualification", "device_codes"}
     alerting = known("detector") - families - {"controls"}
     assert alerting == set(RENDERERS), alerting ^ set(RENDERERS)
@@ -127,7 +130,13 @@ def test_simulated_alerts_read_as_sentences(simulated: list[dict[str, Any]]) -> 
         seen.setdefault(alert["detector"], alert)
         _check(alert)
     # the simulation raises every pattern but the four `_made` makes
-    made = {"budget_exhausted", "budget_threshold", "merchant_drift", "qualification_shared"}
+    made = {
+        "budget_exhausted",
+        "budget_threshold",
+        "merchant_drift",
+        "long_ring",
+        "qualification_shared",
+    }
     assert set(RENDERERS) - made <= set(seen), sorted(set(RENDERERS) - made - set(seen))
 
 
@@ -139,6 +148,7 @@ def test_made_alerts_read_as_sentences(tmp_path: Path) -> None:
         "qualification_shared",
         "refund_arbitrage",
         "merchant_drift",
+        "long_ring",
     }
     for alert in made:
         _check(alert)
