@@ -4,12 +4,15 @@
 Per merchant and stream (the fate of its orders: 1 for a cancellation or refund, 0 for a
 delivery; the subsidy share of its paid orders), an ADWIN window and a recent level (an
 exponentially weighted mean over its last few dozen values). When ADWIN drops the older part
-of the window because the recent part's mean is higher, the merchant has departed from its
-own past; for `watch_days` it is then compared with its peers, and once its recent level is
-above the peers' median by a factor and a margin, a `merchant_drift` alert names it and its
-orders of that kind within the last `watch_days`. For `watch_days` after that alert every
-further one there is named too, while the merchant stays above its peers. A merchant with few
-values is never compared: ADWIN needs a past to depart from.
+of the window because the recent part's mean is higher, or (refunds) when the recent level is
+1.5 times the window's mean and further above the peers' rate than chance takes a merchant in
+six standard deviations (a drift of days in weeks of history, which ADWIN may never cut), the
+merchant has departed from its own past; for `watch_days` it is then compared with its
+peers, and once its recent level is above the peers' median by a factor and a margin, a
+`merchant_drift` alert names it and its orders of that kind within the last `watch_days`.
+For `watch_days` after that alert every further one there is named too, while the merchant
+stays above its peers. A merchant with few values is never compared: ADWIN needs a past to
+depart from.
 
 Every release counts in the refund rate, but the orders named are the refunds of goods never
 delivered: money paid, subsidised and paid back without anything shipped is the cycle a
@@ -42,6 +45,10 @@ from detectors.learning.models import Adwin
 DAY = 86400.0
 RECENT = 20  # paid orders named by a subsidy-share drift alert, the merchant's latest
 REFUNDS = 400  # refunds kept per merchant for a refund-rate alert to name (within watch_days)
+# a recent level this many times the merchant's window mean is a departure from its own past
+# even before ADWIN cuts the window (a drift of days in a window of weeks: ADWIN may never cut)
+DEPART = 1.5
+SIGMAS = 6.0  # ... and when its level is this far above chance at its peers' rate
 REFRESH = 8  # values between refreshes of a window's cached mean
 LEVEL = 0.03  # weight of each new value in a merchant's recent level
 # (factor, margin): the merchant's recent level must exceed factor x the peers' median and the
@@ -141,9 +148,18 @@ class MerchantDrift:
             state.recent[stream].append((order_id, ts))
         if n < self.min_events:
             return None
-        if changed and state.means[stream] > before:  # it departs from its own past
+        mean = state.means[stream]
+        if changed and mean > before:  # it departs from its own past: ADWIN cut its window
             state.suspect[stream] = ts + self.span
             state.before[stream] = before
+        elif (
+            stream == "refund_rate"
+            and level > DEPART * mean
+            and ts > max(state.suspect[stream], state.watch[stream])
+            and level > self._significant(merchant)
+        ):  # or its level left its mean, further above its peers than chance takes it
+            state.suspect[stream] = ts + self.span
+            state.before[stream] = mean
         watching = ts <= state.watch[stream]
         if not (watching and notable) and ts > state.suspect[stream]:
             return None
@@ -162,6 +178,15 @@ class MerchantDrift:
         state.watch[stream] = ts + self.span
         state.suspect[stream] = -math.inf
         return Drift(merchant, stream, state.before[stream], level, peers, named, False)
+
+    def _significant(self, merchant: str) -> float:
+        """The refund level a merchant reaches by chance at the peers' rate only `SIGMAS`
+        standard deviations out: the level is an exponentially weighted mean of 0/1 fates,
+        whose variance is p(1-p)·w/(2-w) for weight w."""
+        p = self._peers(merchant, "refund_rate")
+        if p <= 0.0:  # no peers compared yet, or none that ever releases: no chance to measure
+            return math.inf
+        return p + SIGMAS * math.sqrt(p * (1 - p) * LEVEL / (2 - LEVEL))
 
     def _peers(self, merchant: str, stream: str) -> float:
         levels = [

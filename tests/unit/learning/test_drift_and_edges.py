@@ -82,6 +82,20 @@ def test_a_drift_checkpoint_carries_the_deliveries_and_the_refunds_to_name() -> 
     assert ("paid-back", ts + 2) in again.merchants["M1"].recent["refund_rate"]
 
 
+def test_a_short_drift_after_weeks_of_history_is_named_and_chance_is_not() -> None:
+    drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
+    ts = steady(drift, 30, 0.08)  # 1,200 fates each: a drift of days is a sliver of the window
+    rng = random.Random(5)
+    found, noise = [], []
+    for n in range(120):  # three days at a third released, beside peers at 8 %
+        at = ts + n * DAY / 40
+        found.append(drift.fate("M3", f"short-{n}", rng.random() < 0.33, at))
+        for m in ("M1", "M2"):  # ordinary days, ordinary luck
+            noise.append(drift.fate(m, f"{m}-more-{n}", rng.random() < 0.08, at))
+    assert any(a is not None and not a.watching for a in found)
+    assert all(a is None for a in noise)
+
+
 def test_no_alert_when_every_merchant_moves_together() -> None:
     drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
     ts = steady(drift, 10, 0.06)
