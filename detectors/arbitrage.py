@@ -8,12 +8,23 @@ category released again and again within weeks recycles a quota or a qualificati
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from detectors.base import Detector
 from detectors.context import DAY, LaterContext, PaidContext, window
-from detectors.store import Store
+from detectors.store import Store, revive
 from schemas.rules import ANY_CATEGORY, ProgrammeRules
+
+
+class Release(NamedTuple):
+    """A person's purchase of a category given back, cancelled or refunded in full (table
+    `released`: per consumer, per category, oldest first)."""
+
+    ts: float  # the release's event time
+    order_id: str
+    # the fields below are absent from entries saved before them: such a release counts
+    code: str | None = None  # the order's qualification code
+    scarce: bool = True  # its quota does not renew by the day or week
 
 
 class RefundArbitrage(Detector):
@@ -95,16 +106,15 @@ class RefundCycling(Detector):
     def on_paid(self, ctx: PaidContext, store: Store) -> None:
         if ctx.claim <= 0 or not ctx.owns("consumer"):
             return
-        history: dict[str, list[list[Any]]] = store.table("released").get(ctx.consumer, {})
+        history: dict[str, list[Any]] = store.table("released").get(ctx.consumer, {})
         if not history:
             return
         rule = self.rules.detectors.refund_cycling
         qualification = ctx.event.qualification
         code = qualification.code if qualification is not None else None
         for category in sorted({v.item.category for v in ctx.items}):
-            released = _recycled(
-                window(history.get(category, []), ctx.ts, rule.window_days * DAY), code
-            )
+            kept = revive(Release, history.get(category, []))
+            released = _recycled(window(kept, ctx.ts, rule.window_days * DAY), code)
             if len(released) >= rule.min_released:
                 ctx.alert(
                     self.name,
@@ -112,7 +122,7 @@ class RefundCycling(Detector):
                     "high",
                     "hold",
                     ("consumer", ctx.consumer),
-                    [e[1] for e in released] + [ctx.order_id],
+                    [e.order_id for e in released] + [ctx.order_id],
                     at_risk=ctx.claim,
                     evidence={
                         "released_before": len(released),
@@ -130,10 +140,11 @@ class RefundCycling(Detector):
         consumer = ctx.order["consumer"]
         code = ctx.order.get("code")
         programme = ctx.order.get("programme", "")
-        history = dict(table.get(consumer, {}))
+        history: dict[str, list[Any]] = dict(table.get(consumer, {}))
         for category in categories:
-            released = window(history.get(category, []), ctx.ts, rule.window_days * DAY)
-            entry = [ctx.ts, ctx.event.order_id, code, self._scarce(programme, category)]
+            kept = revive(Release, history.get(category, []))
+            released = window(kept, ctx.ts, rule.window_days * DAY)
+            entry = Release(ctx.ts, ctx.event.order_id, code, self._scarce(programme, category))
             released = [*released, entry]
             history[category] = released
             recycled = _recycled(released, code)
@@ -144,7 +155,7 @@ class RefundCycling(Detector):
                     "high",
                     "hold",
                     ("consumer", consumer),
-                    [e[1] for e in recycled],
+                    [e.order_id for e in recycled],
                     evidence={
                         "released": len(recycled),
                         "category": category,
@@ -154,7 +165,7 @@ class RefundCycling(Detector):
         table[consumer] = history
 
 
-def _recycled(released: list[list[Any]], code: str | None) -> list[list[Any]]:
-    """The releases that gave back something scarce: a once-per-programme quota (entry[3]),
-    or the qualification code `code` (entry[2]). Entries saved before these fields count."""
-    return [e for e in released if len(e) < 4 or e[3] or (code is not None and e[2] == code)]
+def _recycled(released: list[Release], code: str | None) -> list[Release]:
+    """The releases that gave back something scarce: a once-per-programme quota, or the
+    qualification code `code`. Entries saved before these fields count (the defaults)."""
+    return [e for e in released if e.scarce or (code is not None and e.code == code)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from detectors.alerts import Alert
 from schemas.money import ZERO
@@ -203,13 +203,23 @@ class LaterContext(_RaisesAlerts):
         self.alerts.append(alert)
 
 
-def window(entries: list[list[Any]], now: float, span: float) -> list[list[Any]]:
-    """Entries (each starting with its event time) no older than `span` seconds before `now`.
+class Timed(Protocol):
+    """A windowed state entry: a named tuple whose `ts` is its event's time."""
+
+    @property
+    def ts(self) -> float: ...
+
+
+Entry = TypeVar("Entry", bound=Timed)
+
+
+def window(entries: list[Entry], now: float, span: float) -> list[Entry]:
+    """Entries (oldest first) no older than `span` seconds before `now`.
 
     Entries arrive roughly in event-time order, so the scan stops at the first one in range.
     """
     cutoff = now - span
     for i, entry in enumerate(entries):
-        if entry[0] >= cutoff:
+        if entry.ts >= cutoff:
             return entries if i == 0 else entries[i:]
     return []

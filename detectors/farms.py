@@ -16,11 +16,13 @@ payment account, new accounts or not, whose members buy different things a day o
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NamedTuple
 
 from detectors.base import Detector
 from detectors.context import DAY, HOUR, PaidContext, window
-from detectors.store import Store
+from detectors.store import Store, revive
 
 
 def ip_prefix(ip: str, bits: int) -> str | None:
@@ -44,6 +46,17 @@ def ip_prefix(ip: str, bits: int) -> str | None:
         return None
     length = bits if address.version == 4 else min(bits * 2, 128)
     return str(ipaddress.ip_network(f"{address}/{length}", strict=False))
+
+
+class FarmEntry(NamedTuple):
+    """One new account's order at a device, payment account or IP range (tables
+    `farm_<entity>`, oldest first)."""
+
+    ts: float  # the order's event time
+    consumer: str
+    order_id: str
+    claim: Decimal | str  # the subsidy claimed: a string once restored, read with Decimal(x)
+    categories: Sequence[str] = ()  # sorted; entries saved before this field have none
 
 
 class AccountFarms(Detector):
@@ -82,24 +95,24 @@ class AccountFarms(Detector):
         rule = self.rules.detectors.account_farm
         table = store.table(f"farm_{entity}")
         categories = sorted({v.item.category for v in ctx.items})
-        entry = [ctx.ts, ctx.consumer, ctx.order_id, ctx.claim, categories]
+        entry = FarmEntry(ctx.ts, ctx.consumer, ctx.order_id, ctx.claim, categories)
         seen = table.get(key)
         if seen is None:  # most devices, accounts and ranges see one new account
             table[key] = [entry]
             return
-        entries: list[list[Any]] = window(seen, ctx.ts, max(hours, rule.burst_hours) * HOUR)
+        entries = window(revive(FarmEntry, seen), ctx.ts, max(hours, rule.burst_hours) * HOUR)
         entries.append(entry)
         table[key] = entries
         burst = rule.burst_min_accounts
-        if len({e[1] for e in entries}) < min(minimum, burst):
+        if len({e.consumer for e in entries}) < min(minimum, burst):
             return
         span = ctx.ts - hours * HOUR
-        accounts = {e[1] for e in entries if e[0] >= span}
+        accounts = {e.consumer for e in entries if e.ts >= span}
         recent = ctx.ts - rule.burst_hours * HOUR
-        bunched = {e[1] for e in entries if e[0] >= recent}
+        bunched = {e.consumer for e in entries if e.ts >= recent}
         alike = (
             max(
-                len({e[1] for e in entries if e[0] >= span and c in (e[4] if len(e) > 4 else ())})
+                len({e.consumer for e in entries if e.ts >= span and c in e.categories})
                 for c in categories
             )
             if categories
@@ -119,7 +132,7 @@ class AccountFarms(Detector):
             "high",
             "hold",
             (entity, key),
-            list(dict.fromkeys(e[2] for e in entries if e[0] >= span)),
+            list(dict.fromkeys(e.order_id for e in entries if e.ts >= span)),
             score=min(1.0, 0.6 + 0.05 * (count - burst + 1)),
             evidence={
                 "new_accounts": len(accounts),

@@ -7,11 +7,21 @@ Honest shops also sell to new accounts; it is the sharing among them that marks 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import NamedTuple
 
 from detectors.base import Detector
 from detectors.context import DAY, HOUR, PaidContext, window
-from detectors.store import Store
+from detectors.store import Store, revive
+
+
+class MerchantEntry(NamedTuple):
+    """One new account's subsidised order at a merchant (table `merchant_new`, oldest first)."""
+
+    ts: float  # the order's event time
+    consumer: str
+    device: str
+    payment_account: str
+    order_id: str
 
 
 class MerchantBursts(Detector):
@@ -41,19 +51,27 @@ class MerchantBursts(Detector):
             return
         rule = self.rules.detectors.merchant_burst
         table = store.table("merchant_new")
-        entries: list[list[Any]] = window(
-            table.get(event.merchant_id, []), ctx.ts, rule.window_hours * HOUR
+        entries = window(
+            revive(MerchantEntry, table.get(event.merchant_id, [])),
+            ctx.ts,
+            rule.window_hours * HOUR,
         )
         entries.append(
-            [ctx.ts, ctx.consumer, event.device_id, event.payment.account_hash, ctx.order_id]
+            MerchantEntry(
+                ctx.ts, ctx.consumer, event.device_id, event.payment.account_hash, ctx.order_id
+            )
         )
         table[event.merchant_id] = entries
         if len(entries) < rule.min_suspicious_orders:
             return
         # identities per device and per payment account among the merchant's new-account orders
-        devices = Counter(device for device, _ in {(e[2], e[1]) for e in entries})
-        payments = Counter(account for account, _ in {(e[3], e[1]) for e in entries})
-        suspicious = [e for e in entries if devices[e[2]] > 1 or payments[e[3]] > 1]
+        devices = Counter(device for device, _ in {(e.device, e.consumer) for e in entries})
+        payments = Counter(
+            account for account, _ in {(e.payment_account, e.consumer) for e in entries}
+        )
+        suspicious = [
+            e for e in entries if devices[e.device] > 1 or payments[e.payment_account] > 1
+        ]
         if len(suspicious) < rule.min_suspicious_orders:
             return
         ctx.alert(
@@ -62,7 +80,7 @@ class MerchantBursts(Detector):
             "critical",
             "hold",
             ("merchant", event.merchant_id),
-            list(dict.fromkeys(e[4] for e in suspicious)),
+            list(dict.fromkeys(e.order_id for e in suspicious)),
             score=min(1.0, len(suspicious) / (2 * rule.min_suspicious_orders) + 0.5),
             evidence={
                 "suspicious_orders": len(suspicious),

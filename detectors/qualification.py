@@ -7,11 +7,28 @@ qualification trading (资格码倒卖).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from detectors.base import Detector
 from detectors.context import HOUR, LaterContext, PaidContext, window
-from detectors.store import Store
+from detectors.store import Store, revive
+
+
+class CodeUse(NamedTuple):
+    """An order that used a qualification code (table `codes`, in the order decided)."""
+
+    order_id: str
+    consumer: str
+    live: bool  # it earned subsidy and is not cancelled or fully refunded: it holds the code
+
+
+class DeviceCode(NamedTuple):
+    """A code claimed on a device (table `device_codes`, oldest first)."""
+
+    ts: float  # the order's event time
+    code: str
+    order_id: str
+    consumer: str
 
 
 class Qualification(Detector):
@@ -31,15 +48,15 @@ class Qualification(Detector):
         if qualification is None:
             return
         code = qualification.code
-        uses: list[list[Any]] | None = store.table("codes").get(code)
+        uses: list[Any] | None = store.table("codes").get(code)
         if uses:
-            self._reuse(ctx, code, uses)
+            self._reuse(ctx, code, revive(CodeUse, uses))
 
-    def _reuse(self, ctx: PaidContext, code: str, uses: list[list[Any]]) -> None:
+    def _reuse(self, ctx: PaidContext, code: str, uses: list[CodeUse]) -> None:
         order_id = ctx.order_id
-        others = [u for u in uses if u[0] != order_id]
-        live = [u for u in others if u[2]]
-        if live and ctx.claim > 0 and all(u[1] == ctx.consumer for u in live):
+        others = [u for u in uses if u.order_id != order_id]
+        live = [u for u in others if u.live]
+        if live and ctx.claim > 0 and all(u.consumer == ctx.consumer for u in live):
             # the person's own code, still held by a live order: the one-order rule, nothing more
             ctx.blocked = True
             if not ctx.consumer_problems:
@@ -53,7 +70,7 @@ class Qualification(Detector):
                     at_risk=ctx.claim,
                     evidence={
                         "problems": ["qualification_already_used"],
-                        "live_orders": [u[0] for u in live],
+                        "live_orders": [u.order_id for u in live],
                     },
                 )
                 ctx.reasons.append("qualification_already_used")
@@ -65,23 +82,23 @@ class Qualification(Detector):
                 "high",
                 "block",
                 ("qualification", code),
-                [u[0] for u in live] + [order_id],
+                [u.order_id for u in live] + [order_id],
                 at_risk=ctx.claim,
                 evidence={
                     "live_orders": len(live),
-                    "identities": len({u[1] for u in others} | {ctx.consumer}),
+                    "identities": len({u.consumer for u in others} | {ctx.consumer}),
                 },
             )
-        elif ctx.claim > 0 and any(u[1] != ctx.consumer for u in others):
+        elif ctx.claim > 0 and any(u.consumer != ctx.consumer for u in others):
             ctx.alert(
                 "qualification_shared",
                 self.risk,
                 "high",
                 "hold",
                 ("qualification", code),
-                [u[0] for u in others] + [order_id],
+                [u.order_id for u in others] + [order_id],
                 at_risk=ctx.claim,
-                evidence={"identities": len({u[1] for u in others} | {ctx.consumer})},
+                evidence={"identities": len({u.consumer for u in others} | {ctx.consumer})},
             )
 
     def on_decided(self, ctx: PaidContext, store: Store) -> None:
@@ -89,10 +106,12 @@ class Qualification(Detector):
         if qualification is None:
             return
         table = store.table("codes")
-        use = [ctx.order_id, ctx.consumer, ctx.allowed > 0]
+        use = CodeUse(ctx.order_id, ctx.consumer, ctx.allowed > 0)
         uses = table.get(qualification.code)
         table[qualification.code] = (
-            [*(u for u in uses if u[0] != ctx.order_id), use] if uses else [use]
+            [*(u for u in revive(CodeUse, uses) if u.order_id != ctx.order_id), use]
+            if uses
+            else [use]
         )
 
     def on_later(self, ctx: LaterContext, store: Store) -> None:
@@ -100,8 +119,10 @@ class Qualification(Detector):
         if not ctx.released or code is None:
             return
         table = store.table("codes")
-        uses = table.get(code, [])
-        table[code] = [[u[0], u[1], False] if u[0] == ctx.event.order_id else u for u in uses]
+        uses = revive(CodeUse, table.get(code, []))
+        table[code] = [
+            u._replace(live=False) if u.order_id == ctx.event.order_id else u for u in uses
+        ]
 
 
 class DeviceCodes(Detector):
@@ -130,19 +151,19 @@ class DeviceCodes(Detector):
         rule = self.rules.detectors.qualification
         table = store.table("device_codes")
         device = ctx.event.device_id
-        entry = [ctx.ts, code, ctx.order_id, ctx.consumer]
+        entry = DeviceCode(ctx.ts, code, ctx.order_id, ctx.consumer)
         seen = table.get(device)
         if seen is None:  # most devices are seen once
             table[device] = [entry]
             return
-        entries = window(seen, ctx.ts, rule.device_window_hours * HOUR)
+        entries = window(revive(DeviceCode, seen), ctx.ts, rule.device_window_hours * HOUR)
         entries.append(entry)
         table[device] = entries
         if len(entries) <= rule.device_max_codes:
             return
         # codes of distinct people: one person's new code per order is how codes work
-        holders = {e[3] for e in entries}
-        codes = {e[1] for e in entries}
+        holders = {e.consumer for e in entries}
+        codes = {e.code for e in entries}
         if len(holders) > rule.device_max_codes and ctx.claim > 0:
             ctx.alert(
                 "device_many_codes",
@@ -150,7 +171,7 @@ class DeviceCodes(Detector):
                 "high",
                 "hold",
                 ("device", device),
-                list(dict.fromkeys(e[2] for e in entries)),
+                list(dict.fromkeys(e.order_id for e in entries)),
                 at_risk=ctx.claim,
                 evidence={
                     "distinct_codes": len(codes),

@@ -24,14 +24,34 @@ holds (back to `follow_hours`, earlier ones included), and each later order of t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import NamedTuple
 
 from detectors.base import Detector
 from detectors.context import DAY, HOUR, PaidContext, window
-from detectors.store import Store
+from detectors.store import Store, revive
 from schemas.money import ZERO
 from schemas.rules import ProgrammeRules, WindowRule
+
+
+class RingEntry(NamedTuple):
+    """One order's resale category at a shared attribute (tables `ring_<entity>`, oldest first):
+    an order of several categories leaves one entry per category."""
+
+    ts: float  # the order's event time
+    consumer: str
+    category: str
+    order_id: str
+    claim: Decimal | str  # the subsidy claimed: a string once restored, read with Decimal(x)
+
+
+class Recipients(NamedTuple):
+    """Who received subsidised goods at an address lately, and of which categories (table
+    `recipients`): each with the event time it was last seen there."""
+
+    consumers: dict[str, float]
+    categories: dict[str, float]
 
 
 class IdentityRings(Detector):
@@ -112,18 +132,19 @@ class IdentityRings(Detector):
         `address` lately (this order included): a reception desk, not a flat. The identities and
         the categories are kept with the time each was last seen there."""
         table = store.table("recipients")
-        seen: list[dict[str, float]] | None = table.get(address)
+        stored: Sequence[dict[str, float]] | None = table.get(address)
         categories = {v.item.category for v in ctx.items}
-        if seen is None:  # most addresses are one household's
-            table[address] = [{ctx.consumer: ctx.ts}, dict.fromkeys(categories, ctx.ts)]
+        if stored is None:  # most addresses are one household's
+            table[address] = Recipients({ctx.consumer: ctx.ts}, dict.fromkeys(categories, ctx.ts))
             return False
+        seen = Recipients(*stored)  # a list once restored
         rule = self.rules.detectors.reception
         cutoff = ctx.ts - rule.days * DAY
-        who = {k: t for k, t in seen[0].items() if t >= cutoff}
-        what = {k: t for k, t in seen[1].items() if t >= cutoff}
+        who = {k: t for k, t in seen.consumers.items() if t >= cutoff}
+        what = {k: t for k, t in seen.categories.items() if t >= cutoff}
         who[ctx.consumer] = ctx.ts
         what.update(dict.fromkeys(categories, ctx.ts))
-        table[address] = [who, what]
+        table[address] = Recipients(who, what)
         return len(who) >= rule.min_identities and len(what) >= rule.min_categories
 
     def _track(
@@ -140,14 +161,16 @@ class IdentityRings(Detector):
         if not ctx.owns("address" if entity == "pickup_point" else entity):
             return
         table = store.table(f"ring_{entity}")
-        fresh = [[ctx.ts, ctx.consumer, c, ctx.order_id, ctx.claim] for c in sorted(categories)]
+        fresh = [
+            RingEntry(ctx.ts, ctx.consumer, c, ctx.order_id, ctx.claim) for c in sorted(categories)
+        ]
         seen = table.get(key)
         if seen is None:  # most addresses, devices, phones and accounts are seen once
             table[key] = fresh
             return
         span = rule.window_hours * HOUR
         follow = (rule.follow_hours or rule.window_hours) * HOUR
-        entries: list[list[Any]] = window(seen, ctx.ts, max(span, follow))
+        entries = window(revive(RingEntry, seen), ctx.ts, max(span, follow))
         entries.extend(fresh)
         table[key] = entries
         flags = store.table(f"ring_alerted_{entity}")
@@ -157,17 +180,19 @@ class IdentityRings(Detector):
         cutoff = ctx.ts - span
         raised = False
         for category in sorted(categories):
-            members = [e for e in entries if e[2] == category]
-            identities = {e[1] for e in members if e[0] >= cutoff}
+            members = [e for e in entries if e.category == category]
+            identities = {e.consumer for e in members if e.ts >= cutoff}
             last = alerted.get(category)
             following = last is not None and ctx.ts - last <= follow
             if len(identities) < rule.min_identities and not following:
                 continue
             raised = True
             alerted = {**alerted, category: ctx.ts}
-            orders = list(dict.fromkeys(e[3] for e in members))
-            group = {e[1] for e in members}
-            at_risk = sum((Decimal(e[4]) for e in {e[3]: e for e in members}.values()), ZERO)
+            orders = list(dict.fromkeys(e.order_id for e in members))
+            group = {e.consumer for e in members}
+            # one claim per order (its categories share it)
+            by_order = {e.order_id: e for e in members}
+            at_risk = sum((Decimal(e.claim) for e in by_order.values()), ZERO)
             ctx.alert(
                 detector,
                 risk,

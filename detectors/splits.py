@@ -9,12 +9,22 @@ of the quota's periods than the quota lets a person make (docs/detectors.md).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 from detectors.base import Detector
 from detectors.context import HOUR, PaidContext, period_key, window
-from detectors.store import Store
+from detectors.store import Store, revive
 from schemas.rules import BudgetLine
+
+
+class SplitEntry(NamedTuple):
+    """A person's near-minimum subsidised order (table `splits`, oldest first)."""
+
+    ts: float  # the order's event time
+    order_id: str
+    # the quota period it counted in ("" when the window counts instead); None in entries
+    # saved before this field, which no period matches
+    period: str | None = None
 
 
 def allowed_orders(line: BudgetLine) -> tuple[int, str] | None:
@@ -60,17 +70,17 @@ class SplitOrders(Detector):
             return
         limit = allowed_orders(line)
         table = store.table("splits")
-        kept: list[list[Any]] = table.get(ctx.consumer, [])
+        kept = revive(SplitEntry, table.get(ctx.consumer, []))
         if limit is not None and limit[1] in ("day", "week"):
             # the quota's own period: a person at exactly its count is within the rules
             period = period_key(ctx.local, limit[1])
-            entries = [e for e in kept if len(e) > 2 and e[2] == period]
+            entries = [e for e in kept if e.period == period]
             needed = max(rule.min_orders, limit[0] + 1)
         else:
             period = ""
             entries = window(kept, ctx.ts, rule.window_hours * HOUR)
             needed = rule.min_orders
-        entries.append([ctx.ts, ctx.order_id, period])
+        entries.append(SplitEntry(ctx.ts, ctx.order_id, period))
         table[ctx.consumer] = entries
         if len(entries) < needed:
             return
@@ -80,7 +90,7 @@ class SplitOrders(Detector):
             "medium",
             "review",
             ("consumer", ctx.consumer),
-            [e[1] for e in entries],
+            [e.order_id for e in entries],
             evidence={
                 "orders_near_minimum": len(entries),
                 "allowed_per_period": needed - 1,

@@ -21,14 +21,19 @@ MARKER = "~applied"
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)  # readers take Decimal(x), which accepts the string as it was
+    if isinstance(value, tuple):
+        # a detector's named tuple (orjson writes plain tuples only): detectors.store.revive
+        # reads the list back as one
+        return list(value)
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
 def dumps_state(value: Any) -> bytes:
-    """State to JSON: Decimals as strings, tuples as lists.
+    """State to JSON: Decimals as strings, tuples (named ones too) as lists.
 
-    >>> dumps_state({"used": Decimal("10.50"), "sent": ("0.5",)})
-    b'{"used":"10.50","sent":["0.5"]}'
+    >>> from detectors.splits import SplitEntry
+    >>> dumps_state({"used": Decimal("10.50"), "sent": ("0.5",), "kept": [SplitEntry(1.5, "O-1")]})
+    b'{"used":"10.50","sent":["0.5"],"kept":[[1.5,"O-1",null]]}'
     """
     return orjson.dumps(value, default=_default)
 
