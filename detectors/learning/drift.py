@@ -19,7 +19,7 @@ delivered: money paid, subsidised and paid back without anything shipped is the 
 merchant runs to make volume. A return after delivery is a buyer's ordinary right and a
 cancellation the buyer's choice before shipping; both stay in the rate (a drifting merchant's
 rate is the evidence) but name nobody: on the simulated months they were most of this
-detector's false names (docs/detectors.md). Deliveries are remembered for twice `watch_days`
+detector's false names (docs/learning.md). Deliveries are remembered for twice `watch_days`
 (one entry per delivered order, about as much as the classifier keeps per paid order).
 
 >>> drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7.0)

@@ -229,6 +229,7 @@ class Learner:
         weight = learnt / (learnt + config.verdicts_half) if trained else 0.0
         if anomalous and (1.0 - weight) + weight * probability >= config.anomaly_gate:
             evidence: dict[str, Any] = {
+                "score": round(score, 4),  # the alert's own score is scaled to 0-1
                 "threshold": round(anomaly_limit, 4),
                 "drivers": drivers,
             }

@@ -179,3 +179,19 @@ def test_the_figures_are_in_the_sentence() -> None:
 def test_an_unknown_detector_keeps_its_figures() -> None:
     alert = {"detector": "new_one", "evidence": {"widgets": 3}}
     assert evidence_sentence(alert, "zh") == "widgets=3"
+
+
+def test_an_anomaly_sentence_gives_the_score_itself_not_the_alerts_scale() -> None:
+    alert = {
+        "detector": "anomaly",
+        "entity": {"type": "consumer", "key": "c1"},
+        "score": 1.0,  # the alert's score, capped at 1
+        "evidence": {
+            "score": 8.4321,
+            "threshold": 6.6078,
+            "drivers": [{"feature": "consumer_2h", "value": 4.727, "typical": 1.017}],
+        },
+    }
+    text = evidence_sentence(alert, "en")
+    assert text.startswith("anomaly score 8.43, above the 6.61 threshold"), text
+    assert "1.00" not in text
