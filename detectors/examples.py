@@ -18,7 +18,7 @@ import orjson
 from detectors.alerts import Alert
 from detectors.pipeline import Pipeline
 from detectors.store import MemoryStore
-from schemas.catalog import CATALOG_ADAPTER
+from schemas.catalog import CATALOG_ADAPTER, CatalogEntry
 from schemas.orders import ORDER_ADAPTER, OrderCancelled, OrderPaid, OrderRefunded
 from schemas.outputs import Origin
 from schemas.rules import ProgrammeRules, load_rules
@@ -172,28 +172,31 @@ def _later(paid: OrderPaid, kind: str, hours: float, amount: float | None) -> An
     return ORDER_ADAPTER.validate_json(orjson.dumps(raw))
 
 
+def phone_entry() -> CatalogEntry:
+    """The catalog's record of the phone `order` buys (SKU-PH-1, ¥4,999 reference)."""
+    return CATALOG_ADAPTER.validate_json(
+        orjson.dumps(
+            {
+                "schema_version": 1,
+                "sku": "SKU-PH-1",
+                "category": "mobile_phone",
+                "brand": "B",
+                "model": "M",
+                "energy_grade": None,
+                "reference_price": 4999.0,
+                "programmes": ["featured_goods"],
+                "merchant_id": "M0001",
+                "registered_at": "2026-06-20T09:00:00+08:00",
+                "withdrawn_at": None,
+            }
+        )
+    )
+
+
 def run(*events: Any, rules: ProgrammeRules | None = None) -> list[str]:
     """`detector: order ids` of every alert (budget notes aside) the events raise, in order."""
     pipeline = Pipeline(rules or load_rules(), MemoryStore())
-    pipeline.on_catalog(
-        CATALOG_ADAPTER.validate_json(
-            orjson.dumps(
-                {
-                    "schema_version": 1,
-                    "sku": "SKU-PH-1",
-                    "category": "mobile_phone",
-                    "brand": "B",
-                    "model": "M",
-                    "energy_grade": None,
-                    "reference_price": 4999.0,
-                    "programmes": ["featured_goods"],
-                    "merchant_id": "M0001",
-                    "registered_at": "2026-06-20T09:00:00+08:00",
-                    "withdrawn_at": None,
-                }
-            )
-        )
-    )
+    pipeline.on_catalog(phone_entry())
     alerts: list[Alert] = []
     for event in events:
         alerts.extend(pipeline.on_order(event, b"{}", Origin("orders")).alerts)

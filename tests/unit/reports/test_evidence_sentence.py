@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from detectors.examples import cancel, order, refund
+from detectors.examples import cancel, order, phone_entry, refund
 from detectors.learning import Learner, LearningConfig
 from detectors.learning.drift import Drift
 from detectors.learning.features import attribute_fingerprints
@@ -21,7 +21,6 @@ from replay import Replay
 from replay.learning import LearningRun
 from reports.evidence import RENDERERS, evidence_sentence, raw_evidence
 from reports.vocabulary import LANGS, known
-from schemas.catalog import CATALOG_ADAPTER
 from schemas.outputs import Origin, dumps
 from schemas.rules import ProgrammeRules, load_rules
 from simulation.generator import generate
@@ -49,24 +48,9 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in (out / "alerts.jsonl").read_bytes().splitlines()]
 
 
-PHONE = {
-    "schema_version": 1,
-    "sku": "SKU-PH-1",
-    "category": "mobile_phone",
-    "brand": "B",
-    "model": "M",
-    "energy_grade": None,
-    "reference_price": 4999.0,
-    "programmes": ["featured_goods"],
-    "merchant_id": "M0001",
-    "registered_at": "2026-06-20T09:00:00+08:00",
-    "withdrawn_at": None,
-}
-
-
 def _feed(rules: ProgrammeRules, *events: Any) -> list[dict[str, Any]]:
     pipeline = Pipeline(rules, MemoryStore())
-    pipeline.on_catalog(CATALOG_ADAPTER.validate_json(orjson.dumps(PHONE)))
+    pipeline.on_catalog(phone_entry())
     alerts = []
     for event in events:
         outcome = pipeline.on_order(event, event.model_dump_json().encode(), Origin("orders"))

@@ -12,7 +12,7 @@ import pytest
 
 from detectors.alerts import Alert
 from detectors.arbitrage import Release
-from detectors.examples import cancel, logistics, order
+from detectors.examples import cancel, logistics, order, phone_entry
 from detectors.farms import FarmEntry
 from detectors.merchants import MerchantEntry
 from detectors.pipeline import Pipeline
@@ -21,7 +21,6 @@ from detectors.qualification import CodeUse, DeviceCode
 from detectors.rings import Recipients, RingEntry
 from detectors.splits import SplitEntry
 from detectors.store import MemoryStore, Store, revive
-from schemas.catalog import CATALOG_ADAPTER
 from schemas.outputs import Origin
 from schemas.rules import load_rules
 from streams.state import DictBacking, DurableState, PartitionStore, dumps_state
@@ -126,23 +125,7 @@ def events() -> list[Any]:
 
 
 def catalog_entry() -> Any:
-    return CATALOG_ADAPTER.validate_json(
-        orjson.dumps(
-            {
-                "schema_version": 1,
-                "sku": "SKU-PH-1",
-                "category": "mobile_phone",
-                "brand": "B",
-                "model": "M",
-                "energy_grade": None,
-                "reference_price": 4999.0,
-                "programmes": ["featured_goods"],
-                "merchant_id": "M0001",
-                "registered_at": "2026-06-20T09:00:00+08:00",
-                "withdrawn_at": None,
-            }
-        )
-    )
+    return phone_entry()
 
 
 def alerts_of(event: Any, store: Store) -> list[Alert]:
