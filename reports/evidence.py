@@ -273,11 +273,11 @@ def _anomaly(e: Facts, _entity: str, score: float, lang: Lang) -> str:
     limit = f"{float(e['threshold']):.2f}"
     # the anomaly score itself (the alert's `score` is scaled to 0-1; alerts before the
     # evidence carried it have only that)
-    value = float(e.get("score", score))
+    own = float(e.get("score", score))
     head = (
-        f"订单异常分 {value:.2f},超过阈值 {limit}"
+        f"订单异常分 {own:.2f},超过阈值 {limit}"
         if lang == "zh"
-        else f"anomaly score {value:.2f}, above the {limit} threshold"
+        else f"anomaly score {own:.2f}, above the {limit} threshold"
     )
     if "classifier_probability" in e:
         p = share(e["classifier_probability"])
