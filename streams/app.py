@@ -208,6 +208,7 @@ class Worker:
                 ready=lambda: 0 in self.decide.applied(),
                 tokens=tokens,
                 metrics=metrics,
+                decode=recent.checkout,
             )
             app.task(fatal(self._serve_api))
         if config.full_collection_every > 0:  # streams/collector.py says why

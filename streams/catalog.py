@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from detectors.products import Catalog, catalog_at, product_problems
-from schemas.decode import DecodeError, decode_catalog, decode_checkout
+from schemas.decode import DecodeError, decode_catalog
 from schemas.orders import OrderPaid
 from schemas.rules import ProgrammeRules
 from streams.decoding import RecentOrders
@@ -178,7 +178,7 @@ def _against(
 ) -> bool:
     try:
         if checkout:
-            order: Any = decode_checkout(raw, max(max_bytes, len(raw)))
+            order: Any = recent.checkout(raw, max(max_bytes, len(raw)))
         else:
             order = recent.decode(raw, max_bytes)
     except DecodeError:

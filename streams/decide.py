@@ -26,7 +26,6 @@ from replay.observers import Observer, notify_outcome
 from schemas.controls import HASHED_KINDS
 from schemas.decode import (
     DecodeError,
-    decode_checkout,
     decode_control,
     decode_publication,
 )
@@ -300,7 +299,7 @@ class DecideStage:
         reservation of what it allows (detectors/reservations.py)."""
         raw = message.value
         try:
-            checkout = decode_checkout(raw, max(self.settings.max_bytes, len(raw)))
+            checkout = self.recent.checkout(raw, max(self.settings.max_bytes, len(raw)))
         except DecodeError as exc:
             self._dead(exc.reason, exc.message, raw, message.origin)
             self._answers[event_id_of(raw)] = None

@@ -33,6 +33,7 @@ class CheckoutService:
         ready: Callable[[], bool],
         tokens: Tokens | None,
         metrics: Any,
+        decode: Callable[[bytes, int], Any] | None = None,
     ) -> None:
         self.app = app
         self.port = config.api_port
@@ -45,6 +46,7 @@ class CheckoutService:
             max_bytes=config.max_bytes,
             metrics=metrics,
             ready=ready,
+            decode=decode,
         )
 
     async def serve(self) -> None:
