@@ -232,7 +232,7 @@ class DecideStage:
 
     # -- the catalog ------------------------------------------------------------------------
 
-    def catalog_wait(self, messages: Sequence[Message]) -> float | None:
+    def catalog_wait(self, messages: Sequence[Message], margin: float = 0.0) -> float | None:
         """When the catalog must be current as of for `messages` (streams/catalog.py)."""
         return catalog_wait(
             messages,
@@ -241,6 +241,7 @@ class DecideStage:
             self.rules,
             self.recent,
             self.settings.max_bytes,
+            margin,
         )
 
     # -- the idle release ---------------------------------------------------------------------

@@ -174,7 +174,7 @@ class DecideRunner:
     async def _batch(self, messages: Sequence[Message], path: str) -> None:
         stage = self.stage
         if self.catalog is not None:
-            await self._catalog_current(stage.catalog_wait(messages))
+            await self._catalog_current(stage.catalog_wait(messages, self.catalog_margin))
         batch = stage.apply(messages)
         self.box.extend(batch.records)
         await commit.commit(self.box, stage.state, batch.touched, self.sink)
@@ -233,13 +233,11 @@ class DecideRunner:
         else:
             await self.handed([frame])
 
-    async def _catalog_current(self, arrived: float | None) -> None:
-        if arrived is None or self.catalog is None:
+    async def _catalog_current(self, since: float | None) -> None:
+        if since is None or self.catalog is None:
             return
         started = time.monotonic()
-        if not await self.catalog.current_since(
-            arrived + self.catalog_margin, self.catalog_timeout
-        ):
+        if not await self.catalog.current_since(since, self.catalog_timeout):
             log.warning(
                 "the catalog was not read up to date within %.0f s: orders decided on the "
                 "catalog as read (%d records)",
