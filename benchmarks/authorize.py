@@ -178,9 +178,10 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/api/v1/authorize"
         asyncio.run(until_ready(url.replace("authorize", "health"), 120))
         asyncio.run(authorize_all(url, token, 100.0, warm))  # connections and caches warm
-        baseline = asyncio.run(produce_all(cluster.bootstrap, args.rate, requests))
         # the machine is shared: the worker's own CPU per answer moves less than its latency
         pid = cluster.workers["a"].pid
+        idle_before = cpu_seconds(pid)
+        baseline = asyncio.run(produce_all(cluster.bootstrap, args.rate, requests))
         cpu_before = cpu_seconds(pid)
         measured = asyncio.run(authorize_all(url, token, args.rate, requests))
         cpu_after = cpu_seconds(pid)
@@ -206,11 +207,13 @@ def main() -> None:
         f"({base * 1000:.1f} ms); target < 50 ms: {'met' if p99 < 0.05 else 'NOT met'}; "
         f"median {statistics.median(measured[0]) * 1000:.1f} ms"
     )
-    if cpu_before is not None and cpu_after is not None:
+    if cpu_before is not None and cpu_after is not None and idle_before is not None:
         used = cpu_after - cpu_before
         console.print(
             f"the worker's CPU: {used * 1000 / len(measured[0]):.2f} ms per request, "
-            f"{used / measured[2]:.0%} of a core; load average {os.getloadavg()[0]:.1f}"
+            f"{used / measured[2]:.0%} of a core (idle, during the baseline: "
+            f"{(cpu_before - idle_before) / baseline[2]:.0%}); "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
 
 
