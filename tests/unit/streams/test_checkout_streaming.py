@@ -108,9 +108,7 @@ def test_the_stage_answers_checkouts_as_the_replay_does(tmp_path: Path) -> None:
     assert {"authorized", "committed", "released", "expired"} <= set(statuses)
 
 
-def test_a_checkout_whose_caller_gave_up_is_still_taken_over_so_the_next_is_not_held_back() -> (
-    None
-):
+def test_a_checkout_whose_caller_gave_up_is_still_taken_over_so_the_next_is_not_held_back() -> None:
     """A caller past its deadline stops waiting while its checkout is on its way to the log:
     the checkout, once there, is still decided in process. Left behind, it was a gap that held
     every later checkout until the agent read it back."""
