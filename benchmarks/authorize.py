@@ -184,11 +184,12 @@ def main() -> None:
         asyncio.run(authorize_all(url, token, 100.0, warm))  # connections and caches warm
         # the machine is shared: the worker's own CPU per answer moves less than its latency
         pid = cluster.workers["a"].pid
+        broker = cluster.broker.process.pid if cluster.broker and cluster.broker.process else None
         idle_before = cpu_seconds(pid)
         baseline = asyncio.run(produce_all(cluster.bootstrap, args.rate, requests))
-        cpu_before = cpu_seconds(pid)
+        cpu_before, broker_before = cpu_seconds(pid), cpu_seconds(broker)
         measured = asyncio.run(authorize_all(url, token, args.rate, requests))
-        cpu_after = cpu_seconds(pid)
+        cpu_after, broker_after = cpu_seconds(pid), cpu_seconds(broker)
     table = Table(title=f"checkout authorization, {args.rate:g}/s offered for {args.duration:g} s")
     for column in ("", "answered/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses"):
         table.add_column(column, justify="right")
@@ -218,6 +219,10 @@ def main() -> None:
             f"{used / measured[2]:.0%} of a core (idle, during the baseline: "
             f"{(cpu_before - idle_before) / baseline[2]:.0%}); "
             f"load average {os.getloadavg()[0]:.1f}"
+        )
+    if broker_before is not None and broker_after is not None:
+        console.print(
+            f"the broker's CPU: {(broker_after - broker_before) / measured[2]:.0%} of a core"
         )
 
 
