@@ -16,9 +16,9 @@ minutes by default: one pause of a fraction of a second, about 0.1 % of the time
 reference cycles that outlived a young pass waits for the full one.
 
 A young pass walks what survived since the last one, so passes five times as often cost the
-same in all and each pauses a fifth as long: at 500 checkout authorizations/s a pass every
-second held the worker about 10 ms (more on a busy machine), a pause every answer then in
-flight waited out.
+same in all and each pauses a fifth as long: at 500 checkout authorizations/s on a busy machine
+a pass every second held the worker 11 ms at the median and 120 ms at p90, a pause every answer
+then in flight waited out.
 """
 
 from __future__ import annotations

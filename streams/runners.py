@@ -220,7 +220,7 @@ class DecideRunner:
         self, append: Callable[[bytes], Awaitable[Any]], raw: bytes
     ) -> asyncio.Future[None]:
         task = asyncio.ensure_future(self._append(append, raw))
-        # a failure is the caller's to see; once it is gone, only the log's
+        # a failed append whose caller has stopped waiting is logged, not left unretrieved
         task.add_done_callback(_seen)
         return task
 
