@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -16,20 +15,6 @@ from streams.app import StoreSink, StreamConfig, Worker
 from streams.metrics import MetricsObserver, MetricsServer
 
 log = logging.getLogger("riskmon.streams")
-
-
-def use_uvloop() -> None:
-    """uvloop as the worker's event loop (Faust's consumer thread's too), where it is installed.
-
-    uvloop does the loop's own work (socket reads and writes, callbacks, futures) in C: with
-    the stock loop at 500 checkout authorizations/s, its socket writes alone were a seventh of
-    the worker's time (benchmarks/README.md, the authorization section).
-    """
-    try:
-        import uvloop
-    except ImportError:  # Windows: the stock loop
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def run_worker(
@@ -47,7 +32,6 @@ def run_worker(
     With a `metrics_port`, /metrics is served there (a port in use is logged, not fatal: a
     second worker on one machine still works, unobserved).
     """
-    use_uvloop()
     metrics = MetricsObserver(rules)
     server: MetricsServer | None = None
     if metrics_port:
