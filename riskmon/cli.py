@@ -567,21 +567,19 @@ def worker(
 
 
 def _tokens(engine: Any) -> Any:
-    """API tokens checked in the store on every request, in a thread: a revoked one is
-    refused at once (console/auth.py)."""
-    import asyncio
+    """API tokens checked in the store for every request, in a thread: a revoked one is
+    refused at once (console/auth.py); the requests waiting share a query (streams/api.py)."""
     from datetime import UTC, datetime
 
     from console.auth import token_user
+    from streams.api import CoalescedTokens
 
-    def check(token: str) -> str | None:
+    def check(tokens: list[str]) -> dict[str, str | None]:
+        now = datetime.now(UTC)
         with engine.connect() as connection:
-            return token_user(connection, token, datetime.now(UTC))
+            return {token: token_user(connection, token, now) for token in tokens}
 
-    async def tokens(token: str) -> str | None:
-        return await asyncio.to_thread(check, token)
-
-    return tokens
+    return CoalescedTokens(check)
 
 
 @app.command()

@@ -36,7 +36,7 @@ from schemas.rules import ProgrammeRules
 from streams import commit
 from streams.api import Tokens
 from streams.catalog import CatalogReader
-from streams.collector import Collector
+from streams.collector import TICK, Collector
 from streams.commit import StoreSink
 from streams.config import StreamConfig
 from streams.decide import DecideSettings, DecideStage
@@ -208,10 +208,11 @@ class Worker:
                 ready=lambda: 0 in self.decide.applied(),
                 tokens=tokens,
                 metrics=metrics,
+                decode=recent.checkout,
             )
             app.task(fatal(self._serve_api))
         if config.full_collection_every > 0:  # streams/collector.py says why
-            app.timer(1.0)(Collector(config.full_collection_every).tick)
+            app.timer(TICK)(Collector(round(config.full_collection_every / TICK)).tick)
         if metrics is not None:
             app.timer(5.0)(self._report)
 
@@ -340,6 +341,8 @@ class Worker:
 
     async def _assigned(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         assigned: set[TP] = args[0] if args else kwargs.get("assigned", set())
+        if self.api is not None:
+            self.api.moved()
         if self.api is not None and TP(DECIDE_TOPIC, 0) in assigned:
             # a tick that releases nothing, so the stage takes the partition up (restores its
             # state) before the first checkout rather than while it waits for an answer
@@ -349,6 +352,8 @@ class Worker:
 
     async def _revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
+        if self.api is not None:
+            self.api.moved()
         self.intake.forget({tp.partition for tp in revoked if tp.topic == "orders"})
         decide = {tp.partition for tp in revoked if tp.topic == DECIDE_TOPIC}
         await or_exit(self.decide_runner.revoke(decide))

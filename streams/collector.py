@@ -10,10 +10,15 @@ of the orders waited that long, as many as a p99 of the decision delay allows
 reference cycles, freed by reference counting when it goes.
 
 So the worker command turns the automatic passes off (`riskmon.tuning.for_latency`, with the
-process's other tuning) and the worker runs them itself: the young generation every
-second (a few milliseconds: what survived one second), the whole heap every
-`full_every` seconds (10 minutes by default: one pause of a fraction of a second, about 0.1 %
-of the time). Garbage in reference cycles that outlived a young pass waits for the full one.
+process's other tuning) and the worker runs them itself: the young generation every `TICK`
+seconds (what survived since the last pass), the whole heap every `full_every` seconds (10
+minutes by default: one pause of a fraction of a second, about 0.1 % of the time). Garbage in
+reference cycles that outlived a young pass waits for the full one.
+
+A young pass walks what survived since the last one, so passes five times as often cost the
+same in all and each pauses a fifth as long: at 500 checkout authorizations/s on a busy machine
+a pass every second held the worker 11 ms at the median and 120 ms at p90, a pause every answer
+then in flight waited out.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ import logging
 import time
 
 log = logging.getLogger("riskmon.streams")
+TICK = 0.2  # seconds between young passes
 
 
 class Collector:
-    """The passes, one `tick()` a second."""
+    """The passes, one `tick()` every `TICK` seconds; a full one every `full_every` ticks."""
 
     def __init__(self, full_every: float) -> None:
         self.full_every = max(int(full_every), 1)  # in ticks

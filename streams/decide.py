@@ -26,7 +26,6 @@ from replay.observers import Observer, notify_outcome
 from schemas.controls import HASHED_KINDS
 from schemas.decode import (
     DecodeError,
-    decode_checkout,
     decode_control,
     decode_publication,
 )
@@ -233,7 +232,7 @@ class DecideStage:
 
     # -- the catalog ------------------------------------------------------------------------
 
-    def catalog_wait(self, messages: Sequence[Message]) -> float | None:
+    def catalog_wait(self, messages: Sequence[Message], margin: float = 0.0) -> float | None:
         """When the catalog must be current as of for `messages` (streams/catalog.py)."""
         return catalog_wait(
             messages,
@@ -242,6 +241,7 @@ class DecideStage:
             self.rules,
             self.recent,
             self.settings.max_bytes,
+            margin,
         )
 
     # -- the idle release ---------------------------------------------------------------------
@@ -300,7 +300,7 @@ class DecideStage:
         reservation of what it allows (detectors/reservations.py)."""
         raw = message.value
         try:
-            checkout = decode_checkout(raw, max(self.settings.max_bytes, len(raw)))
+            checkout = self.recent.checkout(raw, max(self.settings.max_bytes, len(raw)))
         except DecodeError as exc:
             self._dead(exc.reason, exc.message, raw, message.origin)
             self._answers[event_id_of(raw)] = None

@@ -4,23 +4,29 @@ An order crosses three stages, and in one worker every stage decodes the same by
 the intake to validate it, the decide stage to decide it, and each watch partition it is routed
 to (about five of eight) to watch it. Decoding was the largest cost after the detectors; the
 models are frozen, so the stages can share one.
+
+A checkout likewise: the authorization API validates it, then the decide stage reads the same
+bytes twice (whether it waits for the catalog, then its answer); pydantic's validation of the
+three was a tenth of the worker's time at 500 authorizations/s.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from schemas.decode import decode_order
+from schemas.decode import decode_checkout, decode_order
 
 
 class RecentOrders:
     """`decode_order` with the last `size` successes remembered (first in, first out)."""
 
-    __slots__ = ("_items", "size")
+    __slots__ = ("_checkouts", "_items", "size")
 
     def __init__(self, size: int = 8192) -> None:
         self.size = size
         self._items: dict[bytes, Any] = {}
+        # apart: the bytes of a checkout are no order (`decode` must go on refusing them)
+        self._checkouts: dict[bytes, Any] = {}
 
     def decode(self, raw: bytes, max_bytes: int) -> Any:
         """The order `raw` holds; raises `DecodeError` as `decode_order` does (never cached).
@@ -43,6 +49,27 @@ class RecentOrders:
         if len(items) > self.size:
             del items[next(iter(items))]
         return order
+
+    def checkout(self, raw: bytes, max_bytes: int) -> Any:
+        """`decode_checkout`, remembered as `decode` remembers orders.
+
+        >>> import orjson
+        >>> recent = RecentOrders(size=1)
+        >>> try:
+        ...     recent.checkout(orjson.dumps({"event_type": "order_checkout"}), 1 << 20)
+        ... except Exception as exc:
+        ...     type(exc).__name__
+        'DecodeError'
+        """
+        found = self._checkouts.get(raw)
+        if found is not None and len(raw) <= max_bytes:
+            return found
+        checkout = decode_checkout(raw, max_bytes)
+        items = self._checkouts
+        items[raw] = checkout
+        if len(items) > self.size:
+            del items[next(iter(items))]
+        return checkout
 
     def __len__(self) -> int:
         return len(self._items)

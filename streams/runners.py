@@ -174,7 +174,7 @@ class DecideRunner:
     async def _batch(self, messages: Sequence[Message], path: str) -> None:
         stage = self.stage
         if self.catalog is not None:
-            await self._catalog_current(stage.catalog_wait(messages))
+            await self._catalog_current(stage.catalog_wait(messages, self.catalog_margin))
         batch = stage.apply(messages)
         self.box.extend(batch.records)
         await commit.commit(self.box, stage.state, batch.touched, self.sink)
@@ -203,13 +203,11 @@ class DecideRunner:
         waiting: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._expected.setdefault(event_id, []).append(waiting)
         try:
-            asked = time.time()
-            meta = await append(raw)
-            frame = Handed(meta.partition, meta.offset, raw, "checkout", asked)
-            if self.handing is not None:
-                self.handing.put_nowait([frame])
-            else:
-                await self.handed([frame])
+            # shielded: a caller past its deadline stops waiting, but a checkout on its way to
+            # the log is still handed over once there. Left out, it was a gap that held every
+            # later checkout back until the agent read it (a fetch round each), more answers
+            # missed their deadline, more gaps: at 500/s nearly every answer was a 503.
+            await asyncio.shield(self._appending(append, raw))
             return await waiting
         finally:
             left = [f for f in self._expected.get(event_id, ()) if f is not waiting]
@@ -218,13 +216,28 @@ class DecideRunner:
             else:
                 self._expected.pop(event_id, None)
 
-    async def _catalog_current(self, arrived: float | None) -> None:
-        if arrived is None or self.catalog is None:
+    def _appending(
+        self, append: Callable[[bytes], Awaitable[Any]], raw: bytes
+    ) -> asyncio.Future[None]:
+        task = asyncio.ensure_future(self._append(append, raw))
+        # a failed append whose caller has stopped waiting is logged, not left unretrieved
+        task.add_done_callback(_seen)
+        return task
+
+    async def _append(self, append: Callable[[bytes], Awaitable[Any]], raw: bytes) -> None:
+        asked = time.time()
+        meta = await append(raw)
+        frame = Handed(meta.partition, meta.offset, raw, "checkout", asked)
+        if self.handing is not None:
+            self.handing.put_nowait([frame])
+        else:
+            await self.handed([frame])
+
+    async def _catalog_current(self, since: float | None) -> None:
+        if since is None or self.catalog is None:
             return
         started = time.monotonic()
-        if not await self.catalog.current_since(
-            arrived + self.catalog_margin, self.catalog_timeout
-        ):
+        if not await self.catalog.current_since(since, self.catalog_timeout):
             log.warning(
                 "the catalog was not read up to date within %.0f s: orders decided on the "
                 "catalog as read (%d records)",
@@ -249,6 +262,11 @@ class DecideRunner:
             size,
             (time.perf_counter() - started) * 1000,
         )
+
+
+def _seen(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("a checkout's append failed after its caller left", exc_info=task.exception())
 
 
 def budget_used(rules: ProgrammeRules, store: PartitionStore) -> dict[tuple[str, str], Decimal]:

@@ -4,6 +4,7 @@ hop to the worker holding the decide partition. The real broker: tests/integrati
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ import orjson
 from aiohttp.test_utils import TestClient, TestServer
 from factories import line, paid
 
-from streams.api import AuthorizeAPI
+from streams.api import AuthorizeAPI, CoalescedTokens
 
 TOKEN = "t0ken"
 
@@ -101,5 +102,32 @@ def test_a_worker_not_holding_the_decide_partition_forwards_to_the_one_that_does
                 )
                 assert bounced.status == 503  # never forwarded twice
             await other.stop()
+
+    asyncio.run(run())
+
+
+def test_token_checks_asked_during_a_query_share_the_next_one_begun_after_they_asked() -> None:
+    live = {TOKEN: "platform"}
+    queries: list[list[str]] = []
+    answering = threading.Event()
+
+    def lookup(asked: list[str]) -> dict[str, str | None]:
+        found = {token: live.get(token) for token in asked}
+        queries.append(sorted(asked))
+        answering.wait(5)
+        return found
+
+    async def run() -> None:
+        check = CoalescedTokens(lookup)
+        first = asyncio.ensure_future(check(TOKEN))
+        while not queries:
+            await asyncio.sleep(0.001)
+        del live[TOKEN]  # revoked while the first query is under way
+        later = [asyncio.ensure_future(check(token)) for token in (TOKEN, TOKEN, "other")]
+        await asyncio.sleep(0.01)
+        answering.set()
+        assert await first == "platform"  # its query began before the revocation
+        assert await asyncio.gather(*later) == [None, None, None]
+        assert queries == [[TOKEN], ["other", TOKEN]]
 
     asyncio.run(run())

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from factories import CATALOG, jsonl, line, paid
 from inprocess import Log, Meta, Worker, outputs
 
@@ -105,3 +106,45 @@ def test_the_stage_answers_checkouts_as_the_replay_does(tmp_path: Path) -> None:
     statuses = sorted(a["status"] for a in live["authorizations"])
     assert statuses == sorted(a["status"] for a in replay["authorizations"])
     assert {"authorized", "committed", "released", "expired"} <= set(statuses)
+
+
+def test_a_checkout_whose_caller_gave_up_is_still_taken_over_so_the_next_is_not_held_back() -> None:
+    """A caller past its deadline stops waiting while its checkout is on its way to the log:
+    the checkout, once there, is still decided in process. Left behind, it was a gap that held
+    every later checkout until the agent read it back."""
+    log = Log()
+    catalog = Catalog()
+    for entry in CATALOG:
+        catalog.add(CATALOG_ADAPTER.validate_json(line(entry)))
+    worker = Worker(log, RULES, catalog=catalog)
+    runner = worker.decide_runner
+
+    def ask(person: str) -> tuple[bytes, str]:
+        event = {**paid(person), "event_type": "order_checkout", "event_id": f"ck-{person}"}
+        return line(event), event["event_id"]
+
+    async def run() -> None:
+        delivered = asyncio.Event()
+
+        async def append(raw: bytes) -> Meta:
+            offset = log.append(DECIDE_TOPIC, 0, None, raw, headers_of("checkout"))
+            return Meta(DECIDE_TOPIC, 0, offset)
+
+        async def slow(raw: bytes) -> Meta:
+            offset = log.append(DECIDE_TOPIC, 0, None, raw, headers_of("checkout"))
+            await delivered.wait()  # the broker's acknowledgement, late
+            return Meta(DECIDE_TOPIC, 0, offset)
+
+        first = asyncio.ensure_future(runner.authorize(*ask("first"), append))
+        while not first.done():  # the partition taken up by the agent's read
+            await asyncio.sleep(0)
+            await worker.step()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(runner.authorize(*ask("late"), slow), 0.01)
+        delivered.set()
+        # no step: the agent reads nothing; the next checkout follows on in process
+        answer = await asyncio.wait_for(runner.authorize(*ask("next"), append), 1.0)
+        assert answer is not None and answer["decision"] == "approve"
+        assert runner.stage.applied() == {0: 2}
+
+    asyncio.run(run())
