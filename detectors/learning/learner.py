@@ -169,6 +169,7 @@ class Learner:
         ts = event.occurred_at.timestamp()
         if int(ts // DAY) > self.entities.swept:  # once a day of event time
             self.quiet = {k: v for k, v in self.quiet.items() if v >= ts}
+            self._sweep_pairs(ts)
         self.entities.sweep(ts)
         self.long.sweep(ts)
         self.verdicts.expire(ts)
@@ -277,6 +278,19 @@ class Learner:
         if len(pairs) > self.config.ring_pairs:
             del pairs[next(iter(pairs))]
         return identities
+
+    def _sweep_pairs(self, ts: float) -> None:
+        """Forget the pairs whose newest order the long horizon has passed: the table is in
+        order of last use, so the scan stops at the first pair still in it."""
+        cutoff = int(ts // 3600) - self.long.horizon
+        pairs = self.pairs
+        expired = []
+        for key, kept in pairs.items():
+            if kept[-1][1] >= cutoff:
+                break
+            expired.append(key)
+        for key in expired:
+            del pairs[key]
 
     def _ring_limit(self) -> int:
         """Identities on one pair that make a ring: above a household and above what honest

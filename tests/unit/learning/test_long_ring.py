@@ -98,3 +98,13 @@ def test_a_checkpoint_carries_the_pairs_and_their_orders() -> None:
     b = drip(again, 23 * 24, 4, 45.0, name="more")
     assert [x.record() for x in a] == [x.record() for x in b]
     assert any(x.detector == "long_ring" for x in a)
+
+
+def test_pairs_past_the_long_horizon_are_forgotten() -> None:
+    learner = Learner(RULES, CONFIG)
+    honest_days(learner, 3)
+    kept = len(learner.pairs)
+    assert kept >= 180
+    # seven weeks later, one order: the daily sweep drops every pair of those three days
+    learner.on_paid(order("later", hours=49 * 24, number=1), APPROVED)
+    assert len(learner.pairs) == 1
