@@ -54,8 +54,11 @@ system:  ## install what is missing of prometheus, promtool, chromium and a Chin
 demo: setup  ## live: an embedded broker, a worker and simulated orders with every pattern; alerts on screen (Ctrl-C stops)
 	$(BIN)/riskmon demo
 
-test: setup system lint typecheck  ## lint, type check, then every test
-	$(BIN)/python -m pytest
+# Two pytest-xdist workers (the machines have 2 cores); tests/conftest.py groups the tests so
+# the broker-starting ones never overlap and each session-scoped simulated set is built once.
+TEST_WORKERS ?= 2
+test: setup system lint typecheck  ## lint, type check, then every test (on TEST_WORKERS workers)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 lint: setup
 	$(BIN)/ruff check .

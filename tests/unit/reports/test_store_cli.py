@@ -30,6 +30,8 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path}/var/riskmon.db"
     monkeypatch.setenv("RISKMON_DATABASE_URL", url)
     monkeypatch.setenv("RISKMON_BACKUP_KEY", KEY)
+    # the paths the commands print on one line, however long the tmp path (an xdist worker's is)
+    monkeypatch.setenv("COLUMNS", "250")
     return url
 
 

@@ -65,7 +65,8 @@ def test_schema_export_writes_one_schema_per_topic(tmp_path: Path) -> None:
 def test_rules_check_refuses_a_broken_file_with_its_line(tmp_path: Path) -> None:
     broken = tmp_path / "rules.toml"
     broken.write_text(DEFAULT_RULES_PATH.read_text().replace("rate = 0.10", "rate = 10", 1))
-    result = runner.invoke(app, ["rules", "check", str(broken)])
+    # wide enough for the whole path on one line (an xdist worker's tmp path is longer)
+    result = runner.invoke(app, ["rules", "check", str(broken)], env={"COLUMNS": "250"})
     assert result.exit_code == 2
     assert f"{broken}:" in result.output and "rate" in result.output
     assert runner.invoke(app, ["rules", "check"]).exit_code == 0
