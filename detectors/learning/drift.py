@@ -35,7 +35,7 @@ detector's false names (docs/learning.md). Deliveries are remembered for twice `
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
@@ -95,7 +95,9 @@ class MerchantDrift:
         self.span = watch_days * DAY
         self.merchants: dict[str, _Merchant] = {}
         # order id -> event time of its delivery, oldest first; swept past twice the span
-        self.delivered: dict[str, float] = {}
+        # (an OrderedDict: a plain dict's first key is found by scanning past the slots of
+        # every key deleted before it, which made each delivery cost 20 µs)
+        self.delivered: OrderedDict[str, float] = OrderedDict()
 
     def profile(self, merchant: str) -> tuple[float, float]:
         """(refund rate, subsidy share) of the merchant lately (its recent levels)."""
@@ -116,10 +118,10 @@ class MerchantDrift:
             delivered[order_id] = ts
             horizon = ts - 2 * self.span
             while delivered:
-                oldest = next(iter(delivered))
-                if delivered[oldest] >= horizon:
+                oldest, at = next(iter(delivered.items()))
+                if at >= horizon:
                     break
-                del delivered[oldest]
+                delivered.popitem(last=False)
         notable = released and refund and order_id not in delivered
         value = 1.0 if released else 0.0
         return self._update(merchant, "refund_rate", order_id, value, ts, notable)
@@ -210,11 +212,11 @@ class MerchantDrift:
             }
             for key, m in self.merchants.items()
         }
-        return {"merchants": merchants, "delivered": self.delivered}
+        return {"merchants": merchants, "delivered": dict(self.delivered)}
 
     def load(self, state: dict[str, Any]) -> None:
         self.merchants = {}
-        self.delivered = dict(state["delivered"])
+        self.delivered = OrderedDict(state["delivered"])
         for key, saved in state["merchants"].items():
             m = _Merchant(self.delta)
             for name, detector in saved["streams"].items():
