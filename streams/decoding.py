@@ -12,6 +12,7 @@ three was a tenth of the worker's time at 500 authorizations/s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from schemas.decode import decode_checkout, decode_order
@@ -40,15 +41,7 @@ class RecentOrders:
         ...     type(exc).__name__
         'DecodeError'
         """
-        found = self._items.get(raw)
-        if found is not None and len(raw) <= max_bytes:
-            return found
-        order = decode_order(raw, max_bytes)
-        items = self._items
-        items[raw] = order
-        if len(items) > self.size:
-            del items[next(iter(items))]
-        return order
+        return self._remembered(self._items, decode_order, raw, max_bytes)
 
     def checkout(self, raw: bytes, max_bytes: int) -> Any:
         """`decode_checkout`, remembered as `decode` remembers orders.
@@ -61,15 +54,23 @@ class RecentOrders:
         ...     type(exc).__name__
         'DecodeError'
         """
-        found = self._checkouts.get(raw)
+        return self._remembered(self._checkouts, decode_checkout, raw, max_bytes)
+
+    def _remembered(
+        self,
+        items: dict[bytes, Any],
+        decode: Callable[[bytes, int], Any],
+        raw: bytes,
+        max_bytes: int,
+    ) -> Any:
+        found = items.get(raw)
         if found is not None and len(raw) <= max_bytes:
             return found
-        checkout = decode_checkout(raw, max_bytes)
-        items = self._checkouts
-        items[raw] = checkout
+        decoded = decode(raw, max_bytes)
+        items[raw] = decoded
         if len(items) > self.size:
             del items[next(iter(items))]
-        return checkout
+        return decoded
 
     def __len__(self) -> int:
         return len(self._items)
