@@ -117,10 +117,7 @@ class MerchantDrift:
             delivered.pop(order_id, None)
             delivered[order_id] = ts
             horizon = ts - 2 * self.span
-            while delivered:
-                oldest, at = next(iter(delivered.items()))
-                if at >= horizon:
-                    break
+            while next(iter(delivered.values())) < horizon:  # this one is in: never empty
                 delivered.popitem(last=False)
         notable = released and refund and order_id not in delivered
         value = 1.0 if released else 0.0
@@ -151,6 +148,7 @@ class MerchantDrift:
         if n < self.min_events:
             return None
         mean = state.means[stream]
+        peers: float | None = None  # the peers' median, computed once if at all
         if changed and mean > before:  # it departs from its own past: ADWIN cut its window
             state.suspect[stream] = ts + self.span
             state.before[stream] = before
@@ -158,14 +156,16 @@ class MerchantDrift:
             stream == "refund_rate"
             and level > DEPART * mean
             and ts > max(state.suspect[stream], state.watch[stream])
-            and level > self._significant(merchant)
         ):  # or its level left its mean, further above its peers than chance takes it
-            state.suspect[stream] = ts + self.span
-            state.before[stream] = mean
+            peers = self._peers(merchant, stream)
+            if level > _significant(peers):
+                state.suspect[stream] = ts + self.span
+                state.before[stream] = mean
         watching = ts <= state.watch[stream]
         if not (watching and notable) and ts > state.suspect[stream]:
             return None
-        peers = self._peers(merchant, stream)
+        if peers is None:
+            peers = self._peers(merchant, stream)
         factor, margin = PEERS[stream]
         if level <= factor * peers or level <= peers + margin:
             return None
@@ -180,15 +180,6 @@ class MerchantDrift:
         state.watch[stream] = ts + self.span
         state.suspect[stream] = -math.inf
         return Drift(merchant, stream, state.before[stream], level, peers, named, False)
-
-    def _significant(self, merchant: str) -> float:
-        """The refund level a merchant reaches by chance at the peers' rate only `SIGMAS`
-        standard deviations out: the level is an exponentially weighted mean of 0/1 fates,
-        whose variance is p(1-p)·w/(2-w) for weight w."""
-        p = self._peers(merchant, "refund_rate")
-        if p <= 0.0:  # no peers compared yet, or none that ever releases: no chance to measure
-            return math.inf
-        return p + SIGMAS * math.sqrt(p * (1 - p) * LEVEL / (2 - LEVEL))
 
     def _peers(self, merchant: str, stream: str) -> float:
         levels = [
@@ -230,3 +221,12 @@ class MerchantDrift:
             m.suspect = dict(saved["suspect"])
             m.watch = dict(saved["watch"])
             self.merchants[key] = m
+
+
+def _significant(p: float) -> float:
+    """The refund level a merchant reaches by chance at its peers' rate `p` only `SIGMAS`
+    standard deviations out: the level is an exponentially weighted mean of 0/1 fates, whose
+    variance is p(1-p)·w/(2-w) for weight w."""
+    if p <= 0.0:  # no peers compared yet, or none that ever releases: no chance to measure
+        return math.inf
+    return p + SIGMAS * math.sqrt(p * (1 - p) * LEVEL / (2 - LEVEL))

@@ -34,6 +34,7 @@ from detectors.learning.edges import EdgeBursts
 from detectors.learning.features import (
     ATTRIBUTES,
     DAY,
+    HOUR,
     SPANS,
     EntityState,
     VerdictContext,
@@ -188,7 +189,7 @@ class Learner:
             long=self.long,
             profiles=self.profiles,
         )
-        pair_ids = self._pair(event.order_id, identity, targets, ts)
+        pair_ids, pair_orders = self._pair(event.order_id, identity, targets, ts)
         burst, where = self.edges.score(identity, targets, self.entities.fresh, ts)
         x["edge_burst"] = burst
         thresholds = self.thresholds
@@ -256,7 +257,7 @@ class Learner:
         if approved and pair_ids < ring_limit:
             thresholds["long_ring"].observe(float(pair_ids))
         if pair_ids >= ring_limit:
-            alert = self._ring_alert(event, targets, pair_ids, ring_limit, ts)
+            alert = self._ring_alert(event, pair_orders, pair_ids, ring_limit)
             self._admit(alerts, alert, self._quiet(owners[1:3], ts))
         drift = self.merchants.share(event.merchant_id, event.order_id, subsidy_share, ts)
         if drift is not None:
@@ -265,24 +266,26 @@ class Learner:
 
     def _pair(
         self, order_id: str, identity: int, targets: tuple[int, int, int, int], ts: float
-    ) -> int:
+    ) -> tuple[int, tuple[tuple[str, int], ...]]:
         """Count the order on its device-and-card pair (over the long horizon): the pair's
-        distinct identities, and its order ids kept for a ring alert to name."""
+        distinct identities, and its orders in the horizon (this one last), kept for a ring
+        alert to name."""
         key = (targets[0] * 0x9E3779B97F4A7C15 ^ targets[1]) & 0xFFFFFFFFFFFFFFFF
-        hour = int(ts // 3600)
+        hour = int(ts // HOUR)
         identities, _ = self.long.link(key, identity, hour)
         pairs = self.pairs
         kept = pairs.pop(key, ())
         cutoff = hour - self.long.horizon
-        pairs[key] = (*(o for o in kept if o[1] >= cutoff), (order_id, hour))[-PAIR_ORDERS:]
+        orders = (*(o for o in kept if o[1] >= cutoff), (order_id, hour))[-PAIR_ORDERS:]
+        pairs[key] = orders
         if len(pairs) > self.config.ring_pairs:
             del pairs[next(iter(pairs))]
-        return identities
+        return identities, orders
 
     def _sweep_pairs(self, ts: float) -> None:
         """Forget the pairs whose newest order the long horizon has passed: the table is in
         order of last use, so the scan stops at the first pair still in it."""
-        cutoff = int(ts // 3600) - self.long.horizon
+        cutoff = int(ts // HOUR) - self.long.horizon
         pairs = self.pairs
         expired = []
         for key, kept in pairs.items():
@@ -428,13 +431,11 @@ class Learner:
     def _ring_alert(
         self,
         event: OrderPaid,
-        targets: tuple[int, int, int, int],
+        orders: tuple[tuple[str, int], ...],
         identities: int,
         limit: int,
-        ts: float,
     ) -> Alert:
-        key = (targets[0] * 0x9E3779B97F4A7C15 ^ targets[1]) & 0xFFFFFFFFFFFFFFFF
-        named = [order_id for order_id, _ in self.pairs.get(key, ())] or [event.order_id]
+        named = [order_id for order_id, _ in orders]
         typical = round(self.thresholds["long_ring"].honest.get() or 1.0, 3)
         evidence = {
             "identities": identities,
