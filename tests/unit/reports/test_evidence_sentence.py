@@ -14,7 +14,6 @@ import pytest
 from detectors.examples import cancel, order, phone_entry, refund
 from detectors.learning import Learner, LearningConfig
 from detectors.learning.drift import Drift
-from detectors.learning.features import attribute_fingerprints
 from detectors.pipeline import Pipeline
 from detectors.store import MemoryStore
 from replay import Replay
@@ -83,7 +82,7 @@ def _made(tmp_path: Path) -> list[dict[str, Any]]:
     learner = Learner(load_rules(), LearningConfig())
     drift = Drift("M0001", "refund_rate", 0.02, 0.4, 0.03, (paid.order_id,), False)
     alerts.append(orjson.loads(dumps(learner._drift_alert(paid, drift).record())))
-    ring = learner._ring_alert(paid, attribute_fingerprints(paid), 6, 5, 0.0)
+    ring = learner._ring_alert(paid, ((paid.order_id, 0),), 6, 5)
     alerts.append(orjson.loads(dumps(ring.record())))
     return alerts
 
