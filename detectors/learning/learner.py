@@ -141,19 +141,20 @@ class Learner:
         self.last = Scores()
 
     def _threshold(self, q: float, margin: float) -> Threshold:
-        c = self.config
-        # a q-quantile of honest scores is estimated once about ten of them lie beyond it;
-        # before that the P² estimate of a 99.9 % quantile is near the largest score seen, and
-        # the models' scores still move as their first reference window fills (on a simulated
-        # month, 19 honest orders alerted the day after a 1,000-score warm-up, at a threshold a
-        # third of the later one). A threshold with no honest part (margin 0) waits for none.
-        settled = math.ceil(10 / (1 - q)) if margin > 0 else 1
+        # A q-quantile of honest scores is read once 1/(1-q) of them are in (one beyond it), and
+        # the anomaly stage's are counted only once the stage is warm: its scores before that
+        # are not yet comparisons (on a simulated month, 19 honest orders alerted the day after
+        # a 1,000-score warm-up, at a threshold a third of the later one). It used to wait for
+        # 10/(1-q): 10,000 orders, more than a month of a programme of 300 orders a day, where
+        # no learning detector but the classifier ever spoke (docs/learning.md). A threshold
+        # with no honest part (margin 0) waits for none.
+        settled = math.ceil(1 / (1 - q)) if margin > 0 else 1
         return Threshold(
             q=q,
             margin=margin,
-            warmup=max(1, c.warmup_orders // 2, settled),
-            legit_q=c.legit_quantile,
-            min_verdicts=c.calibration_verdicts,
+            warmup=max(1, self.config.warmup_orders // 2, settled),
+            legit_q=self.config.legit_quantile,
+            min_verdicts=self.config.calibration_verdicts,
         )
 
     # -- inputs ------------------------------------------------------------------------------
@@ -218,7 +219,8 @@ class Learner:
         classifier_limit = max(self._classifier_threshold(), thresholds["classifier"].value())
         edge_limit = max(config.edge_threshold, thresholds["edge_burst"].value())
         approved = outcome.kind == "approve"
-        if approved and self.anomaly.scoring and not anomalous:
+        # scores from before the warm-up are not comparisons yet: they would set the threshold
+        if approved and self.anomaly.warm and not anomalous:
             thresholds["anomaly"].observe(score)
         if approved and burst < edge_limit:
             thresholds["edge_burst"].observe(burst)
