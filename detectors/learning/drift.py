@@ -11,8 +11,9 @@ merchant has departed from its own past; for `watch_days` it is then compared wi
 peers, and once its recent level is above the peers' median by a factor and a margin, a
 `merchant_drift` alert names it and its orders of that kind within the last `watch_days`.
 For `watch_days` after that alert every further one there is named too, while the merchant
-stays above its peers. A merchant with few values is never compared: ADWIN needs a past to
-depart from.
+stays above its peers. A merchant with fewer than `min_events` values is never compared. One
+whose window as a whole is already that far above its peers (it turned in its first days, before
+it had a past of its own to depart from: common in a small programme) is a suspect too.
 
 Every release counts in the refund rate, but the orders named are the refunds of goods never
 delivered: money paid, subsidised and paid back without anything shipped is the cycle a
@@ -154,11 +155,14 @@ class MerchantDrift:
             state.before[stream] = before
         elif (
             stream == "refund_rate"
-            and level > DEPART * mean
+            and (level > DEPART * mean or mean > PEERS[stream][1])
             and ts > max(state.suspect[stream], state.watch[stream])
-        ):  # or its level left its mean, further above its peers than chance takes it
+        ):  # or its level left its mean, further above its peers than chance takes it; or it
+            # has no past of its own to leave (a merchant that turned in its first days: its
+            # whole window as far above its peers as its level)
             peers = self._peers(merchant, stream)
-            if level > _significant(peers):
+            significant = _significant(peers)
+            if level > significant and (level > DEPART * mean or mean > significant):
                 state.suspect[stream] = ts + self.span
                 state.before[stream] = mean
         watching = ts <= state.watch[stream]

@@ -96,6 +96,25 @@ def test_a_short_drift_after_weeks_of_history_is_named_and_chance_is_not() -> No
     assert all(a is None for a in noise)
 
 
+def test_a_merchant_that_turns_before_it_has_a_past_is_named_against_its_peers() -> None:
+    """A small programme: a new merchant paying back half its orders from its first days has
+    no past of its own to depart from; its whole window is as far above its peers as its
+    level, and that is named. Its peers, at their ordinary rate, are not."""
+    drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
+    rng = random.Random(1)
+    found, noise = [], []
+    for n in range(6 * 40):  # six days: the peers reach their 60 fates on the second
+        at = n * DAY / 40
+        for m in MERCHANTS:
+            noise.append(drift.fate(m, f"{m}-{n}", rng.random() < 0.08, at))
+        if n % 2 == 0:  # the new one: half as busy, half of it paid back undelivered
+            found.append(drift.fate("NEW", f"new-{n}", rng.random() < 0.5, at))
+    named = [a for a in found if a is not None]
+    assert named and named[0].merchant == "NEW" and not named[0].watching
+    assert named[0].after > 2 * named[0].peers
+    assert all(a is None for a in noise)
+
+
 def test_no_alert_when_every_merchant_moves_together() -> None:
     drift = MerchantDrift(delta=0.01, min_events=60, watch_days=7)
     ts = steady(drift, 10, 0.06)

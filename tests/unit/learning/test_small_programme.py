@@ -38,6 +38,13 @@ def test_slow_rings_are_found_in_a_small_programme(small_month: Evaluation) -> N
     assert small_month.by_detector["long_ring"].precision >= 0.95
 
 
+def test_a_merchant_that_turns_in_its_first_week_is_found(small_month: Evaluation) -> None:
+    # before it had 60 fates of its own: no past to depart from, its peers' rate the evidence
+    drift = small_month.by_pattern["merchant_drift"]
+    assert drift.recall >= 0.6, drift
+    assert small_month.by_detector["merchant_drift"].precision >= 0.95
+
+
 def test_what_the_models_raise_there_stands_on_its_own(small_month: Evaluation) -> None:
     for detector in ("long_ring", "edge_burst", "classifier"):
         score = small_month.by_detector.get(detector)
