@@ -143,7 +143,11 @@ class MerchantDrift:
         if changed or n % REFRESH == 0:
             state.means[stream] = window.mean
         level = state.levels[stream]
-        level = state.levels[stream] = value if level is None else level + LEVEL * (value - level)
+        # the mean of its first 1/LEVEL values, then the weighted one: seeded with the first
+        # value alone, a merchant whose first order came back kept a level of 0.16 after 60
+        level = state.levels[stream] = (
+            value if level is None else level + max(LEVEL, 1.0 / n) * (value - level)
+        )
         if notable:
             state.recent[stream].append((order_id, ts))
         if n < self.min_events:

@@ -33,8 +33,12 @@ def test_learning_alerts_do_not_cost_the_rules_precision(learnt: Learnt) -> None
     ladder = learnt.evaluation.ladder
     rules, combined = ladder["rules alone"], ladder["+ merchant_drift"]
     assert combined.f1 >= rules.f1 and combined.recall > rules.recall
-    for detector in ("anomaly", "edge_burst"):
-        assert learnt.evaluation.by_detector[detector].precision >= 0.9, detector
+    assert learnt.evaluation.by_detector["edge_burst"].precision >= 0.9
+    # 25 % above the honest 99.9 % quantile, the anomaly score raises nothing in these 18 days
+    # (on the month, 15 to 48 alerts a seed, 0.98 to 1.00 right: docs/learning.md); what it
+    # raises must stand
+    anomaly = learnt.evaluation.by_detector.get("anomaly")
+    assert anomaly is None or anomaly.precision >= 0.9, anomaly
 
 
 def test_learning_keeps_the_combined_precision_at_094(learnt: Learnt) -> None:
