@@ -95,12 +95,13 @@ VERDICT_FEATURES = (
     "near_minimum",  # 1 if the amount is within 25 % above the programme's minimum
     "night",  # 1 between 00:00 and 06:00 local time
     "new_account",  # 1 if the account is younger than the rules' new_account_days
-    "resale_shared",  # resale x log(most identities on its device, account or phone)
+    "resale_shared",  # resale x log(1 + strangers, below)
     "resale_address",  # resale x log(identities at its address)
     "device_recent",  # identities newly linked to its device, decayed (about a day): MIDAS-R
     "payment_recent",  # ... to its payment account
     "address_recent",  # ... to its address
     "phone_recent",  # ... to its phone
+    "strangers",  # identities on its device, payment account or phone who deliver elsewhere
     # and, for each of `BINNED`, an indicator of its bucket ("device_ids=3"): a linear model
     # then weighs a family's two or three identities apart from a ring's six
 )
@@ -121,6 +122,7 @@ BINNED = (
     "phone_recent",
     "lines",
     "categories",
+    "strangers",
 )
 ATTRIBUTES = ("device", "payment", "address", "phone")
 _NO_PROFILE = {
@@ -186,6 +188,8 @@ class EntityState:
         self.swept = -1  # the event-time day of the last sweep
         # which of the last order's attributes it linked to for the first time (in the horizon)
         self.fresh: tuple[bool, ...] = ()
+        # identities on the last order's device, payment account or phone who deliver elsewhere
+        self.strangers = 0
 
     def consumer(self, key: int, ts: float) -> tuple[float, float, float]:
         """Count this order for the consumer; its decayed counts, this order included."""
@@ -232,6 +236,22 @@ class EntityState:
         kept = others[-(MAX_IDENTITIES - 1) :] + (record,)
         links[key] = kept if len(kept) > 1 else record
         return len(kept), new
+
+    def identities(self, key: int) -> set[int]:
+        """The identities linked to the attribute (as `link` left them: within the horizon)."""
+        entry = self.links.get(key)
+        if entry is None:
+            return set()
+        if type(entry) is int:
+            return {entry >> 32}
+        return {r >> 32 for r in entry}  # type: ignore[union-attr]
+
+    def strangers_of(self, shared: tuple[int, ...], address: int) -> int:
+        """The most identities on one of `shared` (a device, a card, a phone) that do not
+        deliver to `address`: a family shares a device, a card and a flat; a ring shares the
+        device or card across flats."""
+        home = self.identities(address)
+        return max(len(self.identities(key) - home) for key in shared)
 
     def sweep(self, ts: float) -> None:
         """Forget what the horizon has passed, once a day of event time (`link` skips expired
@@ -303,6 +323,7 @@ def verdict_features(
     allowed: float,
     approved: bool,
     recent: list[float],
+    strangers: int = 0,
 ) -> dict[str, float]:
     """The classifier's features: `x` (the order's `FEATURES`) with the rest of
     `VERDICT_FEATURES` added to it, in place (a copy per order is not worth its time)."""
@@ -324,9 +345,13 @@ def verdict_features(
     z["near_minimum"] = 1.0 if 1.0 <= ratio < 1.25 else 0.0
     z["night"] = 1.0 if x["hour"] < 6.0 else 0.0
     z["new_account"] = 1.0 if x["account_age"] < context.new_account else 0.0
-    z["resale_shared"] = share * math.log(max(x["device_ids"], x["payment_ids"], x["phone_ids"]))
+    # the identities sharing its device, card or phone from other flats: a family's shared
+    # tablet is no coordination (it was, as the most identities on any of them: half of the
+    # classifier's false alerts were families)
+    z["resale_shared"] = share * math.log1p(strangers)
     z["resale_address"] = share * math.log(x["address_ids"])
     z["device_recent"], z["payment_recent"], z["address_recent"], z["phone_recent"] = recent
+    z["strangers"] = float(strangers)
     return z
 
 
@@ -428,6 +453,12 @@ def order_features(
     address_ids, new_address = link(address, identity, hour)
     phone_ids, new_phone = link(phone, identity, hour)
     state.fresh = (new_device, new_payment, new_address, new_phone)
+    # most orders share nothing: no sets to build
+    state.strangers = (
+        state.strangers_of((device, payment, phone), address)
+        if device_ids > 1 or payment_ids > 1 or phone_ids > 1
+        else 0
+    )
     if long is not None:
         device_long = float(long.link(device, identity, hour)[0])
         payment_long = float(long.link(payment, identity, hour)[0])

@@ -52,7 +52,7 @@ from schemas.orders import OrderPaid
 from schemas.outputs import Severity
 from schemas.rules import ProgrammeRules
 
-FORMAT = 3  # the checkpoint's layout; `codec.VERSION` is the container's
+FORMAT = 4  # the checkpoint's layout; `codec.VERSION` is the container's
 # Settings a restored learner may change: thresholds read at each order, not the state's shape.
 TUNABLE = frozenset(
     {
@@ -208,6 +208,7 @@ class Learner:
             allowed=float(outcome.allowed),
             approved=outcome.kind == "approve",
             recent=self.edges.recent,
+            strangers=self.entities.strangers,
         )
         owners = (identity, targets[0], targets[1], targets[3])
         learnt = self.verdicts.learnt

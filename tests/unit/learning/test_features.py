@@ -76,6 +76,34 @@ def test_identities_per_attribute_within_the_horizon() -> None:
     assert late["payment_ids"] == 1.0  # each pays with their own account
 
 
+def test_strangers_tell_a_family_s_tablet_from_a_ring_s_device() -> None:
+    """A family shares a tablet, a card and a flat: nobody on them lives elsewhere. A ring
+    shares a device or a card across flats: each identity from another flat is a stranger."""
+    state = EntityState(horizon_days=14)
+    flat = {"device_id": "dv-flat", "delivery__address_hash": h("addr:flat")}
+    for n, p in enumerate(("mum", "dad", "kid")):
+        x = order_features(order(person=p, at=24 * n, **flat), state, {}, OFFSET)
+        assert x["device_ids"] == n + 1 and state.strangers == 0
+    for n in range(4):  # four identities, four flats, one device
+        ring = {"device_id": "dv-ring", "delivery__address_hash": h(f"addr:r{n}")}
+        order_features(order(person=f"r{n}", at=100 + n, **ring), state, {}, OFFSET)
+        assert state.strangers == n
+    event = order(person="r4", at=110, device_id="dv-ring")
+    x = order_features(event, state, {}, OFFSET)
+    z = verdict_features(
+        x,
+        event,
+        VerdictContext(RULES),
+        anomaly=0.0,
+        claim=500.0,
+        allowed=500.0,
+        approved=True,
+        recent=[0.0, 0.0, 0.0, 0.0],
+        strangers=state.strangers,
+    )
+    assert z["strangers"] == 4.0 and math.isclose(z["resale_shared"], math.log(5))
+
+
 def test_the_state_sweeps_and_round_trips() -> None:
     state = EntityState(horizon_days=14)
     for n in range(30):
