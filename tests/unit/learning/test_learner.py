@@ -215,8 +215,9 @@ def test_what_was_not_decided_is_not_learnt() -> None:
 
 
 def test_a_burst_is_evidence_only_when_it_joins_identities() -> None:
-    """One consumer's own burst, an attribute only they use and a pickup point's address are the
-    programme's permitted use or shared by design (docs/learning.md): no edge alert of its own."""
+    """One consumer's own burst, an attribute only they use and an address (a pickup point's,
+    an office's reception desk) are the programme's permitted use or shared by design
+    (docs/learning.md): no edge alert of its own."""
     from detectors.learning.learner import _coordinated
 
     order = decode_order(line(paid()))
@@ -224,7 +225,7 @@ def test_a_burst_is_evidence_only_when_it_joins_identities() -> None:
     assert not _coordinated(order, shared, -1)  # the consumer's own node
     assert _coordinated(order, shared, 0)  # a device three identities use
     assert not _coordinated(order, shared, 1)  # a payment account only they use
-    assert _coordinated(order, shared, 2)  # a home address four receive at
+    assert not _coordinated(order, shared, 2)  # an address four receive at: the rules' count
     at_pickup = order.model_copy(
         update={"delivery": order.delivery.model_copy(update={"pickup_point": True})}
     )
