@@ -22,6 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -163,6 +164,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="cProfile the worker during the measured run, to this file (streams/profiling.py)",
+    )
     args = parser.parse_args()
     console = Console()
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="riskmon-authorize-"))
@@ -175,7 +182,10 @@ def main() -> None:
     with LocalCluster(
         folder / "cluster",
         worker_args=("--api-port", str(port)),
-        env={"RISKMON_DATABASE_URL": database},
+        env={
+            "RISKMON_DATABASE_URL": database,
+            **({"RISKMON_PROFILE_TO": str(args.profile.resolve())} if args.profile else {}),
+        },
     ) as cluster:
         cluster.produce(folder / "sim" / "catalog.jsonl", "catalog")
         cluster.start_worker("a")
@@ -188,8 +198,13 @@ def main() -> None:
         idle_before = cpu_seconds(pid)
         baseline = asyncio.run(produce_all(cluster.bootstrap, args.rate, requests))
         cpu_before, broker_before = cpu_seconds(pid), cpu_seconds(broker)
+        if args.profile:
+            os.kill(pid, signal.SIGRTMIN + 1)
         measured = asyncio.run(authorize_all(url, token, args.rate, requests))
         cpu_after, broker_after = cpu_seconds(pid), cpu_seconds(broker)
+        if args.profile:
+            os.kill(pid, signal.SIGRTMIN + 2)
+            time.sleep(2)  # written before the worker stops
     table = Table(title=f"checkout authorization, {args.rate:g}/s offered for {args.duration:g} s")
     for column in ("", "answered/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses"):
         table.add_column(column, justify="right")

@@ -512,9 +512,11 @@ def worker(
     from contextlib import ExitStack
 
     from detectors.learning import LearningConfig
+    from streams import profiling
     from streams.config import StreamConfig
     from streams.runner import run_worker
 
+    profiling.install()  # only with RISKMON_PROFILE_TO set (benchmarks/authorize.py --profile)
     settings = load_settings()
     if settings.gc_full_every_s > 0:
         tuning.for_latency()  # the worker's timer runs the passes: streams/collector.py
