@@ -291,7 +291,7 @@ class Worker:
     async def _side(self, check: Callable[[list[Message]], None], stream: Any) -> None:
         """A side input's batch checked (streams/inputs.py), then its outputs delivered."""
         box = self.boxes["other"]
-        async for events in batches(stream, self.config):
+        async for events in batches(stream, self.config, self.config.side_within):
             check([message_of(event) for event in events])
             await or_exit(commit.deliver(box))
 
