@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from detectors.store import Store
+from schemas.common import construct
 from schemas.orders import ConsumerRef, OrderCancelled, OrderCheckout, OrderPaid
 
 EXPIRED = "expired"
@@ -45,7 +46,7 @@ def as_paid(checkout: OrderCheckout) -> OrderPaid:
     """The checkout as the deciding detectors read a payment (the same fields)."""
     fields = {name: getattr(checkout, name) for name in type(checkout).model_fields}
     fields["event_type"] = "order_paid"
-    return OrderPaid.model_construct(**fields)
+    return construct(OrderPaid, fields)
 
 
 def digest(event: OrderPaid | OrderCheckout) -> str:
@@ -66,16 +67,19 @@ def digest(event: OrderPaid | OrderCheckout) -> str:
 
 def cancellation(order_id: str, order: dict[str, Any], ts: float, why: str) -> OrderCancelled:
     """The release of a reservation, as the detectors' `on_later` hooks read a cancellation."""
-    return OrderCancelled.model_construct(
-        schema_version=1,
-        event_id=f"{why}:{order_id}",
-        event_type="order_cancelled",
-        occurred_at=datetime.fromtimestamp(ts, UTC),
-        order_id=order_id,
-        programme=order["programme"],
-        merchant_id=order["merchant"],
-        consumer=ConsumerRef.model_construct(id_hash=order["consumer"]),
-        refund_amount=None,
+    return construct(
+        OrderCancelled,
+        {
+            "schema_version": 1,
+            "event_id": f"{why}:{order_id}",
+            "event_type": "order_cancelled",
+            "occurred_at": datetime.fromtimestamp(ts, UTC),
+            "order_id": order_id,
+            "programme": order["programme"],
+            "merchant_id": order["merchant"],
+            "consumer": construct(ConsumerRef, {"id_hash": order["consumer"]}),
+            "refund_amount": None,
+        },
     )
 
 
