@@ -161,7 +161,9 @@ class AuthorizeAPI:
                 )
             return await self._forward(owner, request, raw, left)
         try:
-            answer = await asyncio.wait_for(self.authorize(raw, checkout.event_id), left)
+            # a timeout on this task, not `wait_for`'s task of its own for every request
+            async with asyncio.timeout(left):
+                answer = await self.authorize(raw, checkout.event_id)
         except TimeoutError:
             return "deadline", _json(
                 503,
