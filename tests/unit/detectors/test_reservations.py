@@ -191,3 +191,30 @@ def test_a_checkout_as_payment_and_a_release_as_cancellation_are_as_model_constr
     # values that are not all field names go to model_construct itself
     odd = construct(ConsumerRef, {"id_hash": "c" * 64, "other": 1})
     _same(odd, ConsumerRef.model_construct(id_hash="c" * 64, other=1))
+
+
+def test_reservations_are_rebuilt_from_the_orders_and_an_older_table_of_expiries_emptied() -> None:
+    v = engine()
+    ask(v, paid("hana", at=0))
+    ask(v, paid("ivan", at=0.1))
+    store = v.store
+    assert "reservations" not in store.tables or not store.tables["reservations"]
+    # a store saved by the release that kept expiries in a table of their own
+    reserved = {k: o["reserved"]["expires"] for k, o in store.table("orders").items()}
+    store.table("reservations").update(reserved)
+    again = Versioned(RULES, store)  # a restore: nothing in memory
+    assert len(again.reservations) == 2 and not store.table("reservations")
+    outcome = later(again, paid("other", at=0.55))  # past hana's 30 minutes, not ivan's
+    assert [u["status"] for u in outcome.updates] == ["expired"]
+    assert len(again.reservations) == 1
+
+
+def test_a_payment_reusing_a_checkouts_event_id_is_refused_as_a_reuse() -> None:
+    v = engine()
+    order = paid("jane", at=0)
+    ask(v, order)
+    assert f"ck-{order['event_id']}" not in v.store.table("seen_events")  # kept with the answer
+    other = {**paid("kurt", at=0.1), "event_id": f"ck-{order['event_id']}"}
+    outcome = later(v, other)
+    assert outcome.status == "rejected" and outcome.decision is None
+    assert [d["reason"] for d in outcome.dead_letters] == ["event_id_reused"]
