@@ -108,8 +108,9 @@ def construct(cls: type[_Model], values: dict[str, Any]) -> _Model:
     default factories, mutable defaults, private attributes or a post-init hook, or values
     that leave out a required field or name something else, goes to `model_construct`.
     """
-    build = _BUILDS.get(cls, False)
-    if build is False:
+    if cls in _BUILDS:
+        build = _BUILDS[cls]
+    else:
         build = _BUILDS[cls] = _build_of(cls)
     if build is None or not build[2] <= values.keys() <= build[1]:
         return cls.model_construct(**values)

@@ -381,7 +381,7 @@ def key_encoder(serializer: Any) -> Callable[[str], bytes]:
     """
     codec = codecs.get_codec(serializer) if serializer else None
     direct: Callable[[str], bytes] | None = None
-    if type(codec) is codecs.json and faust_json.orjson is not None:
+    if type(codec) is codecs.json and getattr(faust_json, "orjson", None) is not None:
         direct = orjson.dumps
     elif type(codec) is codecs.raw:
         direct = str.encode
