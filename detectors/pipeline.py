@@ -183,6 +183,11 @@ class Pipeline:
         ts = event.occurred_at.timestamp()
         expired = self._expire(ts)
         seen = self._seen.get(event.event_id)
+        if seen is None and self._authorizations:
+            # a checkout's event id is kept with its answer only (one changelog record less)
+            answered = self._authorizations.get(event.event_id)
+            if answered is not None:
+                seen = _identity("order_checkout", answered["order_id"])
         identity = _identity(event.event_type, event.order_id)
         if seen is not None:
             # 1: an entry written before identities were kept (a repeat, as it was then taken)
@@ -215,7 +220,8 @@ class Pipeline:
         answered = self._authorizations.get(checkout.event_id)
         if answered is not None:  # asked again (a retry): the same answer
             return Outcome("duplicate", authorization=answered, updates=expired)
-        self._seen[checkout.event_id] = _identity(checkout.event_type, checkout.order_id)
+        # its event id is kept in `authorizations` with the answer, not in `seen_events` too:
+        # a payment reusing it is refused by `decide` all the same
         order_id = checkout.order_id
         existing = self._orders.get(order_id)
         updates = list(expired)
@@ -298,7 +304,7 @@ class Pipeline:
         """Reservations whose expiry the stream's event time has passed, given back."""
         if ts > self.watermark:
             self.watermark = ts
-        if not self.reservations.table:
+        if not self.reservations:
             return []
         out = []
         for order_id in self.reservations.due(self.watermark):

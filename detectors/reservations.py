@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from detectors.store import Store
+from schemas.common import construct
 from schemas.orders import ConsumerRef, OrderCancelled, OrderCheckout, OrderPaid
 
 EXPIRED = "expired"
@@ -45,7 +46,7 @@ def as_paid(checkout: OrderCheckout) -> OrderPaid:
     """The checkout as the deciding detectors read a payment (the same fields)."""
     fields = {name: getattr(checkout, name) for name in type(checkout).model_fields}
     fields["event_type"] = "order_paid"
-    return OrderPaid.model_construct(**fields)
+    return construct(OrderPaid, fields)
 
 
 def digest(event: OrderPaid | OrderCheckout) -> str:
@@ -66,51 +67,83 @@ def digest(event: OrderPaid | OrderCheckout) -> str:
 
 def cancellation(order_id: str, order: dict[str, Any], ts: float, why: str) -> OrderCancelled:
     """The release of a reservation, as the detectors' `on_later` hooks read a cancellation."""
-    return OrderCancelled.model_construct(
-        schema_version=1,
-        event_id=f"{why}:{order_id}",
-        event_type="order_cancelled",
-        occurred_at=datetime.fromtimestamp(ts, UTC),
-        order_id=order_id,
-        programme=order["programme"],
-        merchant_id=order["merchant"],
-        consumer=ConsumerRef.model_construct(id_hash=order["consumer"]),
-        refund_amount=None,
+    return construct(
+        OrderCancelled,
+        {
+            "schema_version": 1,
+            "event_id": f"{why}:{order_id}",
+            "event_type": "order_cancelled",
+            "occurred_at": datetime.fromtimestamp(ts, UTC),
+            "order_id": order_id,
+            "programme": order["programme"],
+            "merchant_id": order["merchant"],
+            "consumer": construct(ConsumerRef, {"id_hash": order["consumer"]}),
+            "refund_amount": None,
+        },
     )
 
 
 class Reservations:
-    """The reservations' expiry times, in the store (`reservations`: order id -> expiry), with
-    the earliest first in memory (built from the store on first use)."""
+    """The reservations' expiry times, earliest first, in memory.
+
+    They have no table of their own: a reservation is its order's entry in `orders`, whose
+    `reserved.expires` says when it lapses, so a checkout and its release each write one
+    changelog record less (a table of order id -> expiry, written at both, was two of a
+    checkout's ten). Built from the orders on first use (a restore, a roll-back), when the
+    entries of that older table, if any, are removed: the orders hold the same.
+    """
 
     def __init__(self, store: Store) -> None:
-        self.table = store.table("reservations")
+        self.store = store
+        self.orders = store.table("orders")
         self._heap: list[tuple[float, str]] | None = None
+        self._held: set[str] = set()
+
+    def _built(self) -> list[tuple[float, str]]:
+        heap = self._heap
+        if heap is None:
+            held = {
+                order_id: order["reserved"]["expires"]
+                for order_id, order in self.orders.items()
+                if isinstance(order, dict) and order.get("reserved")
+            }
+            heap = self._heap = [(expires, order_id) for order_id, expires in held.items()]
+            heapq.heapify(heap)
+            self._held = set(held)
+            older = self.store.table("reservations")
+            for order_id in list(older):
+                del older[order_id]
+        return heap
 
     def add(self, order_id: str, expires: float) -> None:
-        self.table[order_id] = expires
-        if self._heap is not None:
-            heapq.heappush(self._heap, (expires, order_id))
+        """`order_id`'s entry in `orders` is reserved until `expires` (written by the caller)."""
+        heapq.heappush(self._built(), (expires, order_id))
+        self._held.add(order_id)
 
     def remove(self, order_id: str) -> None:
-        self.table.pop(order_id, None)
+        """`order_id`'s reservation is over (its entry in `orders` changed by the caller)."""
+        self._built()
+        self._held.discard(order_id)
 
     def due(self, now: float) -> list[str]:
         """The orders whose reservation expires at or before `now`, earliest first."""
-        heap = self._heap
-        if heap is None:
-            heap = self._heap = [(e, o) for o, e in self.table.items()]
-            heapq.heapify(heap)
+        heap = self._built()
         out = []
         while heap and heap[0][0] <= now:
             expires, order_id = heapq.heappop(heap)
-            if self.table.get(order_id) == expires:  # not committed, released or renewed since
+            if order_id not in self._held:
+                continue  # committed or released since
+            order = self.orders.get(order_id)
+            held = order.get("reserved") if isinstance(order, dict) else None
+            if held and held["expires"] == expires:  # not renewed since
                 out.append(order_id)
         return out
 
     def forget(self) -> None:
         """The saved state was restored under it."""
         self._heap = None
+        self._held = set()
 
     def __len__(self) -> int:
-        return len(self.table)
+        self._built()
+        return len(self._held)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -86,3 +87,59 @@ __all__ = [
     "WireModel",
     "count_extra",
 ]
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+# per model: every field in declaration order at its default (required ones at None, all to
+# be given), the names of its fields and of its required ones, whether it keeps extras
+_Build = tuple[dict[str, Any], frozenset[str], frozenset[str], bool]
+_BUILDS: dict[type[BaseModel], _Build | None] = {}
+_IMMUTABLE = (type(None), str, int, float, bool, Decimal, tuple, frozenset)
+_object_setattr = object.__setattr__
+
+
+def construct(cls: type[_Model], values: dict[str, Any]) -> _Model:
+    """`cls.model_construct(**values)` for trusted values named by their field names, without
+    its walk over every field's aliases and defaults (7 to 14 µs a model against 3 to 5: the
+    checkout authorizations build two or three each).
+
+    The same instance: the fields in declaration order, those not given at their defaults,
+    the fields set, the extras (`{}` where the model keeps extras). A model with aliases,
+    default factories, mutable defaults, private attributes or a post-init hook, or values
+    that leave out a required field or name something else, goes to `model_construct`.
+    """
+    if cls in _BUILDS:
+        build = _BUILDS[cls]
+    else:
+        build = _BUILDS[cls] = _build_of(cls)
+    if build is None or not build[2] <= values.keys() <= build[1]:
+        return cls.model_construct(**values)
+    ordered = build[0].copy()
+    ordered.update(values)  # keys already there keep their place
+    model = cls.__new__(cls)
+    _object_setattr(model, "__dict__", ordered)
+    _object_setattr(model, "__pydantic_fields_set__", set(values))
+    _object_setattr(model, "__pydantic_extra__", {} if build[3] else None)
+    _object_setattr(model, "__pydantic_private__", None)
+    return model
+
+
+def _build_of(cls: type[BaseModel]) -> _Build | None:
+    if cls.__pydantic_root_model__ or cls.__pydantic_post_init__ or cls.__private_attributes__:
+        return None
+    template: dict[str, Any] = {}
+    required = set()
+    for name, field in cls.model_fields.items():
+        if field.alias is not None or field.validation_alias is not None:
+            return None
+        if field.default_factory is not None:
+            return None
+        if field.is_required():
+            required.add(name)
+            template[name] = None
+        elif isinstance(field.default, _IMMUTABLE):
+            template[name] = field.default
+        else:
+            return None
+    keeps_extra = cls.model_config.get("extra") == "allow"
+    return template, frozenset(template), frozenset(required), keeps_extra

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from typing import Any
 
 import orjson
@@ -44,8 +45,13 @@ class CoalescedTokens:
     `lookup` answers for several tokens at once, in a thread: token -> its user, or None.
     """
 
-    def __init__(self, lookup: Callable[[list[str]], dict[str, str | None]]) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[list[str]], dict[str, str | None]],
+        executor: Executor | None = None,
+    ) -> None:
         self.lookup = lookup
+        self.executor = executor  # None: the loop's default executor
         self._asked: dict[str, list[asyncio.Future[str | None]]] = {}
         self._querying = False
 
@@ -62,7 +68,8 @@ class CoalescedTokens:
             while self._asked:
                 asked, self._asked = self._asked, {}
                 try:
-                    found = await asyncio.to_thread(self.lookup, list(asked))
+                    loop = asyncio.get_running_loop()
+                    found = await loop.run_in_executor(self.executor, self.lookup, list(asked))
                 except Exception as exc:  # each request waiting fails as it would alone
                     for waiting in (w for ws in asked.values() for w in ws):
                         if not waiting.done():
@@ -161,7 +168,9 @@ class AuthorizeAPI:
                 )
             return await self._forward(owner, request, raw, left)
         try:
-            answer = await asyncio.wait_for(self.authorize(raw, checkout.event_id), left)
+            # a timeout on this task, not `wait_for`'s task of its own for every request
+            async with asyncio.timeout(left):
+                answer = await self.authorize(raw, checkout.event_id)
         except TimeoutError:
             return "deadline", _json(
                 503,

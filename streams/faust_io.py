@@ -122,9 +122,12 @@ def fatal(
     return run
 
 
-async def batches(stream: Any, config: StreamConfig) -> AsyncIterator[list[EventT[Any]]]:
+async def batches(
+    stream: Any, config: StreamConfig, within: float | None = None
+) -> AsyncIterator[list[EventT[Any]]]:
     """The stream's events in batches (Faust's `take_events`), acknowledged only when done:
-    step 6 of the commit protocol (docs/durability.md).
+    step 6 of the commit protocol (docs/durability.md). A partial batch waits `within`
+    seconds (`config.within` by default) for more.
 
     `take_events` acknowledges a batch in a `finally`: after the agent's body has finished
     with it, but also when the body never finished (a worker stopping in the middle of a
@@ -142,7 +145,8 @@ async def batches(stream: Any, config: StreamConfig) -> AsyncIterator[list[Event
         return result
 
     stream.ack = ack  # take_events calls it as self.ack
-    async for events in stream.take_events(config.batch, config.within):
+    wait = config.within if within is None else within
+    async for events in stream.take_events(config.batch, wait):
         done = False
         yield events
         done = True

@@ -116,9 +116,23 @@ class DecideRunner:
         self.last_input = monotonic()  # when the stage last had input other than ticks
 
     async def read(self, messages: Sequence[Message]) -> None:
-        """A batch its agent read from `riskmon-decide`."""
+        """A batch its agent read from `riskmon-decide`.
+
+        Most of what the agent reads the stage has decided already, handed over in process
+        (the API's checkouts, the intake's frames): those are dropped here, before the lock and
+        the commit of an empty batch (a tenth of the worker's time at 500 authorizations/s).
+        The stage would skip them too; what it has applied only grows, and a partition it has
+        not taken up (restored) yet keeps all its messages."""
         if any(message.kind != "tick" for message in messages):
             self.last_input = self.monotonic()
+        stores = self.stage.state.stores
+        messages = [
+            m
+            for m in messages
+            if m.partition not in stores or m.offset > stores[m.partition].applied
+        ]
+        if not messages:
+            return
         async with self.lock:
             await self._batch(messages, "read")
 

@@ -149,3 +149,72 @@ def test_a_payment_after_expiry_is_decided_as_without_a_checkout() -> None:
     decision = pay(v, late)
     assert decision["decision"] == "approve" and decision["allowed_subsidy"] == 500
     assert [u["status"] for u in decision["updates"]] == ["expired"]
+
+
+def _same(a: Any, b: Any) -> None:
+    assert type(a) is type(b)
+    assert list(a.__dict__.items()) == list(b.__dict__.items())
+    assert a.__pydantic_fields_set__ == b.__pydantic_fields_set__
+    assert a.__pydantic_extra__ == b.__pydantic_extra__
+    assert a.__pydantic_private__ == b.__pydantic_private__
+    assert a == b and a.model_dump_json() == b.model_dump_json()
+
+
+def test_a_checkout_as_payment_and_a_release_as_cancellation_are_as_model_construct_made() -> None:
+    from datetime import UTC, datetime
+
+    from detectors.reservations import as_paid, cancellation
+    from schemas.common import construct
+    from schemas.orders import ConsumerRef, OrderCancelled, OrderPaid
+
+    ck = decode_checkout(line(checkout({**paid("p1"), "extra_field": 1})))
+    assert ck.__pydantic_extra__ == {"extra_field": 1}  # kept on the checkout, not the payment
+    fields = {name: getattr(ck, name) for name in type(ck).model_fields}
+    _same(as_paid(ck), OrderPaid.model_construct(**{**fields, "event_type": "order_paid"}))
+    order = {"programme": ck.programme, "merchant": ck.merchant_id, "consumer": "c" * 64}
+    built = cancellation("P-1", order, 1.8e9, "expired")
+    _same(
+        built,
+        OrderCancelled.model_construct(
+            schema_version=1,
+            event_id="expired:P-1",
+            event_type="order_cancelled",
+            occurred_at=datetime.fromtimestamp(1.8e9, UTC),
+            order_id="P-1",
+            programme=ck.programme,
+            merchant_id=ck.merchant_id,
+            consumer=ConsumerRef.model_construct(id_hash="c" * 64),
+            refund_amount=None,
+        ),
+    )
+    _same(built.consumer, ConsumerRef.model_construct(id_hash="c" * 64))
+    # values that are not all field names go to model_construct itself
+    odd = construct(ConsumerRef, {"id_hash": "c" * 64, "other": 1})
+    _same(odd, ConsumerRef.model_construct(id_hash="c" * 64, other=1))
+
+
+def test_reservations_are_rebuilt_from_the_orders_and_an_older_table_of_expiries_emptied() -> None:
+    v = engine()
+    ask(v, paid("hana", at=0))
+    ask(v, paid("ivan", at=0.1))
+    store = v.store
+    assert "reservations" not in store.tables or not store.tables["reservations"]
+    # a store saved by the release that kept expiries in a table of their own
+    reserved = {k: o["reserved"]["expires"] for k, o in store.table("orders").items()}
+    store.table("reservations").update(reserved)
+    again = Versioned(RULES, store)  # a restore: nothing in memory
+    assert len(again.reservations) == 2 and not store.table("reservations")
+    outcome = later(again, paid("other", at=0.55))  # past hana's 30 minutes, not ivan's
+    assert [u["status"] for u in outcome.updates] == ["expired"]
+    assert len(again.reservations) == 1
+
+
+def test_a_payment_reusing_a_checkouts_event_id_is_refused_as_a_reuse() -> None:
+    v = engine()
+    order = paid("jane", at=0)
+    ask(v, order)
+    assert f"ck-{order['event_id']}" not in v.store.table("seen_events")  # kept with the answer
+    other = {**paid("kurt", at=0.1), "event_id": f"ck-{order['event_id']}"}
+    outcome = later(v, other)
+    assert outcome.status == "rejected" and outcome.decision is None
+    assert [d["reason"] for d in outcome.dead_letters] == ["event_id_reused"]
