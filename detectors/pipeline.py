@@ -178,9 +178,13 @@ class Pipeline:
                 outcome.alerts.extend(watch(ticket))
         return outcome
 
-    def decide(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
-        """The deciding half: the decision, the deciding detectors' alerts, what to watch."""
-        ts = event.occurred_at.timestamp()
+    def decide(
+        self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin, ts: float | None = None
+    ) -> Outcome:
+        """The deciding half: the decision, the deciding detectors' alerts, what to watch
+        (`ts`: the event's time in epoch seconds, if the caller has it already)."""
+        if ts is None:
+            ts = event.occurred_at.timestamp()
         expired = self._expire(ts)
         seen = self._seen.get(event.event_id)
         identity = _identity(event.event_type, event.order_id)
