@@ -104,6 +104,8 @@ class Versioned:
 
     def watch(self, watch: Watch, owned: frozenset[str] | None = None) -> list[Alert]:
         """The watching detectors of the ticket's version over it."""
+        if len(self._pipelines) == 1:  # one version: no event time to look it up by
+            return self.base.watchers.watch(watch, owned)
         pipeline = self._by_version.get(watch.rules) if watch.rules else None
         if pipeline is None:
             pipeline = self.at(watch.event.occurred_at.timestamp())

@@ -58,9 +58,15 @@ _IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 _JOIN = "Z"  # a letter: it ends a run of digits, so two fields never join into one number
 
 
+_OCTETS = frozenset(str(n) for n in range(256))  # what `_IPV4` takes for one octet
+
+
 def _is_ip(value: str) -> bool:
-    if _IPV4.fullmatch(value):
-        return True
+    octets = value.split(".")
+    if len(octets) == 4:  # `_IPV4.fullmatch`, without the regular expression's cost
+        a, b, c, d = octets
+        if a in _OCTETS and b in _OCTETS and c in _OCTETS and d in _OCTETS:
+            return True
     if ":" in value and _IPV6.fullmatch(value):
         import ipaddress
 
@@ -236,7 +242,8 @@ def _gather(model: BaseModel, ident: list[str], prose: list[str], times: list[da
             value = values[name]
             if value and not _is_ip(value):
                 ident.append(value)
-        prose.extend(filter(None, map(values.__getitem__, plan.prose)))
+        if plan.prose:
+            prose.extend(filter(None, map(values.__getitem__, plan.prose)))
         for name in plan.ident_lists:
             ident.extend(values[name] or ())
         for name in plan.prose_lists:

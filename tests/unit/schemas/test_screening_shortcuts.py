@@ -1,0 +1,48 @@
+"""The screening's shortcuts decide as the slower checks they stand for."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from factories import paid
+
+from schemas.decode import DecodeError, decode_order
+from schemas.outputs import dumps
+from schemas.screening import _IPV4, _is_ip
+
+
+def _paid_json() -> str:
+    return dumps(paid("dup")).decode()
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "\n", "\r", " \t\r\n"])
+def test_a_key_given_twice_behind_any_blank_is_refused(blank: str) -> None:
+    # a message with a blank anywhere is read by the pattern, whichever blank it is
+    raw = _paid_json().replace('"merchant_id":', f'"merchant_id"{blank}:"M9","merchant_id":', 1)
+    with pytest.raises(DecodeError) as info:
+        decode_order(raw.encode())
+    assert info.value.reason == "duplicate_key"
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "\n", "\r"])
+def test_a_message_with_a_blank_and_no_repeated_key_decodes(blank: str) -> None:
+    raw = _paid_json().replace('"merchant_id":', f'"merchant_id"{blank}:', 1)
+    assert decode_order(raw.encode()).merchant_id == "M0001"
+
+
+def test_the_ipv4_test_is_the_regular_expressions() -> None:
+    rng = random.Random(3)
+    octets = ["0", "00", "01", "9", "10", "99", "100", "199", "249", "250", "255", "256", "300"]
+    values = [".".join(rng.choice(octets) for _ in range(rng.randrange(1, 6))) for _ in range(4000)]
+    values += ["1.2.3.4", "1.2.3.4\n", " 1.2.3.4", "1.2.3.4.", "1..3.4", "١.٢.٣.٤", "", "::1"]
+    values += [
+        "".join(rng.choice("0123456789.:a") for _ in range(rng.randrange(0, 16)))
+        for _ in range(4000)
+    ]
+    for value in values:
+        expected = bool(_IPV4.fullmatch(value))
+        if expected:
+            assert _is_ip(value), value
+        elif ":" not in value:
+            assert not _is_ip(value), value
