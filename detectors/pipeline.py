@@ -398,7 +398,16 @@ class Pipeline:
             kind=kind,
             claim=ctx.claim,
             allowed=ctx.allowed,
-            watch=[Watch(event, raw=raw, decided=decided, allowed=tuple(ctx.allowed_entities))],
+            watch=[
+                Watch(
+                    event,
+                    raw=raw,
+                    decided=decided,
+                    allowed=tuple(ctx.allowed_entities),
+                    ts=ctx.ts,
+                    account_age=ctx.account_age,
+                )
+            ],
         )
         waiting = self._pending.pop(event.order_id, None)
         if waiting:
@@ -448,7 +457,9 @@ class Pipeline:
             if not self.deliveries:
                 return DELIVERED  # nothing watches a delivery either
             # the models learn a merchant's orders' fates (delivered or given back) in order
-            return Outcome("processed", watch=[Watch(event, order, False, raw, watched=False)])
+            return Outcome(
+                "processed", watch=[Watch(event, order, False, raw, watched=False, ts=ts)]
+            )
         ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
         allowed = Decimal(order["allowed"])
         clawed = Decimal(order["clawed"])
@@ -473,7 +484,7 @@ class Pipeline:
             "processed",
             alerts=ctx.alerts,
             clawback=ctx.clawback,
-            watch=[Watch(event, order, ctx.released, raw, allowed=allowing)],
+            watch=[Watch(event, order, ctx.released, raw, allowed=allowing, ts=ts)],
         )
 
     def expire(self, *, everything: bool = False) -> list[dict[str, Any]]:
