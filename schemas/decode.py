@@ -135,9 +135,12 @@ def _refuse_duplicate_keys(raw: bytes, keys: Any) -> None:
     # `":` only escaped (`\\":`), which only adds to the count: an equal count and no key
     # followed by a blank mean no key is given twice (two scans of the bytes). A message
     # without any blank, the common case, is read for blanks by memchr, one byte value at a
-    # time, rather than by the pattern, which starts again at every quote.
+    # time, rather than by the pattern, which starts again at every quote (`find`, not `in`:
+    # `bytes in bytes` first tries its operand as an integer, raising and clearing a
+    # TypeError each time).
+    find = raw.find
     if keys == raw.count(b'":') and (
-        (b" " not in raw and b"\n" not in raw and b"\t" not in raw and b"\r" not in raw)
+        (find(b" ") < 0 and find(b"\n") < 0 and find(b"\t") < 0 and find(b"\r") < 0)
         or _SPACED_KEY.search(raw) is None
     ):
         return
