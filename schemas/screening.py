@@ -382,7 +382,9 @@ def screen(model: BaseModel, context: Any = None) -> None:
     if not _in_window(times, window):
         _check_times(model, window)
     joined = _JOIN.join(ident)
-    if _IDENT_FORBIDDEN(joined):
+    # in ASCII, the forbidden characters are the C0 controls and DEL: what `isprintable`
+    # refuses there (a loop in C rather than the pattern's character class per character)
+    if not joined.isprintable() if joined.isascii() else _IDENT_FORBIDDEN(joined):
         _refuse_controls(model)
     if prose:
         joined_prose = _JOIN.join(prose)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -9,7 +10,7 @@ from factories import paid
 
 from schemas.decode import DecodeError, decode_order
 from schemas.outputs import dumps
-from schemas.screening import _IPV4, _is_ip
+from schemas.screening import _FORBIDDEN, _IPV4, _is_ip
 
 
 def _paid_json() -> str:
@@ -46,3 +47,18 @@ def test_the_ipv4_test_is_the_regular_expressions() -> None:
             assert _is_ip(value), value
         elif ":" not in value:
             assert not _is_ip(value), value
+
+
+def test_in_ascii_isprintable_refuses_what_the_identifier_pattern_refuses() -> None:
+    for code in range(128):
+        text = f"M00{chr(code)}01"
+        assert bool(_FORBIDDEN["ident"].search(text)) == (not text.isprintable()), code
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f", "\x85", "\u202e", "\u200b"])
+def test_a_control_in_an_identifier_is_still_refused(char: str) -> None:
+    escaped = json.dumps(char)[1:-1]  # as JSON writes it (DEL as it is)
+    raw = _paid_json().replace('"device_id":"dv-', f'"device_id":"dv-{escaped}', 1)
+    with pytest.raises(DecodeError) as info:
+        decode_order(raw.encode())
+    assert info.value.reason == "control_character"
