@@ -37,6 +37,8 @@ from schemas.times import TimeWindow, check_time, window_of
 
 KEYS = "keys"
 """Where the screening leaves, in a validation context, how many keys the message had."""
+UNKNOWN = "unknown"
+"""And how many unknown fields it carried, its parts' included (`schemas.orders.extra_fields`)."""
 
 _INVISIBLE = (
     "\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
@@ -217,7 +219,13 @@ def _free_json(value: Any, texts: list[str]) -> int:
     return 0
 
 
-def _gather(model: BaseModel, ident: list[str], prose: list[str], times: list[datetime]) -> int:
+def _gather(
+    model: BaseModel,
+    ident: list[str],
+    prose: list[str],
+    times: list[datetime],
+    unknown: list[int],
+) -> int:
     """The texts of `model` and its parts, by how they are screened, and its event times;
     returns how many keys the message had (for `schemas.decode`'s check of keys given twice).
 
@@ -232,8 +240,10 @@ def _gather(model: BaseModel, ident: list[str], prose: list[str], times: list[da
         ident.extend(filter(None, plan.get_ident(values)))
     if plan.get_times is not None:
         times.extend(filter(None, plan.get_times(values)))
-    if model.__pydantic_extra__:
-        keys += _free_json(model.__pydantic_extra__, prose) - len(model.__pydantic_extra__)
+    extra = model.__pydantic_extra__
+    if extra:
+        keys += _free_json(extra, prose) - len(extra)
+        unknown.append(len(extra))
     parts: list[BaseModel] = (
         list(filter(None, plan.get_models(values))) if plan.get_models is not None else []
     )
@@ -254,7 +264,7 @@ def _gather(model: BaseModel, ident: list[str], prose: list[str], times: list[da
     for part in parts:
         inner = plans.get(type(part)) or _plan(type(part))
         if not inner.flat:
-            keys += _gather(part, ident, prose, times)
+            keys += _gather(part, ident, prose, times, unknown)
             continue
         keys += len(part.__pydantic_fields_set__)
         got = part.__dict__
@@ -265,6 +275,7 @@ def _gather(model: BaseModel, ident: list[str], prose: list[str], times: list[da
         extra = part.__pydantic_extra__
         if extra:
             keys += _free_json(extra, prose) - len(extra)
+            unknown.append(len(extra))
     return keys
 
 
@@ -375,9 +386,11 @@ def screen(model: BaseModel, context: Any = None) -> None:
     ident: list[str] = []
     prose: list[str] = []
     times: list[datetime] = []
-    keys = _gather(model, ident, prose, times)
+    unknown: list[int] = []
+    keys = _gather(model, ident, prose, times, unknown)
     if isinstance(context, dict):
         context[KEYS] = keys
+        context[UNKNOWN] = sum(unknown)
     window = window_of(context)
     if not _in_window(times, window):
         _check_times(model, window)
@@ -404,4 +417,4 @@ class ScreenedMessage(WireModel):
         return self
 
 
-__all__ = ["KEYS", "ScreenedMessage", "screen"]
+__all__ = ["KEYS", "UNKNOWN", "ScreenedMessage", "screen"]

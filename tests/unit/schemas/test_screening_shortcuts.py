@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
+import orjson
 import pytest
 from factories import paid
 
-from schemas.decode import DecodeError, decode_order
+from schemas.decode import DecodeError, decode_order, decode_order_counted
+from schemas.orders import extra_fields
 from schemas.outputs import dumps
 from schemas.screening import _FORBIDDEN, _IPV4, _is_ip
 
@@ -62,3 +65,26 @@ def test_a_control_in_an_identifier_is_still_refused(char: str) -> None:
     with pytest.raises(DecodeError) as info:
         decode_order(raw.encode())
     assert info.value.reason == "control_character"
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        {},
+        {"channel": "app"},
+        {"channel": "app", "consumer": {"vip": True, "tier": {"a": 1}}, "items": {"colour": "red"}},
+        {"payment": {"x": 1}, "delivery": {"y": [1, 2]}, "note": {"a": 1, "b": 2}},
+    ],
+)
+def test_the_screenings_count_of_unknown_fields_is_extra_fields(unknown: dict[str, Any]) -> None:
+    event = orjson.loads(_paid_json())
+    for key, value in unknown.items():
+        if key == "items":
+            event["items"][0].update(value)
+        elif key in ("consumer", "payment", "delivery"):
+            event[key].update(value)
+        else:
+            event[key] = value
+    raw = orjson.dumps(event)
+    decoded, counted = decode_order_counted(raw)
+    assert counted == extra_fields(decoded) == extra_fields(decode_order(raw))
