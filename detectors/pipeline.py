@@ -178,9 +178,13 @@ class Pipeline:
                 outcome.alerts.extend(watch(ticket))
         return outcome
 
-    def decide(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
-        """The deciding half: the decision, the deciding detectors' alerts, what to watch."""
-        ts = event.occurred_at.timestamp()
+    def decide(
+        self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin, ts: float | None = None
+    ) -> Outcome:
+        """The deciding half: the decision, the deciding detectors' alerts, what to watch
+        (`ts`: the event's time in epoch seconds, if the caller has it already)."""
+        if ts is None:
+            ts = event.occurred_at.timestamp()
         expired = self._expire(ts)
         seen = self._seen.get(event.event_id)
         if seen is None and self._authorizations:
@@ -400,7 +404,16 @@ class Pipeline:
             kind=kind,
             claim=ctx.claim,
             allowed=ctx.allowed,
-            watch=[Watch(event, raw=raw, decided=decided, allowed=tuple(ctx.allowed_entities))],
+            watch=[
+                Watch(
+                    event,
+                    raw=raw,
+                    decided=decided,
+                    allowed=tuple(ctx.allowed_entities),
+                    ts=ctx.ts,
+                    account_age=ctx.account_age,
+                )
+            ],
         )
         waiting = self._pending.pop(event.order_id, None)
         if waiting:
@@ -450,7 +463,9 @@ class Pipeline:
             if not self.deliveries:
                 return DELIVERED  # nothing watches a delivery either
             # the models learn a merchant's orders' fates (delivered or given back) in order
-            return Outcome("processed", watch=[Watch(event, order, False, raw, watched=False)])
+            return Outcome(
+                "processed", watch=[Watch(event, order, False, raw, watched=False, ts=ts)]
+            )
         ctx = LaterContext(event=event, rules=self.rules, order=order, ts=ts)
         allowed = Decimal(order["allowed"])
         clawed = Decimal(order["clawed"])
@@ -475,7 +490,7 @@ class Pipeline:
             "processed",
             alerts=ctx.alerts,
             clawback=ctx.clawback,
-            watch=[Watch(event, order, ctx.released, raw, allowed=allowing)],
+            watch=[Watch(event, order, ctx.released, raw, allowed=allowing, ts=ts)],
         )
 
     def expire(self, *, everything: bool = False) -> list[dict[str, Any]]:
@@ -523,8 +538,12 @@ def _identity(event_type: str, order_id: str) -> str:
     >>> _identity("order_paid", "o-1") == _identity("order_refunded", "o-1")
     False
     """
-    text = f"{event_type}\x1f{order_id}".encode()
-    return hashlib.blake2b(text, digest_size=6).hexdigest()
+    digest = _IDENTITY.copy()  # a copy: no keyword arguments parsed per event
+    digest.update(f"{event_type}\x1f{order_id}".encode())
+    return digest.hexdigest()
+
+
+_IDENTITY = hashlib.blake2b(digest_size=6)
 
 
 def _rejected(raw: bytes, origin: Origin, reason: str, error: str) -> Outcome:

@@ -53,6 +53,7 @@ class EventTimeBuffer:
         self._heap: list[tuple[float, str, int, Watch]] = []
         self._arrivals = 0
         self.times: dict[int, float] = {}  # orders partition -> its partition time
+        self._low: float | None = None  # the slowest partition's time, until one moves
         self.released = float("-inf")  # the newest partition time released so far
         self.late = 0
 
@@ -61,7 +62,10 @@ class EventTimeBuffer:
         repeat); the partition's time now, which is the event's partition time."""
         now = self.times.get(partition)
         if now is None or ts > now:
-            self.times[partition] = now = ts
+            self.times[partition] = ts
+            if now is None or now == self._low:  # a new partition, or the slowest one moved
+                self._low = None
+            now = ts
         return now
 
     def hold(self, watch: Watch, at: float) -> None:
@@ -70,9 +74,12 @@ class EventTimeBuffer:
         self._arrivals += 1
 
     def watermark(self) -> float:
-        if len(self.times) < self.partitions:
-            return float("-inf")
-        return min(self.times.values())
+        low = self._low
+        if low is None:
+            if len(self.times) < self.partitions:
+                return float("-inf")
+            low = self._low = min(self.times.values())
+        return low
 
     def ready(self) -> Released:
         """The held events strictly before the watermark, in order."""

@@ -72,13 +72,17 @@ class Versioned:
     def versions(self) -> list[tuple[float, str]]:
         return [(s, p.rules.version) for s, p in zip(self._starts, self._pipelines, strict=True)]
 
-    def decide(self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin) -> Outcome:
-        ts = event.occurred_at.timestamp()
+    def decide(
+        self, event: OrderPaid | LaterEvent, raw: bytes, origin: Origin, ts: float | None = None
+    ) -> Outcome:
+        """`ts`: the event's time in epoch seconds, if the caller has it already."""
+        if ts is None:
+            ts = event.occurred_at.timestamp()
         if ts > self.watermark:
             self.watermark = ts
         pipeline = self.at(ts)
         pipeline.watermark = self.watermark  # one stream's time, whichever version decides
-        outcome = pipeline.decide(event, raw, origin)  # its decision names the version
+        outcome = pipeline.decide(event, raw, origin, ts)  # its decision names the version
         if len(self._pipelines) > 1:
             for watch in outcome.watch:
                 watch.rules = pipeline.rules.version
@@ -100,6 +104,8 @@ class Versioned:
 
     def watch(self, watch: Watch, owned: frozenset[str] | None = None) -> list[Alert]:
         """The watching detectors of the ticket's version over it."""
+        if len(self._pipelines) == 1:  # one version: no event time to look it up by
+            return self.base.watchers.watch(watch, owned)
         pipeline = self._by_version.get(watch.rules) if watch.rules else None
         if pipeline is None:
             pipeline = self.at(watch.event.occurred_at.timestamp())

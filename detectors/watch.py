@@ -55,13 +55,25 @@ class Watch:
     # them (detectors/controls.py)
     allowed: tuple[tuple[str, str], ...] = ()
     rules: str | None = None  # the rules version it was decided under (None: the runtime's own)
+    # what the deciding half computed of it already, in process (None: computed again): its
+    # time in epoch seconds, and a payment's account age (`paid_context`)
+    ts: float | None = None
+    account_age: float | None = None
 
 
 def paid_context(
-    event: OrderPaid, rules: ProgrammeRules, offset: timedelta | None, ts: float
+    event: OrderPaid,
+    rules: ProgrammeRules,
+    offset: timedelta | None,
+    ts: float,
+    account_age: float | None = None,
 ) -> PaidContext:
-    """The context an `order_paid` starts with, the same in both halves of the pipeline."""
+    """The context an `order_paid` starts with, the same in both halves of the pipeline
+    (`account_age`: the deciding half's, if known; a time zone's offset is looked up through
+    pydantic's, so each `timestamp()` costs a microsecond)."""
     at = event.occurred_at
+    if account_age is None:
+        account_age = ts - event.consumer.account_created_at.timestamp()
     return PaidContext(
         event=event,
         rules=rules,
@@ -71,7 +83,7 @@ def paid_context(
         claim=event.subsidy_amount,
         order_id=event.order_id,
         consumer=event.consumer.id_hash,
-        account_age=ts - event.consumer.account_created_at.timestamp(),
+        account_age=account_age,
     )
 
 
@@ -115,11 +127,13 @@ class Watchers:
     def watch(self, watch: Watch, owned: frozenset[str] | None = None) -> list[Alert]:
         """The alerts of one event, from the entities in `owned` (None: all of them)."""
         event = watch.event
-        ts = event.occurred_at.timestamp()
+        ts = watch.ts
+        if ts is None:
+            ts = event.occurred_at.timestamp()
         if isinstance(event, OrderPaid):
             if not self._on_paid:
                 return []
-            paid = paid_context(event, self.rules, self._offset, ts)
+            paid = paid_context(event, self.rules, self._offset, ts, watch.account_age)
             paid.items = [ItemVerdict(item) for item in event.items]
             paid.owned = owned
             for hook in self._on_paid:

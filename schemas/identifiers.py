@@ -222,7 +222,7 @@ def _shaped_ascii(text: str) -> bool:
     screening's common case, without positions."""
     for stretch in _STRETCH_X_ASCII.findall(text.encode("ascii").translate(_SEPARATORS)):
         x_follows = stretch[-1] in b"Xx"
-        if b"-" not in stretch:  # one group, the common case (an order number)
+        if stretch.find(b"-") < 0:  # one group, the common case (an order number)
             size = len(stretch) - x_follows
             if size in _ONE_GROUP or (x_follows and size == 17):
                 digits = stretch[:size].decode("ascii")

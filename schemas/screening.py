@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import re
 import types
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, ValidationInfo, model_validator
@@ -35,6 +37,8 @@ from schemas.times import TimeWindow, check_time, window_of
 
 KEYS = "keys"
 """Where the screening leaves, in a validation context, how many keys the message had."""
+UNKNOWN = "unknown"
+"""And how many unknown fields it carried, its parts' included (`schemas.orders.extra_fields`)."""
 
 _INVISIBLE = (
     "\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
@@ -47,6 +51,7 @@ _FORBIDDEN = {
         "\U000e0000-\U000e007f]"
     ),
 }
+_IDENT_FORBIDDEN = _FORBIDDEN["ident"].search
 _IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
     r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
@@ -55,9 +60,15 @@ _IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 _JOIN = "Z"  # a letter: it ends a run of digits, so two fields never join into one number
 
 
+_OCTETS = frozenset(str(n) for n in range(256))  # what `_IPV4` takes for one octet
+
+
 def _is_ip(value: str) -> bool:
-    if _IPV4.fullmatch(value):
-        return True
+    octets = value.split(".")
+    if len(octets) == 4:  # `_IPV4.fullmatch`, without the regular expression's cost
+        a, b, c, d = octets
+        if a in _OCTETS and b in _OCTETS and c in _OCTETS and d in _OCTETS:
+            return True
     if ":" in value and _IPV6.fullmatch(value):
         import ipaddress
 
@@ -84,6 +95,21 @@ class _Plan:
     time_models: tuple[str, ...] = ()  # parts (or lists of parts) that hold event times
     rare: bool = False  # any field but identifiers and parts: the slower branch of `_gather`
     flat: bool = False  # identifiers and times only: read in its parent's `_gather`
+    # the values of `ident`, `times` and `models` from a model's `__dict__`, as a tuple (one
+    # C call each); None when there are none
+    get_ident: Callable[[dict[str, Any]], tuple[Any, ...]] | None = field(default=None)
+    get_times: Callable[[dict[str, Any]], tuple[Any, ...]] | None = field(default=None)
+    get_models: Callable[[dict[str, Any]], tuple[Any, ...]] | None = field(default=None)
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]] | None:
+    """The values of `names` in a dict, always as a tuple (`itemgetter` of one name is not)."""
+    if not names:
+        return None
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return itemgetter(*names)
 
 
 def _classify(tp: Any, screen: str = "ident") -> tuple[str, str] | None:
@@ -137,7 +163,7 @@ def _plan(cls: type[BaseModel]) -> _Plan:
     if plan is not None:
         return plan
     slots: dict[str, list[str]] = {
-        name: [] for name in _Plan.__slots__ if name not in ("rare", "flat")
+        name: [] for name in _Plan.__slots__ if name not in ("rare", "flat") and name[:4] != "get_"
     }
     for name, info in cls.model_fields.items():
         part = _part_class(info.annotation)
@@ -162,7 +188,15 @@ def _plan(cls: type[BaseModel]) -> _Plan:
         slots[name] for name in slots if name not in ("ident", "models", "times", "time_models")
     )
     flat = not rare and not slots["models"]
-    plan = _Plan(**{name: tuple(names) for name, names in slots.items()}, rare=rare, flat=flat)
+    fields = {name: tuple(names) for name, names in slots.items()}
+    plan = _Plan(
+        **fields,
+        rare=rare,
+        flat=flat,
+        get_ident=_getter(fields["ident"]),
+        get_times=_getter(fields["times"]),
+        get_models=_getter(fields["models"]),
+    )
     _PLANS[cls] = plan
     return plan
 
@@ -185,7 +219,13 @@ def _free_json(value: Any, texts: list[str]) -> int:
     return 0
 
 
-def _gather(model: BaseModel, ident: list[str], prose: list[str], times: list[datetime]) -> int:
+def _gather(
+    model: BaseModel,
+    ident: list[str],
+    prose: list[str],
+    times: list[datetime],
+    unknown: list[int],
+) -> int:
     """The texts of `model` and its parts, by how they are screened, and its event times;
     returns how many keys the message had (for `schemas.decode`'s check of keys given twice).
 
@@ -196,46 +236,58 @@ def _gather(model: BaseModel, ident: list[str], prose: list[str], times: list[da
     values = model.__dict__
     keys = len(model.__pydantic_fields_set__)  # the names of unknown fields included
     # filter(None): a missing part or an empty text holds nothing to find
-    ident.extend(filter(None, map(values.__getitem__, plan.ident)))
-    if plan.times:
-        times.extend(filter(None, map(values.__getitem__, plan.times)))
-    if model.__pydantic_extra__:
-        keys += _free_json(model.__pydantic_extra__, prose) - len(model.__pydantic_extra__)
-    parts: list[BaseModel] = list(filter(None, map(values.__getitem__, plan.models)))
+    if plan.get_ident is not None:
+        ident.extend(filter(None, plan.get_ident(values)))
+    if plan.get_times is not None:
+        times.extend(filter(None, plan.get_times(values)))
+    extra = model.__pydantic_extra__
+    if extra:
+        keys += _free_json(extra, prose) - len(extra)
+        unknown.append(len(extra))
+    parts: list[BaseModel] = (
+        list(filter(None, plan.get_models(values))) if plan.get_models is not None else []
+    )
     if plan.rare:
         for name in plan.ip:
             value = values[name]
             if value and not _is_ip(value):
                 ident.append(value)
-        prose.extend(filter(None, map(values.__getitem__, plan.prose)))
+        if plan.prose:
+            prose.extend(filter(None, map(values.__getitem__, plan.prose)))
         for name in plan.ident_lists:
             ident.extend(values[name] or ())
         for name in plan.prose_lists:
             prose.extend(values[name] or ())
         for name in plan.model_lists:
             parts.extend(values[name] or ())
+    plans = _PLANS
     for part in parts:
-        inner = _PLANS.get(type(part)) or _plan(type(part))
+        inner = plans.get(type(part)) or _plan(type(part))
         if not inner.flat:
-            keys += _gather(part, ident, prose, times)
+            keys += _gather(part, ident, prose, times, unknown)
             continue
         keys += len(part.__pydantic_fields_set__)
-        got = part.__dict__.__getitem__
-        ident.extend(filter(None, map(got, inner.ident)))
-        if inner.times:
-            times.extend(filter(None, map(got, inner.times)))
+        got = part.__dict__
+        if inner.get_ident is not None:
+            ident.extend(filter(None, inner.get_ident(got)))
+        if inner.get_times is not None:
+            times.extend(filter(None, inner.get_times(got)))
         extra = part.__pydantic_extra__
         if extra:
             keys += _free_json(extra, prose) - len(extra)
+            unknown.append(len(extra))
     return keys
 
 
 def _in_window(times: list[datetime], window: TimeWindow) -> bool:
     # A local year two inside the window's is inside whatever the offset (under a day): the
     # common case costs no conversion to UTC.
-    low, high = window.start.year + 2, window.end.year - 2
     start, end = window.start, window.end
-    return all(low <= at.year <= high or start <= at < end for at in times)
+    low, high = start.year + 2, end.year - 2
+    for at in times:
+        if not (low <= at.year <= high or start <= at < end):
+            return False
+    return True
 
 
 def _check_times(model: BaseModel, window: Any, path: str = "") -> None:
@@ -334,14 +386,18 @@ def screen(model: BaseModel, context: Any = None) -> None:
     ident: list[str] = []
     prose: list[str] = []
     times: list[datetime] = []
-    keys = _gather(model, ident, prose, times)
+    unknown: list[int] = []
+    keys = _gather(model, ident, prose, times, unknown)
     if isinstance(context, dict):
         context[KEYS] = keys
+        context[UNKNOWN] = sum(unknown)
     window = window_of(context)
     if not _in_window(times, window):
         _check_times(model, window)
     joined = _JOIN.join(ident)
-    if _FORBIDDEN["ident"].search(joined):
+    # in ASCII, the forbidden characters are the C0 controls and DEL: what `isprintable`
+    # refuses there (a loop in C rather than the pattern's character class per character)
+    if not joined.isprintable() if joined.isascii() else _IDENT_FORBIDDEN(joined):
         _refuse_controls(model)
     if prose:
         joined_prose = _JOIN.join(prose)
@@ -361,4 +417,4 @@ class ScreenedMessage(WireModel):
         return self
 
 
-__all__ = ["KEYS", "ScreenedMessage", "screen"]
+__all__ = ["KEYS", "UNKNOWN", "ScreenedMessage", "screen"]

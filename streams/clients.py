@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -54,10 +55,43 @@ def partition_of(key: bytes, partitions: int) -> int:
     >>> partition_of(b"consumer-1", 8) == partition_of(b"consumer-1", 8) < 8
     True
     """
-    from kafka.partitioner.default import murmur2
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
+
+_M = 0x5BD1E995
+_WORDS: dict[int, struct.Struct] = {}
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (seed 0x9747b28c), as kafka-python's `murmur2` computes it, with the
+    4-byte words read by `struct` in one call rather than byte by byte (a replay hashes every
+    consumer it meets: kafka-python's took a fifth of a replay's own time).
+
+    >>> from kafka.partitioner.default import murmur2 as kafkas
+    >>> all(murmur2(k) == kafkas(k) for k in (b"", b"a", b"ab", b"abc", b"abcd", b"consumer-1"))
+    True
+    """
+    length = len(data)
+    h = 0x9747B28C ^ length
+    n = length >> 2
+    words = _WORDS.get(n)
+    if words is None:
+        words = _WORDS[n] = struct.Struct(f"<{n}I")
+    for k in words.unpack_from(data):
+        k = (k * _M) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * _M) & 0xFFFFFFFF
+        h = (h * _M ^ k) & 0xFFFFFFFF
+    extra = length & 3
+    if extra:
+        tail = length & ~3
+        if extra >= 3:
+            h ^= data[tail + 2] << 16
+        if extra >= 2:
+            h ^= data[tail + 1] << 8
+        h = ((h ^ data[tail]) * _M) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * _M) & 0xFFFFFFFF
+    return h ^ (h >> 15)
 
 
 def send(topic: str, records: list[bytes], bootstrap: str) -> None:
