@@ -30,6 +30,30 @@ def order(**kw: object) -> OrderPaid:
     return event
 
 
+def verdict(
+    x: dict[str, float],
+    event: OrderPaid,
+    *,
+    anomaly: float = 0.0,
+    allowed: float = 500.0,
+    approved: bool = True,
+    recent: list[float] | None = None,
+    strangers: int = 0,
+) -> dict[str, float]:
+    """`verdict_features` of an order claiming 500 yuan."""
+    return verdict_features(
+        x,
+        event,
+        VerdictContext(RULES),
+        anomaly=anomaly,
+        claim=500.0,
+        allowed=allowed,
+        approved=approved,
+        recent=recent or [0.0, 0.0, 0.0, 0.0],
+        strangers=strangers,
+    )
+
+
 def test_features_of_one_order_from_its_fields() -> None:
     state = EntityState(horizon_days=14)
     event = order(
@@ -90,17 +114,7 @@ def test_strangers_tell_a_family_s_tablet_from_a_ring_s_device() -> None:
         assert state.strangers == n
     event = order(person="r4", at=110, device_id="dv-ring")
     x = order_features(event, state, {}, OFFSET)
-    z = verdict_features(
-        x,
-        event,
-        VerdictContext(RULES),
-        anomaly=0.0,
-        claim=500.0,
-        allowed=500.0,
-        approved=True,
-        recent=[0.0, 0.0, 0.0, 0.0],
-        strangers=state.strangers,
-    )
+    z = verdict(x, event, strangers=state.strangers)
     assert z["strangers"] == 4.0 and math.isclose(z["resale_shared"], math.log(5))
 
 
@@ -120,16 +134,7 @@ def test_verdict_features_spell_out_what_a_linear_model_cannot_see() -> None:
     state = EntityState(horizon_days=14)
     event = order(person="eve", at=-9.5, delivery__pickup_point=True)  # 00:30 local
     x = order_features(event, state, {}, OFFSET)
-    z = verdict_features(
-        x,
-        event,
-        VerdictContext(RULES),
-        anomaly=1.5,
-        claim=500.0,
-        allowed=250.0,
-        approved=False,
-        recent=[1.0, 1.0, 2.0, 1.0],
-    )
+    z = verdict(x, event, anomaly=1.5, allowed=250.0, approved=False, recent=[1.0, 1.0, 2.0, 1.0])
     assert tuple(z) == VERDICT_FEATURES
     assert (z["over_claim"], z["held"], z["night"], z["pickup"], z["resale"]) == (
         0.5,
