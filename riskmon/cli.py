@@ -257,6 +257,15 @@ def simulate(
     labels: Annotated[
         bool, typer.Option(help="also write labels.jsonl: analysts' verdicts, late and sampled")
     ] = False,
+    label_sample: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="with --labels: verdicts on this share of all paid orders at random, 2-7 days "
+            "late (default: most flagged fraud, some found out later, a 6 %% audit)",
+        ),
+    ] = None,
 ) -> None:
     """Write a labelled synthetic data set: honest traffic, look-alikes and every pattern."""
     from simulation.generator import generate
@@ -271,6 +280,7 @@ def simulate(
         bad_lines=bad_lines,
         unnamed=unnamed,
         labels=labels,
+        label_sample=label_sample,
     )
     console.print(str(summary))
 

@@ -82,6 +82,7 @@ def generate(
     bad_lines: int = 0,
     unnamed: bool = False,
     labels: bool = False,
+    label_sample: float | None = None,
     catalog_seed: int | None = None,
     catalog_start: date | None = None,
 ) -> GenerateSummary:
@@ -140,7 +141,7 @@ def generate(
     _write(out_dir / "catalog.jsonl", [dumps(r) for r in catalog.records(registered)])
     _write(out_dir / "truth.jsonl", [dumps(t) for t in book.truth.values()])
     if labels:
-        verdicts = analyst_labels(seed, book)
+        verdicts = analyst_labels(seed, book, label_sample)
         _write(out_dir / "labels.jsonl", [dumps(v) for v in verdicts])
         summary.labels = len(verdicts)
 

@@ -24,8 +24,11 @@ NOISE = 0.01  # share of verdicts that are wrong
 ANALYSTS = 12
 
 
-def analyst_labels(seed: int, book: Book) -> list[dict[str, Any]]:
-    """Label records, sorted by `labelled_at` (the order a topic would carry them in)."""
+def analyst_labels(seed: int, book: Book, sample: float | None = None) -> list[dict[str, Any]]:
+    """Label records, sorted by `labelled_at` (the order a topic would carry them in). With
+    `sample`, verdicts on that share of all paid orders at random instead, 2 to 7 days late
+    (the regime of data sets labelled by a random review rather than by an alert queue: fraud
+    in the verdicts at its rate in the orders, no richer)."""
     rng = random.Random(seed * 7919 + 17)
     paid_at: dict[str, datetime] = {}
     for _, _, event in book.events:
@@ -37,7 +40,9 @@ def analyst_labels(seed: int, book: Book) -> list[dict[str, Any]]:
         if at is None:
             continue
         bad = truth["label"] == "fraud"
-        if bad and truth["pattern"] in UNNAMED:
+        if sample is not None:
+            chance, delay = sample, rng.uniform(48, 168)
+        elif bad and truth["pattern"] in UNNAMED:
             chance, delay = SURFACED, rng.uniform(24, 168)
         elif bad:
             chance, delay = REVIEWED, rng.uniform(4, 72)

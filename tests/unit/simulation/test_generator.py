@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -177,3 +178,30 @@ def test_honest_orders_stop_claiming_once_the_budget_line_is_spent(tmp_path: Pat
     )
     ev = evaluate(tmp_path / "truth.jsonl", tmp_path / "a.jsonl", tmp_path / "d.jsonl")
     assert ev.subsidy_mismatches == [] and sum(ev.false_positives.values()) == 0
+
+
+def test_labels_on_a_random_sample_of_the_orders(tmp_path: Path) -> None:
+    """`label_sample`: verdicts on that share of every paid order, late, fraud at its rate in
+    the orders (not the alert queue's richer share); the events' bytes the same either way."""
+    queue, sample = tmp_path / "queue", tmp_path / "sample"
+    generate(4, 6, queue, events_per_day=800, unnamed=True, labels=True)
+    generate(4, 6, sample, events_per_day=800, unnamed=True, labels=True, label_sample=0.3)
+    assert (queue / "events.jsonl").read_bytes() == (sample / "events.jsonl").read_bytes()
+    truth = [orjson.loads(r) for r in (sample / "truth.jsonl").read_bytes().splitlines()]
+    verdicts = [orjson.loads(r) for r in (sample / "labels.jsonl").read_bytes().splitlines()]
+    assert 0.25 < len(verdicts) / len(truth) < 0.35
+    fraud_rate = sum(t["label"] == "fraud" for t in truth) / len(truth)
+    sampled_rate = sum(v["label"] == "fraud" for v in verdicts) / len(verdicts)
+    queued = [orjson.loads(r) for r in (queue / "labels.jsonl").read_bytes().splitlines()]
+    queued_rate = sum(v["label"] == "fraud" for v in queued) / len(queued)
+    assert abs(sampled_rate - fraud_rate) < 0.05 < queued_rate - fraud_rate
+    paid = {
+        e["order_id"]: e["occurred_at"]
+        for e in map(orjson.loads, (sample / "events.jsonl").read_bytes().splitlines())
+        if e["event_type"] == "order_paid"
+    }
+    late = [
+        (datetime.fromisoformat(v["labelled_at"]) - datetime.fromisoformat(paid[v["order_id"]]))
+        for v in verdicts
+    ]
+    assert min(late).total_seconds() >= 47 * 3600 and max(late).days <= 7
