@@ -154,12 +154,13 @@ class MerchantDrift:
             return None
         mean = state.means[stream]
         peers: float | None = None  # the peers' median, computed once if at all
+        factor, margin = PEERS[stream]
         if changed and mean > before:  # it departs from its own past: ADWIN cut its window
             state.suspect[stream] = ts + self.span
             state.before[stream] = before
         elif (
             stream == "refund_rate"
-            and (level > DEPART * mean or mean > PEERS[stream][1])
+            and (level > DEPART * mean or mean > margin)  # (significance lies above margin)
             and ts > max(state.suspect[stream], state.watch[stream])
         ):  # or its level left its mean, further above its peers than chance takes it; or it
             # has no past of its own to leave (a merchant that turned in its first days: its
@@ -174,7 +175,6 @@ class MerchantDrift:
             return None
         if peers is None:
             peers = self._peers(merchant, stream)
-        factor, margin = PEERS[stream]
         if level <= factor * peers or level <= peers + margin:
             return None
         if watching:
