@@ -38,6 +38,7 @@ class Learnt:
     x: dict[str, float]
     probability: float
     owners: tuple[int, ...]
+    ts: float  # the order's event time
 
 
 class Verdicts:
@@ -93,7 +94,7 @@ class Verdicts:
         self.quality.update(fraud, probability)
         self.model.learn(x, fraud)
         self.learnt += 1
-        return Learnt(x, probability, tuple(array("Q", kept[2])))
+        return Learnt(x, probability, tuple(array("Q", kept[2])), kept[0])
 
     def drivers(self, x: dict[str, float], top: int) -> list[dict[str, Any]]:
         """The features that raise the order's log-odds most above a typical order's: weight

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass, fields
+from statistics import NormalDist
 from typing import Any
 
 from detectors.alerts import Alert
@@ -52,7 +53,8 @@ from schemas.orders import OrderPaid
 from schemas.outputs import Severity
 from schemas.rules import ProgrammeRules
 
-FORMAT = 4  # the checkpoint's layout; `codec.VERSION` is the container's
+ROBUST_FROM = 0.9  # the highest quantile a robust threshold reads (calibration.py)
+FORMAT = 5  # the checkpoint's layout; `codec.VERSION` is the container's
 # Settings a restored learner may change: thresholds read at each order, not the state's shape.
 TUNABLE = frozenset(
     {
@@ -122,7 +124,7 @@ class Learner:
             watch_days=config.drift_watch_days,
         )
         self.thresholds = {
-            "anomaly": self._threshold(config.anomaly_quantile, config.anomaly_margin),
+            "anomaly": self._threshold(config.anomaly_quantile, config.anomaly_margin, robust=True),
             "edge_burst": self._threshold(config.edge_quantile, config.edge_margin),
             # the classifier's honest quantile is over probabilities: only its verdicts count
             "classifier": self._threshold(0.999, 0.0),
@@ -139,8 +141,9 @@ class Learner:
         self.references: dict[str, float] = {}
         self.counts = dict.fromkeys(("orders", "later", *DETECTORS, "held", "quieted"), 0)
         self.last = Scores()
+        self.warm_at: float | None = None  # event time of the first order scored warm
 
-    def _threshold(self, q: float, margin: float) -> Threshold:
+    def _threshold(self, q: float, margin: float, *, robust: bool = False) -> Threshold:
         # A q-quantile of honest scores is read once 1/(1-q) of them are in (one beyond it), and
         # the anomaly stage's are counted only once the stage is warm: its scores before that
         # are not yet comparisons (on a simulated month, 19 honest orders alerted the day after
@@ -149,12 +152,15 @@ class Learner:
         # no learning detector but the classifier ever spoke (docs/learning.md). A threshold
         # with no honest part (margin 0) waits for none.
         settled = math.ceil(1 / (1 - q)) if margin > 0 else 1
+        if robust:  # read from the median and the 90 % quantile: 100 scores settle those
+            settled = math.ceil(10 / (1 - ROBUST_FROM))
         return Threshold(
             q=q,
             margin=margin,
-            warmup=max(1, self.config.warmup_orders // 2, settled),
+            warmup=settled if robust else max(1, self.config.warmup_orders // 2, settled),
             legit_q=self.config.legit_quantile,
             min_verdicts=self.config.calibration_verdicts,
+            tail_z=NormalDist().inv_cdf(q) if robust else None,
         )
 
     # -- inputs ------------------------------------------------------------------------------
@@ -221,6 +227,8 @@ class Learner:
         edge_limit = max(config.edge_threshold, thresholds["edge_burst"].value())
         approved = outcome.kind == "approve"
         # scores from before the warm-up are not comparisons yet: they would set the threshold
+        if self.warm_at is None and self.anomaly.warm:
+            self.warm_at = ts
         if approved and self.anomaly.warm and not anomalous:
             thresholds["anomaly"].observe(score)
         if approved and burst < edge_limit:
@@ -348,7 +356,10 @@ class Learner:
         if learnt is None:
             return
         x, thresholds = learnt.x, self.thresholds
-        thresholds["anomaly"].verdict(x["anomaly"], fraud=fraud)
+        # a score from before the stage was warm was no comparison (its scale still moving):
+        # it would set the floor the legit verdicts give the threshold
+        if self.warm_at is not None and learnt.ts >= self.warm_at:
+            thresholds["anomaly"].verdict(x["anomaly"], fraud=fraud)
         thresholds["edge_burst"].verdict(x["edge_burst"], fraud=fraud)
         thresholds["classifier"].verdict(learnt.probability, fraud=fraud)
         if not fraud:
@@ -511,6 +522,7 @@ class Learner:
                 "quiet_until": array("d", self.quiet.values()).tobytes(),
                 "references": self.references,
                 "counts": self.counts,
+                "warm_at": self.warm_at,
             }
         )
 
@@ -555,6 +567,9 @@ class Learner:
         learner.quiet = dict(zip(keys, until, strict=True))
         learner.references = dict(saved["references"])
         learner.counts = dict(saved["counts"])
+        # a checkpoint from before `warm_at` was kept: a warm stage counts every verdict
+        default = 0.0 if learner.anomaly.warm else None
+        learner.warm_at = saved.get("warm_at", default)
         return learner
 
 

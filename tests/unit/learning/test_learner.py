@@ -230,3 +230,37 @@ def test_a_burst_is_evidence_only_when_it_joins_identities() -> None:
         update={"delivery": order.delivery.model_copy(update={"pickup_point": True})}
     )
     assert not _coordinated(at_pickup, shared, 2)
+
+
+def test_a_verdict_on_an_order_scored_before_the_warm_up_leaves_the_anomaly_threshold(
+    calls: list[Call],
+) -> None:
+    """Before the stage is warm its scores are no comparisons (their scale still moves): a
+    `legit` verdict on such an order must not set the floor legit verdicts give the anomaly
+    threshold (on a small month that floor was 7.5, above every honest score after the warm-up,
+    and the stage never spoke). The verdict still teaches the classifier and the edge threshold."""
+    labelled = {c[1].order_id for c in calls if c[0] == "label"}
+    at = next(
+        n for n, c in enumerate(calls[:200]) if c[0] == "paid" and c[1].order_id not in labelled
+    )
+    event = calls[at][1]
+    verdict = decode_label(
+        orjson.dumps(
+            {
+                "schema_version": 1,
+                "order_id": event.order_id,
+                "label": "legit",
+                "labelled_at": event.occurred_at.isoformat(),
+                "analyst": "analyst-01",
+            }
+        )
+    )
+    plain, told = Learner(RULES, CONFIG), Learner(RULES, CONFIG)
+    play(plain, calls)
+    play(told, [*calls[: at + 1], ("label", verdict, None), *calls[at + 1 :]])
+    assert told.warm_at is not None and event.occurred_at.timestamp() < told.warm_at
+    assert told.verdicts.learnt == plain.verdicts.learnt + 1
+    assert (
+        told.thresholds["edge_burst"].legit.count == plain.thresholds["edge_burst"].legit.count + 1
+    )
+    assert told.thresholds["anomaly"].legit.count == plain.thresholds["anomaly"].legit.count
