@@ -316,6 +316,20 @@ def _long_ring(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     )
 
 
+def _young_burst(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
+    n, limit, orders = count(e["categories"]), count(e["threshold"]), count(e["orders"])
+    minutes, days = count(e["window_minutes"]), e["account_age_days"]
+    if lang == "zh":
+        return (
+            f"注册 {days} 天的新账户在 {minutes} 分钟内分 {orders} 笔订单购买 {n} 个补贴品类"
+            f"(阈值 {limit})"
+        )
+    return (
+        f"an account {days} days old bought {n} subsidised categories in {orders} orders "
+        f"within {minutes} minutes (threshold {limit})"
+    )
+
+
 def _drift(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     stream = word(f"stream:{e['stream']}", lang)
     before, after, peers = (share(e[k]) for k in ("before", "after", "peers_median"))
@@ -350,6 +364,7 @@ RENDERERS: dict[str, Render] = {
     "edge_burst": _edge_burst,
     "merchant_drift": _drift,
     "long_ring": _long_ring,
+    "young_burst": _young_burst,
 }
 
 

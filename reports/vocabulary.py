@@ -72,6 +72,10 @@ _DETECTORS: dict[str, tuple[str, str]] = {
     "edge_burst": ("关联突增(模型)", "burst of links (model)"),
     "merchant_drift": ("商户指标漂移(模型)", "merchant drift (model)"),
     "long_ring": ("长期共用设备与账户(模型)", "one device and card for many, over weeks (model)"),
+    "young_burst": (
+        "新账户一小时内多品类下单(模型)",
+        "new account, many categories in an hour (model)",
+    ),
     # the detector families (Detector.name): the pattern groups the rules configure
     "compliance": ("合规检查", "compliance checks"),
     "identity_rings": ("身份团伙", "identity rings"),

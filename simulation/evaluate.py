@@ -24,7 +24,14 @@ from simulation.unnamed import UNNAMED
 
 RISKS = ("compliance", "hoarding", "arbitrage", "fraud")
 # the learning stage's detectors (detectors.learning.DETECTORS), in the order they are added
-LEARNING = ("anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring")
+LEARNING = (
+    "anomaly",
+    "classifier",
+    "edge_burst",
+    "merchant_drift",
+    "long_ring",
+    "young_burst",
+)
 # the unnamed patterns a per-order score can see at payment time (a merchant's drift shows in
 # its refunds, days later: the drift detector's job, not the anomaly score's)
 ORDER_LEVEL = ("anomaly_basket", "odd_hour_burst", "slow_drip_ring")

@@ -34,7 +34,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 # `detectors.learning.DETECTORS`, spelt out so that the metrics need not import the models
 # (tests/unit/metrics/test_learning_metrics.py holds them equal)
-LEARNING_DETECTORS = ("anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring")
+LEARNING_DETECTORS = (
+    "anomaly",
+    "classifier",
+    "edge_burst",
+    "merchant_drift",
+    "long_ring",
+    "young_burst",
+)
 
 # family -> (type, help, label names)
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {

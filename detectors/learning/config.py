@@ -77,6 +77,14 @@ class LearningConfig:
     # orders are more than the 0.1 % above a 99.9 % quantile, and set it (one ring of two found)
     ring_quantile: float = 0.99
     ring_pairs: int = 500_000  # device-and-card pairs whose order ids are kept (oldest go)
+    # -- a young account's burst (bursts.py): orders that each bring a new subsidised category
+    # within the hour, from an account younger than the rules' new_account_days. Two is a
+    # newcomer's phone and then a fridge (on the simulated month 2-24 honest ones, as many as the
+    # frauds); three separate orders of three categories inside an hour is no household's
+    # shopping (a household's appliances come in one basket or over days). Raised above this
+    # when honest traffic's `burst_quantile` of the count says more is ordinary.
+    burst_orders: int = 3
+    burst_quantile: float = 0.99
     # -- compact entity state for the features ---------------------------------------------
     links_horizon_days: float = 14.0  # distinct identities per device, address... this far back
     long_horizon_days: float = 42.0  # ... and per device and payment account over six weeks

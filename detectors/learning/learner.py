@@ -27,6 +27,7 @@ from detectors.alerts import Alert
 from detectors.context import LaterEvent
 from detectors.learning import codec
 from detectors.learning.anomaly import AnomalyStage
+from detectors.learning.bursts import ConsumerHours
 from detectors.learning.calibration import Flood, Threshold
 from detectors.learning.classifier import Verdicts
 from detectors.learning.config import LearningConfig
@@ -74,9 +75,10 @@ TUNABLE = frozenset(
         "drift_watch_days",
         "edge_threshold",
         "ring_household",
+        "burst_orders",
     }
 )
-DETECTORS = ("anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring")
+DETECTORS = ("anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring", "young_burst")
 PAIR_ORDERS = 16  # order ids kept per device-and-card pair, the newest
 
 
@@ -130,7 +132,12 @@ class Learner:
             "classifier": self._threshold(0.999, 0.0),
             # identities per device-and-card pair of honest orders: a count, the margin 1
             "long_ring": self._threshold(config.ring_quantile, 1.0),
+            # new categories per consumer-hour of approved subsidised orders: a count
+            # (its floor, `burst_orders`, holds while few are in: read after 1/(1-q) scores)
+            "young_burst": self._threshold(config.burst_quantile, 1.0, early=True),
         }
+        self.hours = ConsumerHours()
+        self.young = rules.detectors.new_account_days * DAY
         # device-and-card pair -> ((order id, event-time hour), ...) newest last; the table in
         # order of last use, so the oldest pairs go first past `ring_pairs`
         self.pairs: dict[int, tuple[tuple[str, int], ...]] = {}
@@ -143,7 +150,9 @@ class Learner:
         self.last = Scores()
         self.warm_at: float | None = None  # event time of the first order scored warm
 
-    def _threshold(self, q: float, margin: float, *, robust: bool = False) -> Threshold:
+    def _threshold(
+        self, q: float, margin: float, *, robust: bool = False, early: bool = False
+    ) -> Threshold:
         # A q-quantile of honest scores is read once 1/(1-q) of them are in (one beyond it), and
         # the anomaly stage's are counted only once the stage is warm: its scores before that
         # are not yet comparisons (on a simulated month, 19 honest orders alerted the day after
@@ -157,7 +166,7 @@ class Learner:
         return Threshold(
             q=q,
             margin=margin,
-            warmup=settled if robust else max(1, self.config.warmup_orders // 2, settled),
+            warmup=settled if robust or early else max(1, self.config.warmup_orders // 2, settled),
             legit_q=self.config.legit_quantile,
             min_verdicts=self.config.calibration_verdicts,
             tail_z=NormalDist().inv_cdf(q) if robust else None,
@@ -180,6 +189,7 @@ class Learner:
             self._sweep_pairs(ts)
         self.entities.sweep(ts)
         self.long.sweep(ts)
+        self.hours.sweep(ts)
         self.verdicts.expire(ts)
         self.counts["orders"] += 1
         identity = identity_fingerprint(event.consumer.id_hash)
@@ -270,6 +280,10 @@ class Learner:
         if pair_ids >= ring_limit:
             alert = self._ring_alert(event, pair_orders, pair_ids, ring_limit)
             self._admit(alerts, alert, self._quiet(owners[1:3], ts))
+        if event.subsidy_amount > 0:
+            young = self._young_burst(event, identity, approved, ts)
+            if young is not None:
+                self._admit(alerts, young, quiet)
         drift = self.merchants.share(event.merchant_id, event.order_id, subsidy_share, ts)
         if drift is not None:
             alerts.append(self._drift_alert(event, drift))
@@ -313,6 +327,41 @@ class Learner:
         if math.isinf(honest):
             return 1 << 30
         return max(self.config.ring_household, int(honest)) + 1
+
+    def _young_burst(
+        self, event: OrderPaid, identity: int, approved: bool, ts: float
+    ) -> Alert | None:
+        """Count the subsidised order in its consumer's hour; an alert when a young account's
+        hour reaches the limit: above `burst_orders` - 1 and above what honest traffic shows."""
+        categories = tuple(sorted({item.category for item in event.items}))
+        new, orders = self.hours.add(identity, event.order_id, ts, categories)
+        threshold = self.thresholds["young_burst"]
+        honest = threshold.value()
+        limit = 1 << 30 if math.isinf(honest) else max(self.config.burst_orders, int(honest) + 1)
+        if approved and new < limit:
+            threshold.observe(float(new))
+        age = ts - event.consumer.account_created_at.timestamp()
+        if new < limit or age >= self.young:
+            return None
+        typical = round(threshold.honest.get() or 1.0, 3)
+        evidence = {
+            "categories": new,
+            "threshold": limit,
+            "orders": len(orders),
+            "window_minutes": round(self.hours.window / 60),
+            "account_age_days": round(max(0.0, age) / DAY, 2),
+            "drivers": [{"feature": "categories_in_hour", "value": new, "typical": typical}],
+        }
+        entity = ("consumer", event.consumer.id_hash)
+        return self._alert(
+            "young_burst",
+            "fraud",
+            event,
+            entity,
+            new / (2 * limit),
+            evidence,
+            order_ids=list(orders),
+        )
 
     def _classifier_threshold(self) -> float:
         """Strict while few verdicts are in, easing towards `classifier_threshold`."""
@@ -523,6 +572,7 @@ class Learner:
                 "references": self.references,
                 "counts": self.counts,
                 "warm_at": self.warm_at,
+                "hours": self.hours.state(),
             }
         )
 
@@ -567,6 +617,7 @@ class Learner:
         learner.quiet = dict(zip(keys, until, strict=True))
         learner.references = dict(saved["references"])
         learner.counts = dict(saved["counts"])
+        learner.hours.load(saved["hours"])
         # a checkpoint from before `warm_at` was kept: a warm stage counts every verdict
         default = 0.0 if learner.anomaly.warm else None
         learner.warm_at = saved.get("warm_at", default)

@@ -5,6 +5,7 @@ stage), and for what the simulator never raises, alerts from small events made f
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from detectors.examples import cancel, order, phone_entry, refund
 from detectors.learning import Learner, LearningConfig
 from detectors.learning.drift import Drift
-from detectors.pipeline import Pipeline
+from detectors.pipeline import Outcome, Pipeline
 from detectors.store import MemoryStore
 from replay import Replay
 from replay.learning import LearningRun
@@ -23,6 +24,10 @@ from reports.vocabulary import LANGS, known
 from schemas.outputs import Origin, dumps
 from schemas.rules import ProgrammeRules, load_rules
 from simulation.generator import generate
+
+APPROVED = Outcome(
+    "processed", decision={}, kind="approve", claim=Decimal(450), allowed=Decimal(450)
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # a snake_case key or code left in the sentence
@@ -84,6 +89,13 @@ def _made(tmp_path: Path) -> list[dict[str, Any]]:
     alerts.append(orjson.loads(dumps(learner._drift_alert(paid, drift).record())))
     ring = learner._ring_alert(paid, ((paid.order_id, 0),), 6, 5)
     alerts.append(orjson.loads(dumps(ring.record())))
+    for k in range(100):  # the calibration's ordinary traffic, before a young account's hour
+        learner.on_paid(order(f"p{k}", number=100 + k, hours=-5 + 0.01 * k), APPROVED)
+    young = "2026-07-05T20:00:00+08:00"
+    for k, category in enumerate(("mobile_phone", "television", "refrigerator")):
+        fresh = order("gina", number=10 + k, hours=0.2 * k, category=category, created=young)
+        for alert in learner.on_paid(fresh, APPROVED):
+            alerts.append(orjson.loads(dumps(alert.record())))
     return alerts
 
 
@@ -100,7 +112,7 @@ def _check(alert: dict[str, Any]) -> None:
 
 
 def test_every_detector_has_a_renderer() -> None:
-    learning = {"anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring"}
+    learning = {"anomaly", "classifier", "edge_burst", "merchant_drift", "long_ring", "young_burst"}
     families = {"compliance", "identity_rings", "budget", "qualification", "device_codes"}
     alerting = known("detector") - families - {"controls"}
     assert alerting == set(RENDERERS), alerting ^ set(RENDERERS)
@@ -118,6 +130,7 @@ def test_simulated_alerts_read_as_sentences(simulated: list[dict[str, Any]]) -> 
         "budget_threshold",
         "merchant_drift",
         "long_ring",
+        "young_burst",
         "qualification_shared",
     }
     assert set(RENDERERS) - made <= set(seen), sorted(set(RENDERERS) - made - set(seen))
@@ -132,6 +145,7 @@ def test_made_alerts_read_as_sentences(tmp_path: Path) -> None:
         "refund_arbitrage",
         "merchant_drift",
         "long_ring",
+        "young_burst",
     }
     for alert in made:
         _check(alert)
