@@ -46,6 +46,7 @@ class Verdicts:
         self,
         *,
         expand: Callable[[dict[str, float]], dict[str, float]] = lambda x: x,
+        ignore: frozenset[str] = frozenset(),
         learning_rate: float,
         threshold: float,
         horizon_days: float,
@@ -55,6 +56,9 @@ class Verdicts:
         # what the model reads of a vector (derived features added, in place): applied after
         # `remember` has packed the vector as it came
         self.expand = expand
+        # features kept with the order (the explanations, the thresholds read them) that the
+        # model never learns, so never weighs: without a weight a feature adds nothing
+        self.ignore = ignore
         self.model = Logistic(learning_rate=learning_rate)
         self.quality = Progressive(threshold, milestones=milestones)
         self.horizon = horizon_days * DAY
@@ -92,7 +96,7 @@ class Verdicts:
         x = self.expand(self._unpack(kept[1]))
         probability = self.model.probability(x)
         self.quality.update(fraud, probability)
-        self.model.learn(x, fraud)
+        self.model.learn({k: v for k, v in x.items() if k not in self.ignore}, fraud)
         self.learnt += 1
         return Learnt(x, probability, tuple(array("Q", kept[2])), kept[0])
 

@@ -105,6 +105,14 @@ VERDICT_FEATURES = (
     # and, for each of `BINNED`, an indicator of its bucket ("device_ids=3"): a linear model
     # then weighs a family's two or three identities apart from a ring's six
 )
+# What the classifier does not weigh: identities on one device, payment account or phone. A
+# household shares them as a ring does (half its false alerts were families on one tablet and
+# card, early, while its verdicts were few); it reads sharing as `strangers` (identities there
+# who deliver elsewhere) and as the links' recent bursts. The counts stay with the anomaly
+# score, the rules' rings and `long_ring`.
+UNWEIGHED = frozenset(
+    ("device_ids", "payment_ids", "phone_ids", "device_ids_long", "payment_ids_long")
+)
 # counts whose effect on fraud is not monotone, each spelt out as bucket indicators
 BINNED = (
     "device_ids",

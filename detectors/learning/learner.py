@@ -38,6 +38,7 @@ from detectors.learning.features import (
     DAY,
     HOUR,
     SPANS,
+    UNWEIGHED,
     EntityState,
     VerdictContext,
     attribute_fingerprints,
@@ -115,6 +116,7 @@ class Learner:
         )
         self.verdicts = Verdicts(
             expand=expand,
+            ignore=UNWEIGHED,
             learning_rate=config.learning_rate,
             threshold=config.classifier_threshold,
             horizon_days=config.label_horizon_days,
