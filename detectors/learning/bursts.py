@@ -8,7 +8,8 @@ spent at once, before anyone looks. What is counted, per consumer over the last 
 time, is the orders that each brought a category the hour's earlier orders had not: a basket
 counts once, a repeat of a category not at all. The learner alerts (`young_burst`) when an
 account younger than the rules' `new_account_days` reaches the calibrated count (never below
-`LearningConfig.burst_orders`) and names every order of the hour.
+`LearningConfig.burst_orders`, one less at a `thin` hour of the day) and names every order of
+the hour.
 
 >>> hours = ConsumerHours()
 >>> hours.add(1, "o1", 0.0, ("tv", "fridge"))  # one basket of two categories counts once
@@ -28,6 +29,7 @@ from typing import Any
 
 HOUR = 3600.0
 MAX_KEPT = 16  # orders of one consumer within the hour that are kept (and named)
+THIN_FROM = 1000  # subsidised orders seen before an hour of the day may be called thin
 
 
 class ConsumerHours:
@@ -38,6 +40,10 @@ class ConsumerHours:
         self.window = window
         # identity fingerprint -> ((event time, order id, categories), ...)
         self.recent: dict[int, tuple[tuple[float, str, tuple[str, ...]], ...]] = {}
+        # identity fingerprint -> event time of its latest burst alert, while in the hour
+        self.alerts: dict[int, float] = {}
+        # subsidised orders per local hour of the day, for `thin`
+        self.by_hour = [0] * 24
 
     def add(
         self, identity: int, order_id: str, ts: float, categories: tuple[str, ...]
@@ -56,6 +62,23 @@ class ConsumerHours:
                 seen.update(cats)
         return new, tuple(o[1] for o in orders)
 
+    def thin(self, hour: int) -> bool:
+        """Count an order at this local hour of the day; whether the hour holds less than half
+        its even share (1/24) of the programme's subsidised orders (once there are enough). At
+        such an hour a pair of new categories is rarer from honest buyers than a triple by day
+        (the simulated month: 2-24 honest pairs a month at any hour, none at thin hours)."""
+        by_hour = self.by_hour
+        by_hour[hour] += 1
+        total = sum(by_hour)
+        return total >= THIN_FROM and by_hour[hour] * 48 < total
+
+    def alerted(self, identity: int, ts: float) -> bool:
+        """Whether the consumer's hour was alerted already: a later order extends that case."""
+        return ts - self.alerts.get(identity, float("-inf")) <= self.window
+
+    def mark(self, identity: int, ts: float) -> None:
+        self.alerts[identity] = ts
+
     def sweep(self, ts: float) -> None:
         cutoff = ts - self.window
         expired = []
@@ -65,11 +88,16 @@ class ConsumerHours:
             expired.append(key)
         for key in expired:
             del self.recent[key]
+        if self.alerts:
+            self.alerts = {k: t for k, t in self.alerts.items() if t > cutoff}
 
     def state(self) -> dict[str, Any]:
         return {
             "keys": array("Q", self.recent).tobytes(),
             "orders": [[[t, o, list(c)] for t, o, c in kept] for kept in self.recent.values()],
+            "alert_keys": array("Q", self.alerts).tobytes(),
+            "alert_times": array("d", self.alerts.values()).tobytes(),
+            "by_hour": list(self.by_hour),
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -79,6 +107,11 @@ class ConsumerHours:
             key: tuple((t, o, tuple(c)) for t, o, c in kept)
             for key, kept in zip(keys, state["orders"], strict=True)
         }
+        alert_keys, alert_times = array("Q"), array("d")
+        alert_keys.frombytes(state["alert_keys"])
+        alert_times.frombytes(state["alert_times"])
+        self.alerts = dict(zip(alert_keys, alert_times, strict=True))
+        self.by_hour = list(state["by_hour"])
 
 
 __all__ = ["ConsumerHours"]

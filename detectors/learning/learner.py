@@ -284,8 +284,11 @@ class Learner:
             self._admit(alerts, alert, self._quiet(owners[1:3], ts))
         if event.subsidy_amount > 0:
             young = self._young_burst(event, identity, approved, ts)
-            if young is not None:
-                self._admit(alerts, young, quiet)
+            hours = self.hours
+            if young is not None and self._admit(
+                alerts, young, quiet, extends=hours.alerted(identity, ts)
+            ):
+                hours.mark(identity, ts)
         drift = self.merchants.share(event.merchant_id, event.order_id, subsidy_share, ts)
         if drift is not None:
             alerts.append(self._drift_alert(event, drift))
@@ -334,12 +337,16 @@ class Learner:
         self, event: OrderPaid, identity: int, approved: bool, ts: float
     ) -> Alert | None:
         """Count the subsidised order in its consumer's hour; an alert when a young account's
-        hour reaches the limit: above `burst_orders` - 1 and above what honest traffic shows."""
+        hour reaches the limit: `burst_orders` (one less at a thin hour of the programme's
+        traffic) and above what honest traffic shows."""
         categories = tuple(sorted({item.category for item in event.items}))
-        new, orders = self.hours.add(identity, event.order_id, ts, categories)
+        hours = self.hours
+        new, orders = hours.add(identity, event.order_id, ts, categories)
+        thin = hours.thin(int(((ts + self.offset) % DAY) // HOUR))
         threshold = self.thresholds["young_burst"]
         honest = threshold.value()
-        limit = 1 << 30 if math.isinf(honest) else max(self.config.burst_orders, int(honest) + 1)
+        floor = self.config.burst_orders - 1 if thin else self.config.burst_orders
+        limit = 1 << 30 if math.isinf(honest) else max(floor, int(honest) + 1)
         if approved and new < limit:
             threshold.observe(float(new))
         age = ts - event.consumer.account_created_at.timestamp()
@@ -352,6 +359,7 @@ class Learner:
             "orders": len(orders),
             "window_minutes": round(self.hours.window / 60),
             "account_age_days": round(max(0.0, age) / DAY, 2),
+            "thin_hour": thin,
             "drivers": [{"feature": "categories_in_hour", "value": new, "typical": typical}],
         }
         entity = ("consumer", event.consumer.id_hash)
@@ -374,15 +382,22 @@ class Learner:
         quiet = self.quiet
         return any(quiet.get(key, -1.0) >= ts for key in owners)
 
-    def _admit(self, alerts: list[Alert], alert: Alert, quiet: bool) -> None:
-        """Keep `alert` unless an analyst found its entity legit or it floods."""
+    def _admit(
+        self, alerts: list[Alert], alert: Alert, quiet: bool, *, extends: bool = False
+    ) -> bool:
+        """Keep `alert` unless an analyst found its entity legit or it floods; `extends`: it
+        names one more order of a case already alerted (one case growing, not a flood)."""
         if quiet:
             self.counts["quieted"] += 1
-        elif self.flood.allow(alert.detector, alert.entity_key, alert.raised_at.timestamp()):
+        elif extends or self.flood.allow(
+            alert.detector, alert.entity_key, alert.raised_at.timestamp()
+        ):
             self.counts[alert.detector] += 1
             alerts.append(alert)
+            return True
         else:
             self.counts["held"] += 1
+        return False
 
     def on_later(self, event: LaterEvent, outcome: Outcome) -> list[Alert]:
         """A cancellation, refund or delivery applied by the decide half."""

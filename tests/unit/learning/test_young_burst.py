@@ -104,3 +104,34 @@ def test_the_hour_survives_a_checkpoint() -> None:
     last: OrderPaid = order("fresh", hours=31.6, number=2, category=CATEGORIES[2], created=YOUNG)
     alerts = named(again.on_paid(last, APPROVED))
     assert alerts and alerts[0].order_ids == [f"O-fresh-{k}" for k in range(3)]
+
+
+def test_at_a_thin_hour_a_pair_is_a_burst() -> None:
+    """Past 1,000 subsidised orders, an hour of the day holding less than half its even share
+    of them is thin: there a young account's two new categories within the hour are named."""
+    learner = Learner(RULES, CONFIG)
+    alerts: list[Alert] = []
+    for k in range(1200):  # old accounts, every order between 10:00 and 20:00 local time
+        day, slot = divmod(k, 100)
+        event = order(f"d{k}", hours=day * 24 + slot * 0.1, number=k)
+        alerts += learner.on_paid(event, APPROVED)
+    assert not named(alerts)
+    young = "2026-07-17T12:00:00+08:00"  # a day before
+    by_day = 12 * 24.0 + 2.0  # 12:00 local: a busy hour, a pair is not enough
+    assert not named(burst(learner, "noon", by_day, 0.2, CATEGORIES[:2], created=young))
+    at_night = 12 * 24.0 + 15.5  # 01:30 local
+    pair = named(burst(learner, "night", at_night, 0.2, CATEGORIES[:2], created=young))
+    assert len(pair) == 1 and pair[0].evidence["thin_hour"] is True
+    assert pair[0].order_ids == ["O-night-0", "O-night-1"]
+
+
+def test_a_long_burst_is_named_whole_past_the_flood_cap() -> None:
+    """Each further order of an alerted hour extends the case: named, whatever the cap per
+    entity and day (3) says of new cases."""
+    learner = Learner(RULES, CONFIG)
+    honest(learner)
+    six = (*CATEGORIES, "tablet", "smartwatch")
+    alerts = named(burst(learner, "greedy", 31.0, 0.1, six, created=YOUNG))
+    assert len(alerts) == 4  # the third order on
+    assert alerts[-1].order_ids == [f"O-greedy-{k}" for k in range(6)]
+    assert learner.counts["held"] == 0
