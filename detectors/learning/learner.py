@@ -135,7 +135,7 @@ class Learner:
             # identities per device-and-card pair of honest orders: a count, the margin 1
             "long_ring": self._threshold(config.ring_quantile, 1.0),
             # new categories per consumer-hour of approved subsidised orders: a count
-            # (its floor, `burst_orders`, holds while few are in: read after 1/(1-q) scores)
+            # (its floor, `burst_orders`, holds from the first order: read after 1/(1-q) scores)
             "young_burst": self._threshold(config.burst_quantile, 1.0, early=True),
         }
         self.hours = ConsumerHours()
@@ -346,7 +346,8 @@ class Learner:
         threshold = self.thresholds["young_burst"]
         honest = threshold.value()
         floor = self.config.burst_orders - 1 if thin else self.config.burst_orders
-        limit = 1 << 30 if math.isinf(honest) else max(floor, int(honest) + 1)
+        # the floor holds from the first order: the calibration may only raise it
+        limit = floor if math.isinf(honest) else max(floor, int(honest) + 1)
         if approved and new < limit:
             threshold.observe(float(new))
         age = ts - event.consumer.account_created_at.timestamp()
