@@ -319,14 +319,17 @@ def _long_ring(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
 def _young_burst(e: Facts, _entity: str, _s: float, lang: Lang) -> str:
     n, limit, orders = count(e["categories"]), count(e["threshold"]), count(e["orders"])
     minutes, days = count(e["window_minutes"]), e["account_age_days"]
+    thin = bool(e.get("thin_hour"))
     if lang == "zh":
+        when = ",低峰时段" if thin else ""
         return (
             f"注册 {days} 天的新账户在 {minutes} 分钟内分 {orders} 笔订单购买 {n} 个补贴品类"
-            f"(阈值 {limit})"
+            f"(阈值 {limit}{when})"
         )
+    when = ", at a thin hour" if thin else ""
     return (
         f"an account {days} days old bought {n} subsidised categories in {orders} orders "
-        f"within {minutes} minutes (threshold {limit})"
+        f"within {minutes} minutes (threshold {limit}{when})"
     )
 
 
