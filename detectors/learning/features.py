@@ -102,28 +102,12 @@ VERDICT_FEATURES = (
     "address_recent",  # ... to its address
     "phone_recent",  # ... to its phone
     "strangers",  # identities on its device, payment account or phone who deliver elsewhere
-    # and, for each of `BINNED`, an indicator of its bucket ("device_ids=3"): a linear model
-    # then weighs a family's two or three identities apart from a ring's six
 )
-# counts whose effect on fraud is not monotone, each spelt out as bucket indicators
-BINNED = (
-    "device_ids",
-    "payment_ids",
-    "address_ids",
-    "phone_ids",
-    "consumer_2h",
-    "consumer_1d",
-    "consumer_7d",
-    "device_ids_long",
-    "payment_ids_long",
-    "device_recent",
-    "payment_recent",
-    "address_recent",
-    "phone_recent",
-    "lines",
-    "categories",
-    "strangers",
-)
+# Until 2026-12-05 the classifier also read an indicator per bucket of 16 counts and of the
+# hour ("device_ids=3", "hour=0"). Each was present only when 1.0, so the standard scaler saw
+# it constant (deviation 0, scaled value 0) and the logistic regression's weight on it stayed
+# 0: they never moved a probability, and cost 9 µs an order. Dropped, the same answers bit for
+# bit (tests/unit/learning/test_classifier_indicators.py; docs/learning.md).
 ATTRIBUTES = ("device", "payment", "address", "phone")
 _NO_PROFILE = {
     "units_vs_category": 0.0,
@@ -353,29 +337,6 @@ def verdict_features(
     z["device_recent"], z["payment_recent"], z["address_recent"], z["phone_recent"] = recent
     z["strangers"] = float(strangers)
     return z
-
-
-def expand(z: dict[str, float]) -> dict[str, float]:
-    """`z` with its bucket indicators added, in place (what the classifier reads; `z` as it
-    was is what is kept for the verdict).
-
-    >>> z = dict.fromkeys(BINNED, 1.0) | {"device_ids": 3.0, "address_ids": 31.0, "hour": 2.5}
-    >>> [k for k in expand(z) if k.startswith(("device_ids=", "address_ids=", "hour="))]
-    ['device_ids=3', 'address_ids=20+', 'hour=0']
-    """
-    for name, keys in _BUCKET_KEYS:
-        value = z[name]
-        z[keys[round(value) if value < 6.5 else (7 if value < 20 else 8)]] = 1.0
-    z[_HOUR_KEYS[int(z["hour"]) // 3 % 8]] = 1.0
-    return z
-
-
-# the indicators' names, made once: 0 to 6 as themselves, then 7-19 and 20+ (a pickup
-# station's month)
-_BUCKET_KEYS = tuple(
-    (name, tuple(f"{name}={b}" for b in (*range(7), "7+", "20+"))) for name in BINNED
-)
-_HOUR_KEYS = tuple(f"hour={h}" for h in range(0, 24, 3))
 
 
 def _pack(table: dict[int, int | tuple[int, ...]]) -> dict[str, bytes]:

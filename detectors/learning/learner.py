@@ -39,7 +39,6 @@ from detectors.learning.features import (
     EntityState,
     VerdictContext,
     attribute_fingerprints,
-    expand,
     identity_fingerprint,
     order_features,
     verdict_features,
@@ -110,7 +109,6 @@ class Learner:
             window=config.hst_window,
         )
         self.verdicts = Verdicts(
-            expand=expand,
             learning_rate=config.learning_rate,
             threshold=config.classifier_threshold,
             horizon_days=config.label_horizon_days,
