@@ -109,13 +109,6 @@ VERDICT_FEATURES = (
 # 0: they never moved a probability, and cost 9 µs an order. Dropped, the same answers bit for
 # bit (tests/unit/learning/test_classifier_indicators.py; docs/learning.md).
 ATTRIBUTES = ("device", "payment", "address", "phone")
-_NO_PROFILE = {
-    "units_vs_category": 0.0,
-    "amount_vs_category": 0.0,
-    "amount_vs_merchant": 0.0,
-    "merchant_hour": 0.0,
-    "merchant_markup": 0.0,
-}
 HOUR = 3600.0
 DAY = 86400.0
 MAX_IDENTITIES = 64  # per attribute: a pickup station's month of residents fits
@@ -165,8 +158,12 @@ class EntityState:
     def __init__(self, horizon_days: float, max_entries: int = 1_000_000) -> None:
         self.horizon = int(horizon_days * 24)  # hours
         self.max_entries = max_entries
-        # consumer fingerprint -> (last event time, orders (2 h half-life), (1 day), (7 days))
+        # consumer fingerprint -> (last event time, orders (2 h half-life), (1 day), (7 days)),
+        # in order of last update; `newest` the latest event time counted, `late` the most an
+        # order counted came behind the newest before it (so the sweep knows where to stop)
         self.velocity: dict[int, tuple[float, float, float, float]] = {}
+        self.newest = -math.inf
+        self.late = 0.0
         # attribute fingerprint -> identity << 32 | hour, or a tuple of those (newest last)
         self.links: dict[int, int | tuple[int, ...]] = {}
         self.swept = -1  # the event-time day of the last sweep
@@ -176,8 +173,13 @@ class EntityState:
         self.strangers = 0
 
     def consumer(self, key: int, ts: float) -> tuple[float, float, float]:
-        """Count this order for the consumer; its decayed counts, this order included."""
-        entry = self.velocity.get(key)
+        """Count this order for the consumer; its decayed counts, this order included. The
+        entry moves to the end of the table: the table stays in order of last update."""
+        if ts > self.newest:
+            self.newest = ts
+        elif self.newest - ts > self.late:
+            self.late = self.newest - ts
+        entry = self.velocity.pop(key, None)
         if entry is None:
             self.velocity[key] = (ts, 1.0, 1.0, 1.0)
             return 1.0, 1.0, 1.0
@@ -255,10 +257,22 @@ class EntityState:
         for key in expired:
             del links[key]
         stale = ts - 30 * DAY  # a consumer's 7-day count is below 5 % a month later
-        self.velocity = {k: v for k, v in self.velocity.items() if v[0] >= stale}
+        # In order of last update, every consumer after one last seen at `stale + late` or
+        # later was counted after it, at most `late` behind the newest time then: none of them
+        # is stale, and the scan stops there (the same consumers forgotten as a full pass).
+        velocity = self.velocity
+        fresh = stale + self.late
+        old = []
+        for key, counts in velocity.items():
+            if counts[0] >= fresh:
+                break
+            if counts[0] < stale:
+                old.append(key)
+        for key in old:
+            del velocity[key]
         for table in (self.links, self.velocity):
             excess = len(table) - self.max_entries
-            if excess > 0:  # the oldest go first
+            if excess > 0:  # the longest unused go first
                 for key in list(table)[:excess]:
                     del table[key]
 
@@ -268,6 +282,8 @@ class EntityState:
             "links": _pack(self.links),
             "velocity_keys": array("Q", velocity).tobytes(),
             "velocity": array("d", (v for entry in velocity.values() for v in entry)).tobytes(),
+            "newest": self.newest,
+            "late": self.late,
             "swept": self.swept,
         }
 
@@ -281,6 +297,10 @@ class EntityState:
             for n, k in enumerate(keys)
         }
         self.swept = state["swept"]
+        # a checkpoint from before 2026-12-05 kept the table in order of first count: its
+        # sweeps scan the whole table
+        self.newest = state.get("newest", -math.inf)
+        self.late = state.get("late", math.inf)
 
 
 class VerdictContext:
@@ -391,15 +411,23 @@ def order_features(
     if ts is None:
         ts = event.occurred_at.timestamp()
     amount = float(event.order_amount)
+    items = event.items
     units = 0
-    categories = set()
     markup = 0.0
-    for item in event.items:
-        units += item.quantity
-        categories.add(item.category)
+    # each line's fields read once (a pydantic attribute is not a cheap read), for the basket's
+    # figures here and the profiles' comparisons below
+    categories: list[str] = []
+    quantities: list[int] = []
+    prices: list[float] = []
+    for item in items:
+        quantity, price = item.quantity, float(item.unit_price)
+        units += quantity
+        categories.append(item.category)
+        quantities.append(quantity)
+        prices.append(price)
         reference = references.get(item.sku)
         if reference:
-            markup = max(markup, float(item.unit_price) / reference - 1.0)
+            markup = max(markup, price / reference - 1.0)
     markup = min(max(markup, -0.5), 1.0)
     local_hour = ((ts + offset) % DAY) / HOUR
     age = max(0.0, ts - event.consumer.account_created_at.timestamp()) / DAY
@@ -426,24 +454,17 @@ def order_features(
     else:
         device_long, payment_long = float(device_ids), float(payment_ids)
     if profiles is not None:
-        items = event.items
-        usual = profiles.features(
-            tuple(i.category for i in items),
-            tuple(i.quantity for i in items),
-            tuple(float(i.unit_price) for i in items),
-            event.merchant_id,
-            local_hour,
-            markup,
-            amount,
+        by_units, by_line, by_merchant, merchant_hour, merchant_markup = profiles.compare(
+            categories, quantities, prices, event.merchant_id, local_hour, markup, amount
         )
     else:
-        usual = _NO_PROFILE
+        by_units = by_line = by_merchant = merchant_hour = merchant_markup = 0.0
     return {
         "amount": math.log1p(amount),
         "subsidy_share": float(event.subsidy_amount) / amount if amount > 0 else 0.0,
-        "lines": float(len(event.items)),
+        "lines": float(len(items)),
         "units": math.log1p(units),
-        "categories": float(len(categories)),
+        "categories": float(len(set(categories))),
         "hour": local_hour,
         "account_age": math.log1p(age),
         "markup": markup,
@@ -456,7 +477,11 @@ def order_features(
         "phone_ids": float(phone_ids),
         "device_ids_long": device_long,
         "payment_ids_long": payment_long,
-        **usual,
+        "units_vs_category": by_units,
+        "amount_vs_category": by_line,
+        "amount_vs_merchant": by_merchant,
+        "merchant_hour": merchant_hour,
+        "merchant_markup": merchant_markup,
         "merchant_refund_rate": merchant[0],
         "merchant_subsidy_share": merchant[1],
         "edge_burst": edge_burst,

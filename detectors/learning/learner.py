@@ -132,8 +132,11 @@ class Learner:
         self.pairs: dict[int, tuple[tuple[str, int], ...]] = {}
         self.flood = Flood(per_entity=config.alerts_per_entity_day, per_hour=config.alerts_per_hour)
         # fingerprint of a consumer, device, payment account or phone an analyst found legit
-        # -> event time until which no learning alert names it
+        # -> event time until which no learning alert names it; in order of last update, each
+        # at most `quiet_late` before the latest `until` set then (`_sweep_quiet` stops early)
         self.quiet: dict[int, float] = {}
+        self.quiet_newest = -math.inf
+        self.quiet_late = 0.0
         self.references: dict[str, float] = {}
         self.counts = dict.fromkeys(("orders", "later", *DETECTORS, "held", "quieted"), 0)
         self.last = Scores()
@@ -168,7 +171,7 @@ class Learner:
         config = self.config
         ts = event.occurred_at.timestamp()
         if int(ts // DAY) > self.entities.swept:  # once a day of event time
-            self.quiet = {k: v for k, v in self.quiet.items() if v >= ts}
+            self._sweep_quiet(ts)
             self._sweep_pairs(ts)
         self.entities.sweep(ts)
         self.long.sweep(ts)
@@ -283,6 +286,22 @@ class Learner:
             del pairs[next(iter(pairs))]
         return identities, orders
 
+    def _sweep_quiet(self, ts: float) -> None:
+        """Forget the quiet periods that ended before `ts`. The table is in order of last
+        update, and every entry after one ending at `ts + quiet_late` or later was set after
+        it, at most `quiet_late` before the latest end then: the scan stops there (the same
+        entries forgotten as a pass over all of them)."""
+        quiet = self.quiet
+        fresh = ts + self.quiet_late
+        expired = []
+        for key, until in quiet.items():
+            if until >= fresh:
+                break
+            if until < ts:
+                expired.append(key)
+        for key in expired:
+            del quiet[key]
+
     def _sweep_pairs(self, ts: float) -> None:
         """Forget the pairs whose newest order the long horizon has passed: the table is in
         order of last use, so the scan stops at the first pair still in it."""
@@ -350,10 +369,19 @@ class Learner:
         thresholds["edge_burst"].verdict(x["edge_burst"], fraud=fraud)
         thresholds["classifier"].verdict(learnt.probability, fraud=fraud)
         if not fraud:
-            until = label.labelled_at.timestamp() + self.config.quiet_days * DAY
-            for key in learnt.owners:
-                if self.quiet.get(key, -1.0) < until:
-                    self.quiet[key] = until
+            self._hush(learnt.owners, label.labelled_at.timestamp() + self.config.quiet_days * DAY)
+
+    def _hush(self, owners: tuple[int, ...], until: float) -> None:
+        """No learning alert names any of `owners` until `until` (event time)."""
+        if until > self.quiet_newest:
+            self.quiet_newest = until
+        elif self.quiet_newest - until > self.quiet_late:
+            self.quiet_late = self.quiet_newest - until
+        quiet = self.quiet
+        for key in owners:
+            if quiet.get(key, -1.0) < until:
+                quiet.pop(key, None)  # to the end: the table in order of last update
+                quiet[key] = until
 
     # -- outputs -----------------------------------------------------------------------------
 
@@ -507,6 +535,8 @@ class Learner:
                 "pair_orders": [[list(o) for o in kept] for kept in self.pairs.values()],
                 "quiet_keys": array("Q", self.quiet).tobytes(),
                 "quiet_until": array("d", self.quiet.values()).tobytes(),
+                "quiet_newest": self.quiet_newest,
+                "quiet_late": self.quiet_late,
                 "references": self.references,
                 "counts": self.counts,
             }
@@ -551,6 +581,9 @@ class Learner:
         keys.frombytes(saved["quiet_keys"])
         until.frombytes(saved["quiet_until"])
         learner.quiet = dict(zip(keys, until, strict=True))
+        # before 2026-12-05 the table was not kept in order of update: sweep all of it
+        learner.quiet_newest = saved.get("quiet_newest", -math.inf)
+        learner.quiet_late = saved.get("quiet_late", math.inf)
         learner.references = dict(saved["references"])
         learner.counts = dict(saved["counts"])
         return learner

@@ -47,7 +47,7 @@ class RiverHalfSpace:
         from river import anomaly
 
         self.scaler = MinMax()
-        self.trees = anomaly.HalfSpaceTrees(**kw)
+        self.trees: Any = anomaly.HalfSpaceTrees(**kw)
 
     def score(self, x: dict[str, float]) -> float:
         return float(self.trees.score_one(self.scaler.transform(x)))
