@@ -392,6 +392,7 @@ def order_features(
     offset: float,
     *,
     ts: float | None = None,
+    account_age: float | None = None,
     identity: int | None = None,
     attributes: tuple[int, int, int, int] | None = None,
     merchant: tuple[float, float] = (0.0, 0.0),
@@ -404,9 +405,10 @@ def order_features(
     `offset` is the programme's UTC offset in seconds (its calendar's hour of day), `references`
     the catalog's reference price per SKU, `identity` and `attributes` the fingerprints (computed
     here when not given), `merchant` the merchant's (refund rate, subsidy share) before this
-    order, `edge_burst` the order's MIDAS-R score; `ts` its event time, when known; `long` the
-    links over weeks (devices and payment accounts), `profiles` the category's and merchant's
-    usual (without them those features are 0 and 1).
+    order, `edge_burst` the order's MIDAS-R score; `ts` its event time and `account_age` the
+    consumer's in seconds, when known; `long` the links over weeks (devices and payment
+    accounts), `profiles` the category's and merchant's usual (without them those features are
+    0).
     """
     if ts is None:
         ts = event.occurred_at.timestamp()
@@ -430,7 +432,9 @@ def order_features(
             markup = max(markup, price / reference - 1.0)
     markup = min(max(markup, -0.5), 1.0)
     local_hour = ((ts + offset) % DAY) / HOUR
-    age = max(0.0, ts - event.consumer.account_created_at.timestamp()) / DAY
+    if account_age is None:
+        account_age = ts - event.consumer.account_created_at.timestamp()
+    age = max(0.0, account_age) / DAY
     if identity is None:
         identity = identity_fingerprint(event.consumer.id_hash)
     device, payment, address, phone = attributes or attribute_fingerprints(event)

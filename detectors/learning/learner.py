@@ -164,12 +164,22 @@ class Learner:
         """A catalog record: its reference price, for the `markup` feature."""
         self.references[entry.sku] = float(entry.reference_price)
 
-    def on_paid(self, event: OrderPaid, outcome: Outcome) -> list[Alert]:
-        """A paid order, after the decide half (`outcome` of `Pipeline.decide`)."""
+    def on_paid(
+        self,
+        event: OrderPaid,
+        outcome: Outcome,
+        *,
+        ts: float | None = None,
+        account_age: float | None = None,
+    ) -> list[Alert]:
+        """A paid order, after the decide half (`outcome` of `Pipeline.decide`); `ts` and
+        `account_age` in seconds as the decide half computed them, if it did (each
+        `timestamp()` of a pydantic datetime costs about a microsecond)."""
         if outcome.decision is None:  # a duplicate, or refused: nothing was decided
             return []
         config = self.config
-        ts = event.occurred_at.timestamp()
+        if ts is None:
+            ts = event.occurred_at.timestamp()
         if int(ts // DAY) > self.entities.swept:  # once a day of event time
             self._sweep_quiet(ts)
             self._sweep_pairs(ts)
@@ -185,6 +195,7 @@ class Learner:
             self.references,
             self.offset,
             ts=ts,
+            account_age=account_age,
             identity=identity,
             attributes=targets,
             merchant=self.merchants.profile(event.merchant_id),
@@ -330,7 +341,11 @@ class Learner:
 
     def _quiet(self, owners: tuple[int, ...], ts: float) -> bool:
         quiet = self.quiet
-        return any(quiet.get(key, -1.0) >= ts for key in owners)
+        if quiet:
+            for key in owners:
+                if quiet.get(key, -1.0) >= ts:
+                    return True
+        return False
 
     def _admit(self, alerts: list[Alert], alert: Alert, quiet: bool) -> None:
         """Keep `alert` unless an analyst found its entity legit or it floods."""
@@ -342,18 +357,21 @@ class Learner:
         else:
             self.counts["held"] += 1
 
-    def on_later(self, event: LaterEvent, outcome: Outcome) -> list[Alert]:
-        """A cancellation, refund or delivery applied by the decide half."""
+    def on_later(
+        self, event: LaterEvent, outcome: Outcome, *, ts: float | None = None
+    ) -> list[Alert]:
+        """A cancellation, refund or delivery applied by the decide half (`ts` as it computed
+        it, if it did)."""
         if outcome.status != "processed":
             return []
         self.counts["later"] += 1
-        released = event.event_type != "order_delivered"
+        kind = event.event_type
         drift = self.merchants.fate(
             event.merchant_id,
             event.order_id,
-            released,
-            event.occurred_at.timestamp(),
-            refund=event.event_type == "order_refunded",
+            kind != "order_delivered",
+            event.occurred_at.timestamp() if ts is None else ts,
+            refund=kind == "order_refunded",
         )
         return [] if drift is None else [self._drift_alert(event, drift)]
 
