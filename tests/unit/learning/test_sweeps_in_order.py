@@ -1,4 +1,5 @@
-"""Tables swept by a scan that stops early forget exactly what a pass over all of them did.
+"""Tables swept by a scan that stops early forget exactly what a pass over all of them did
+(and the peers' median read off a sorted ranking is the one a pass over all merchants gives).
 
 The consumers' decayed counts and the analysts' quiet periods are kept in order of last
 update; the daily sweep stops at the first entry that no later one can be older than (given
@@ -12,11 +13,13 @@ from __future__ import annotations
 import math
 import random
 from array import array
+from statistics import median
 
 import pytest
 
 from detectors.learning import Learner
 from detectors.learning.classifier import Verdicts
+from detectors.learning.drift import MerchantDrift
 from detectors.learning.features import DAY, HOUR, EntityState
 from schemas.rules import load_rules
 
@@ -108,3 +111,33 @@ def test_kept_features_pack_as_float32_arrays_did_even_beyond_their_range() -> N
     assert v.pending["O1"][2] == array("Q", (1, 2, 3, 2**64 - 1)).tobytes()
     far = array("f", v.pending["O2"][1])
     assert far[0] == math.inf and math.isnan(far[1]) and far[2] == -math.inf
+
+
+def reference_peers(drift: MerchantDrift, merchant: str, stream: str) -> float:
+    """The peers' median as a pass over every merchant gave it."""
+    levels = [
+        m.levels[stream] or 0.0
+        for key, m in drift.merchants.items()
+        if key != merchant and m.events[stream] >= drift.min_events
+    ]
+    return median(levels) if levels else 0.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_peers_median_read_off_the_ranking_as_a_pass_over_every_merchant(seed: int) -> None:
+    rng = random.Random(seed)
+    drift = MerchantDrift(delta=0.01, min_events=20, watch_days=7.0)
+    merchants = [f"M{k}" for k in range(rng.randrange(30, 60))]
+    for n in range(20_000):
+        merchant = rng.choice(merchants[: 3 + n // 300])
+        if rng.random() < 0.5:
+            drift.fate(merchant, f"O{n}", rng.random() < 0.1, n * 60.0)
+        else:
+            drift.share(merchant, f"O{n}", rng.choice((0.0, 0.1, 0.15, 0.2)), n * 60.0)
+        if n % 97 == 0:
+            for stream in ("refund_rate", "subsidy_share"):
+                for other in (merchant, rng.choice(merchants), "unknown"):
+                    assert drift._peers(other, stream) == reference_peers(drift, other, stream)
+    again = MerchantDrift(delta=0.01, min_events=20, watch_days=7.0)
+    again.load(drift.state())
+    assert again.ranked == drift.ranked and len(drift.ranked["refund_rate"]) > 20
