@@ -180,12 +180,16 @@ class Learner:
         config = self.config
         if ts is None:
             ts = event.occurred_at.timestamp()
-        if int(ts // DAY) > self.entities.swept:  # once a day of event time
-            self._sweep_quiet(ts)
-            self._sweep_pairs(ts)
-        self.entities.sweep(ts)
-        self.long.sweep(ts)
-        self.verdicts.expire(ts)
+        day = int(ts // DAY)
+        entities, long, verdicts = self.entities, self.long, self.verdicts
+        if day > entities.swept or day > long.swept or day > verdicts.swept:
+            # once a day of event time (each sweep would return at once on another order)
+            if day > entities.swept:
+                self._sweep_quiet(ts)
+                self._sweep_pairs(ts)
+            entities.sweep(ts)
+            long.sweep(ts)
+            verdicts.expire(ts)
         self.counts["orders"] += 1
         identity = identity_fingerprint(event.consumer.id_hash)
         targets = attribute_fingerprints(event)
