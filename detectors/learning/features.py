@@ -106,7 +106,7 @@ VERDICT_FEATURES = (
 # Until 2026-12-05 the classifier also read an indicator per bucket of 16 counts and of the
 # hour ("device_ids=3", "hour=0"). Each was present only when 1.0, so the standard scaler saw
 # it constant (deviation 0, scaled value 0) and the logistic regression's weight on it stayed
-# 0: they never moved a probability, and cost 9 µs an order. Dropped, the same answers bit for
+# 0: they never moved a probability, and cost 4-6 µs an order. Dropped: the same answers bit for
 # bit (tests/unit/learning/test_classifier_indicators.py; docs/learning.md).
 ATTRIBUTES = ("device", "payment", "address", "phone")
 HOUR = 3600.0

@@ -4,7 +4,7 @@ Until 2026-12-05 each order's vector got one key per bucket of 16 counts and of 
 to 1.0 when the count fell in it and absent otherwise. The standard scaler counts a key only
 when present, so it saw each one constant at 1.0: deviation 0, scaled value 0, and the
 logistic regression's gradient on it, and so its weight, stayed 0. They never moved a
-probability: without them the model gives the same probabilities bit for bit, at 9 µs less an
+probability: without them the model gives the same probabilities bit for bit, 4-6 µs less an
 order (docs/learning.md).
 """
 
