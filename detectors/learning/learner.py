@@ -233,7 +233,9 @@ class Learner:
         # an untrained classifier's probability joins nothing: not worth its microseconds
         probability = self.verdicts.probability(z) if trained else 0.0
         self.last = Scores(event.order_id, score if self.anomaly.warm else None, probability, burst)
-        classifier_limit = max(self._classifier_threshold(), thresholds["classifier"].value())
+        classifier_limit = (
+            max(self._classifier_threshold(), thresholds["classifier"].value()) if trained else 1.0
+        )
         edge_limit = max(config.edge_threshold, thresholds["edge_burst"].value())
         approved = outcome.kind == "approve"
         # scores from before the warm-up are not comparisons yet: they would set the threshold
@@ -245,10 +247,13 @@ class Learner:
             thresholds["classifier"].observe(probability)
 
         alerts: list[Alert] = []
-        about = ("consumer", event.consumer.id_hash)
-        quiet = self._quiet(owners, ts)
+        # who the alerts name, and whether an analyst quieted them: read only for an alert
+        about: tuple[str, str] | None = None
+        quiet: bool | None = None
         weight = learnt / (learnt + config.verdicts_half) if trained else 0.0
         if anomalous and (1.0 - weight) + weight * probability >= config.anomaly_gate:
+            about = ("consumer", event.consumer.id_hash)
+            quiet = self._quiet(owners, ts)
             evidence: dict[str, Any] = {
                 "score": round(score, 4),  # the alert's own score is scaled to 0-1
                 "threshold": round(anomaly_limit, 4),
@@ -260,6 +265,9 @@ class Learner:
             alert = self._alert("anomaly", "fraud", event, about, score, evidence)
             self._admit(alerts, alert, quiet)
         if trained and probability >= classifier_limit:
+            if about is None or quiet is None:
+                about = ("consumer", event.consumer.id_hash)
+                quiet = self._quiet(owners, ts)
             evidence = {
                 "threshold": round(classifier_limit, 4),
                 "labels_learnt": learnt,
@@ -269,6 +277,8 @@ class Learner:
             alert = self._alert("classifier", "fraud", event, about, probability, evidence)
             self._admit(alerts, alert, quiet)
         if burst >= edge_limit and _coordinated(event, z, where):
+            if quiet is None:
+                quiet = self._quiet(owners, ts)
             alert = self._edge_alert(event, z, burst, where, edge_limit)
             node_quiet = quiet or (0 <= where < 2 and self._quiet((targets[where],), ts))
             self._admit(alerts, alert, node_quiet if where >= 0 else quiet)
