@@ -112,8 +112,8 @@ def component_costs(folder: Path) -> tuple[dict[str, float], dict[str, int], Lea
     counted = learner.on_paid
     half = sum(1 for _ in (folder / "truth.jsonl").open("rb")) // 2
 
-    def midway(event: Any, outcome: Any) -> Any:
-        out = counted(event, outcome)
+    def midway(event: Any, outcome: Any, **kw: Any) -> Any:
+        out = counted(event, outcome, **kw)
         if learner.counts["orders"] == half:  # the state at its largest: verdicts pending
             started = time.perf_counter()
             blob = learner.checkpoint()
@@ -152,9 +152,9 @@ def compare_detectors(folder: Path) -> list[tuple[str, float, float]]:
     setattr(learner.anomaly, "score", keep)  # noqa: B010
     paid = learner.on_paid
 
-    def named(event: Any, outcome: Any) -> Any:
+    def named(event: Any, outcome: Any, **kw: Any) -> Any:
         before = len(vectors)
-        out = paid(event, outcome)
+        out = paid(event, outcome, **kw)
         if len(vectors) > before:
             vectors[-1] = (event.order_id, vectors[-1][1])
         return out

@@ -77,8 +77,9 @@ class LearningRun:
         event = watch.event
         outcome = _outcome(watch)
         if not isinstance(event, OrderPaid):
-            return allowed_out(learner.on_later(event, outcome), watch.allowed)
-        alerts = allowed_out(learner.on_paid(event, outcome), watch.allowed)
+            return allowed_out(learner.on_later(event, outcome, ts=watch.ts), watch.allowed)
+        paid = learner.on_paid(event, outcome, ts=watch.ts, account_age=watch.account_age)
+        alerts = allowed_out(paid, watch.allowed)
         if self._scores is not None and outcome.decision is not None:
             last = learner.last
             self._scores.write(

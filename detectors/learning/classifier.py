@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from detectors.learning.quality import Progressive
 
 DAY = 86400.0
 OWNERS = 4  # fingerprints kept per order: consumer, device, payment account, phone
+_OWNERS = struct.Struct(f"{OWNERS}Q")  # as array("Q") packs them
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +72,20 @@ class Verdicts:
         self.learnt = 0
         self.unmatched = 0  # verdicts on orders not (or no longer) remembered
         self.swept = -1
+        self._pack: struct.Struct | None = None
 
     def remember(
         self, order_id: str, ts: float, x: dict[str, float], owners: tuple[int, ...]
     ) -> None:
         if not self.names:
             self.names = tuple(x)
-        self.pending[order_id] = (
-            ts,
-            array("f", x.values()).tobytes(),
-            array("Q", owners).tobytes(),
-        )
+        if self._pack is None or self._pack.size != 4 * len(x):
+            self._pack = struct.Struct(f"{len(x)}f")
+        try:  # struct packs a dict's values several times faster than array
+            packed = self._pack.pack(*x.values())
+        except OverflowError:  # beyond float32: array keeps it as infinity
+            packed = array("f", x.values()).tobytes()
+        self.pending[order_id] = (ts, packed, _OWNERS.pack(*owners))
         if len(self.pending) > self.max_pending:
             del self.pending[next(iter(self.pending))]
 

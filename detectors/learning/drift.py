@@ -36,9 +36,9 @@ detector's false names (docs/learning.md). Deliveries are remembered for twice `
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from statistics import median
 from typing import Any
 
 from detectors.learning.models import Adwin
@@ -99,6 +99,9 @@ class MerchantDrift:
         # (an OrderedDict: a plain dict's first key is found by scanning past the slots of
         # every key deleted before it, which made each delivery cost 20 µs)
         self.delivered: OrderedDict[str, float] = OrderedDict()
+        # per stream, the recent levels of the merchants compared with peers (`min_events` or
+        # more values), sorted: the peers' median without a pass over every merchant
+        self.ranked: dict[str, list[float]] = {name: [] for name in PEERS}
 
     def profile(self, merchant: str) -> tuple[float, float]:
         """(refund rate, subsidy share) of the merchant lately (its recent levels)."""
@@ -142,12 +145,17 @@ class MerchantDrift:
         # every few values
         if changed or n % REFRESH == 0:
             state.means[stream] = window.mean
-        level = state.levels[stream]
+        old = state.levels[stream]
         # the mean of its first 1/LEVEL values, then the weighted one: seeded with the first
         # value alone, a merchant whose first order came back kept a level of 0.16 after 60
         level = state.levels[stream] = (
-            value if level is None else level + max(LEVEL, 1.0 / n) * (value - level)
+            value if old is None else old + max(LEVEL, 1.0 / n) * (value - old)
         )
+        if n >= self.min_events:  # compared with peers: its level in the ranking
+            ranked = self.ranked[stream]
+            if n > self.min_events:
+                del ranked[bisect_left(ranked, old or 0.0)]
+            insort(ranked, level)
         if notable:
             state.recent[stream].append((order_id, ts))
         if n < self.min_events:
@@ -190,12 +198,23 @@ class MerchantDrift:
         return Drift(merchant, stream, state.before[stream], level, peers, named, False)
 
     def _peers(self, merchant: str, stream: str) -> float:
-        levels = [
-            m.levels[stream] or 0.0
-            for key, m in self.merchants.items()
-            if key != merchant and m.events[stream] >= self.min_events
-        ]
-        return median(levels) if levels else 0.0
+        """The median level of the other merchants compared with peers (`statistics.median`
+        of theirs, read off the sorted ranking without the merchant's own)."""
+        ranked = self.ranked[stream]
+        n = len(ranked)
+        skip = n  # the merchant's own place in the ranking, if it is in it
+        own = self.merchants.get(merchant)
+        if own is not None and own.events[stream] >= self.min_events:
+            skip = bisect_left(ranked, own.levels[stream] or 0.0)
+            n -= 1
+        if n == 0:
+            return 0.0
+        half = n // 2
+        upper = ranked[half if half < skip else half + 1]
+        if n % 2:
+            return upper
+        lower = ranked[half - 1 if half - 1 < skip else half]
+        return (lower + upper) / 2
 
     def state(self) -> dict[str, Any]:
         merchants = {
@@ -229,6 +248,14 @@ class MerchantDrift:
             m.suspect = dict(saved["suspect"])
             m.watch = dict(saved["watch"])
             self.merchants[key] = m
+        self.ranked = {
+            name: sorted(
+                m.levels[name] or 0.0
+                for m in self.merchants.values()
+                if m.events[name] >= self.min_events
+            )
+            for name in PEERS
+        }
 
 
 def _significant(p: float) -> float:

@@ -67,11 +67,6 @@ class Sketch:
         view *= np.float32(factor)
 
 
-def _chi(a: float, s: float, t: float) -> float:
-    expected = s / t
-    return (a - expected) * (a - expected) * t * t / (s * (t - 1.0))
-
-
 class EdgeBursts:
     """MIDAS-R over identity -> attribute edges, in four count-min sketches of fixed size."""
 
@@ -109,7 +104,9 @@ class EdgeBursts:
         target node's current (decayed) count of distinct identities linking to it."""
         t = self._advance(ts)
         first = t <= 1.0
-        # the sketches' cells inlined (`Sketch.add`, up to four times per edge): per order
+        t1 = t - 1.0
+        # the sketches' cells inlined (`Sketch.add`, up to four times per edge) and the chi-squared
+        # score `(a - s/t)^2 t^2 / (s (t - 1))` with them: per order
         mask, width = self.edge_now.mask, self.edge_now.width
         e_now, e_total = self.edge_now.cells, self.edge_total.cells
         n_now, n_total = self.node_now.cells, self.node_total.cells
@@ -121,7 +118,13 @@ class EdgeBursts:
         s1 = n_total[i] + 1.0
         s2 = n_total[j] + 1.0
         n_now[i], n_now[j], n_total[i], n_total[j] = a1, a2, s1, s2
-        best = 0.0 if first else _chi(min(a1, a2), min(s1, s2), t)
+        if first:
+            best = 0.0
+        else:
+            a = a1 if a1 < a2 else a2
+            s = s1 if s1 < s2 else s2
+            d = a - s / t
+            best = d * d * t * t / (s * t1)
         where = -1
         for n, target in enumerate(targets):
             edge = (src ^ (target * _MIX2)) & _MASK64
@@ -131,7 +134,13 @@ class EdgeBursts:
             s1 = e_total[i] + 1.0
             s2 = e_total[j] + 1.0
             e_now[i], e_now[j], e_total[i], e_total[j] = a1, a2, s1, s2
-            score = 0.0 if first else _chi(min(a1, a2), min(s1, s2), t)
+            if first:
+                score = 0.0
+            else:
+                a = a1 if a1 < a2 else a2
+                s = s1 if s1 < s2 else s2
+                d = a - s / t
+                score = d * d * t * t / (s * t1)
             i, j = target & mask, width + ((target >> 32) & mask)
             if fresh[n]:
                 a1 = n_now[i] + 1.0
@@ -140,7 +149,10 @@ class EdgeBursts:
                 s2 = n_total[j] + 1.0
                 n_now[i], n_now[j], n_total[i], n_total[j] = a1, a2, s1, s2
                 if not first:
-                    node = _chi(min(a1, a2), min(s1, s2), t)
+                    a = a1 if a1 < a2 else a2
+                    s = s1 if s1 < s2 else s2
+                    d = a - s / t
+                    node = d * d * t * t / (s * t1)
                     if node > score:
                         score = node
                 recent[n] = a1 if a1 < a2 else a2

@@ -102,8 +102,6 @@ VERDICT_FEATURES = (
     "address_recent",  # ... to its address
     "phone_recent",  # ... to its phone
     "strangers",  # identities on its device, payment account or phone who deliver elsewhere
-    # and, for each of `BINNED`, an indicator of its bucket ("device_ids=3"): a linear model
-    # then weighs a family's two or three identities apart from a ring's six
 )
 # What the classifier does not weigh: identities on one device, payment account or phone. A
 # household shares them as a ring does (half its false alerts were families on one tablet and
@@ -113,33 +111,12 @@ VERDICT_FEATURES = (
 UNWEIGHED = frozenset(
     ("device_ids", "payment_ids", "phone_ids", "device_ids_long", "payment_ids_long")
 )
-# counts whose effect on fraud is not monotone, each spelt out as bucket indicators
-BINNED = (
-    "device_ids",
-    "payment_ids",
-    "address_ids",
-    "phone_ids",
-    "consumer_2h",
-    "consumer_1d",
-    "consumer_7d",
-    "device_ids_long",
-    "payment_ids_long",
-    "device_recent",
-    "payment_recent",
-    "address_recent",
-    "phone_recent",
-    "lines",
-    "categories",
-    "strangers",
-)
+# Until 2026-12-05 the classifier also read an indicator per bucket of 16 counts and of the
+# hour ("device_ids=3", "hour=0"). Each was present only when 1.0, so the standard scaler saw
+# it constant (deviation 0, scaled value 0) and the logistic regression's weight on it stayed
+# 0: they never moved a probability, and cost 4-6 µs an order. Dropped: the same answers bit for
+# bit (tests/unit/learning/test_classifier_indicators.py; docs/learning.md).
 ATTRIBUTES = ("device", "payment", "address", "phone")
-_NO_PROFILE = {
-    "units_vs_category": 0.0,
-    "amount_vs_category": 0.0,
-    "amount_vs_merchant": 0.0,
-    "merchant_hour": 0.0,
-    "merchant_markup": 0.0,
-}
 HOUR = 3600.0
 DAY = 86400.0
 MAX_IDENTITIES = 64  # per attribute: a pickup station's month of residents fits
@@ -189,8 +166,12 @@ class EntityState:
     def __init__(self, horizon_days: float, max_entries: int = 1_000_000) -> None:
         self.horizon = int(horizon_days * 24)  # hours
         self.max_entries = max_entries
-        # consumer fingerprint -> (last event time, orders (2 h half-life), (1 day), (7 days))
+        # consumer fingerprint -> (last event time, orders (2 h half-life), (1 day), (7 days)),
+        # in order of last update; `newest` the latest event time counted, `late` the most an
+        # order counted came behind the newest before it (so the sweep knows where to stop)
         self.velocity: dict[int, tuple[float, float, float, float]] = {}
+        self.newest = -math.inf
+        self.late = 0.0
         # attribute fingerprint -> identity << 32 | hour, or a tuple of those (newest last)
         self.links: dict[int, int | tuple[int, ...]] = {}
         self.swept = -1  # the event-time day of the last sweep
@@ -200,8 +181,13 @@ class EntityState:
         self.strangers = 0
 
     def consumer(self, key: int, ts: float) -> tuple[float, float, float]:
-        """Count this order for the consumer; its decayed counts, this order included."""
-        entry = self.velocity.get(key)
+        """Count this order for the consumer; its decayed counts, this order included. The
+        entry moves to the end of the table: the table stays in order of last update."""
+        if ts > self.newest:
+            self.newest = ts
+        elif self.newest - ts > self.late:
+            self.late = self.newest - ts
+        entry = self.velocity.pop(key, None)
         if entry is None:
             self.velocity[key] = (ts, 1.0, 1.0, 1.0)
             return 1.0, 1.0, 1.0
@@ -279,10 +265,22 @@ class EntityState:
         for key in expired:
             del links[key]
         stale = ts - 30 * DAY  # a consumer's 7-day count is below 5 % a month later
-        self.velocity = {k: v for k, v in self.velocity.items() if v[0] >= stale}
+        # In order of last update, every consumer after one last seen at `stale + late` or
+        # later was counted after it, at most `late` behind the newest time then: none of them
+        # is stale, and the scan stops there (the same consumers forgotten as a full pass).
+        velocity = self.velocity
+        fresh = stale + self.late
+        old = []
+        for key, counts in velocity.items():
+            if counts[0] >= fresh:
+                break
+            if counts[0] < stale:
+                old.append(key)
+        for key in old:
+            del velocity[key]
         for table in (self.links, self.velocity):
             excess = len(table) - self.max_entries
-            if excess > 0:  # the oldest go first
+            if excess > 0:  # the longest unused go first
                 for key in list(table)[:excess]:
                     del table[key]
 
@@ -292,6 +290,8 @@ class EntityState:
             "links": _pack(self.links),
             "velocity_keys": array("Q", velocity).tobytes(),
             "velocity": array("d", (v for entry in velocity.values() for v in entry)).tobytes(),
+            "newest": self.newest,
+            "late": self.late,
             "swept": self.swept,
         }
 
@@ -305,6 +305,10 @@ class EntityState:
             for n, k in enumerate(keys)
         }
         self.swept = state["swept"]
+        # a checkpoint from before 2026-12-05 kept the table in order of first count: its
+        # sweeps scan the whole table
+        self.newest = state.get("newest", -math.inf)
+        self.late = state.get("late", math.inf)
 
 
 class VerdictContext:
@@ -363,29 +367,6 @@ def verdict_features(
     return z
 
 
-def expand(z: dict[str, float]) -> dict[str, float]:
-    """`z` with its bucket indicators added, in place (what the classifier reads; `z` as it
-    was is what is kept for the verdict).
-
-    >>> z = dict.fromkeys(BINNED, 1.0) | {"device_ids": 3.0, "address_ids": 31.0, "hour": 2.5}
-    >>> [k for k in expand(z) if k.startswith(("device_ids=", "address_ids=", "hour="))]
-    ['device_ids=3', 'address_ids=20+', 'hour=0']
-    """
-    for name, keys in _BUCKET_KEYS:
-        value = z[name]
-        z[keys[round(value) if value < 6.5 else (7 if value < 20 else 8)]] = 1.0
-    z[_HOUR_KEYS[int(z["hour"]) // 3 % 8]] = 1.0
-    return z
-
-
-# the indicators' names, made once: 0 to 6 as themselves, then 7-19 and 20+ (a pickup
-# station's month)
-_BUCKET_KEYS = tuple(
-    (name, tuple(f"{name}={b}" for b in (*range(7), "7+", "20+"))) for name in BINNED
-)
-_HOUR_KEYS = tuple(f"hour={h}" for h in range(0, 24, 3))
-
-
 def _pack(table: dict[int, int | tuple[int, ...]]) -> dict[str, bytes]:
     """The links table as flat arrays: keys, identities per key, then the records."""
     keys = array("Q", table)
@@ -419,6 +400,7 @@ def order_features(
     offset: float,
     *,
     ts: float | None = None,
+    account_age: float | None = None,
     identity: int | None = None,
     attributes: tuple[int, int, int, int] | None = None,
     merchant: tuple[float, float] = (0.0, 0.0),
@@ -431,25 +413,36 @@ def order_features(
     `offset` is the programme's UTC offset in seconds (its calendar's hour of day), `references`
     the catalog's reference price per SKU, `identity` and `attributes` the fingerprints (computed
     here when not given), `merchant` the merchant's (refund rate, subsidy share) before this
-    order, `edge_burst` the order's MIDAS-R score; `ts` its event time, when known; `long` the
-    links over weeks (devices and payment accounts), `profiles` the category's and merchant's
-    usual (without them those features are 0 and 1).
+    order, `edge_burst` the order's MIDAS-R score; `ts` its event time and `account_age` the
+    consumer's in seconds, when known; `long` the links over weeks (devices and payment
+    accounts), `profiles` the category's and merchant's usual (without them those features are
+    0).
     """
     if ts is None:
         ts = event.occurred_at.timestamp()
     amount = float(event.order_amount)
+    items = event.items
     units = 0
-    categories = set()
     markup = 0.0
-    for item in event.items:
-        units += item.quantity
-        categories.add(item.category)
+    # each line's fields read once (a pydantic attribute is not a cheap read), for the basket's
+    # figures here and the profiles' comparisons below
+    categories: list[str] = []
+    quantities: list[int] = []
+    prices: list[float] = []
+    for item in items:
+        quantity, price = item.quantity, float(item.unit_price)
+        units += quantity
+        categories.append(item.category)
+        quantities.append(quantity)
+        prices.append(price)
         reference = references.get(item.sku)
         if reference:
-            markup = max(markup, float(item.unit_price) / reference - 1.0)
+            markup = max(markup, price / reference - 1.0)
     markup = min(max(markup, -0.5), 1.0)
     local_hour = ((ts + offset) % DAY) / HOUR
-    age = max(0.0, ts - event.consumer.account_created_at.timestamp()) / DAY
+    if account_age is None:
+        account_age = ts - event.consumer.account_created_at.timestamp()
+    age = max(0.0, account_age) / DAY
     if identity is None:
         identity = identity_fingerprint(event.consumer.id_hash)
     device, payment, address, phone = attributes or attribute_fingerprints(event)
@@ -473,24 +466,17 @@ def order_features(
     else:
         device_long, payment_long = float(device_ids), float(payment_ids)
     if profiles is not None:
-        items = event.items
-        usual = profiles.features(
-            tuple(i.category for i in items),
-            tuple(i.quantity for i in items),
-            tuple(float(i.unit_price) for i in items),
-            event.merchant_id,
-            local_hour,
-            markup,
-            amount,
+        by_units, by_line, by_merchant, merchant_hour, merchant_markup = profiles.compare(
+            categories, quantities, prices, event.merchant_id, local_hour, markup, amount
         )
     else:
-        usual = _NO_PROFILE
+        by_units = by_line = by_merchant = merchant_hour = merchant_markup = 0.0
     return {
         "amount": math.log1p(amount),
         "subsidy_share": float(event.subsidy_amount) / amount if amount > 0 else 0.0,
-        "lines": float(len(event.items)),
+        "lines": float(len(items)),
         "units": math.log1p(units),
-        "categories": float(len(categories)),
+        "categories": float(len(set(categories))),
         "hour": local_hour,
         "account_age": math.log1p(age),
         "markup": markup,
@@ -503,7 +489,11 @@ def order_features(
         "phone_ids": float(phone_ids),
         "device_ids_long": device_long,
         "payment_ids_long": payment_long,
-        **usual,
+        "units_vs_category": by_units,
+        "amount_vs_category": by_line,
+        "amount_vs_merchant": by_merchant,
+        "merchant_hour": merchant_hour,
+        "merchant_markup": merchant_markup,
         "merchant_refund_rate": merchant[0],
         "merchant_subsidy_share": merchant[1],
         "edge_burst": edge_burst,

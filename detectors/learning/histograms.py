@@ -36,38 +36,54 @@ class Histograms:
         self.counts: dict[str, list[float]] = {name: [0.0] * bins for name in spans}
         self.total = 0.0
         self.learnt = 0
-        # the last vector scored and its bins: learning it right after needs no second binning
-        self._scored: tuple[dict[str, float], list[int]] | None = None
+        self._cells()
+        # the last vector scored, and its rows and bins: learning it right after needs no
+        # second binning
+        self._scored: tuple[dict[str, float], list[list[float]], list[int]] | None = None
 
-    def _bins(self, x: dict[str, float]) -> list[int]:
-        spans, top = self.spans, self.bins - 1
-        out = []
+    def _cells(self) -> None:
+        """Per feature, its binning and its row of counts, in one look-up."""
+        counts = self.counts
+        self._specs = {name: (*span, counts[name]) for name, span in self.spans.items()}
+
+    def _bins(self, x: dict[str, float]) -> tuple[list[list[float]], list[int]]:
+        specs, top = self._specs, self.bins - 1
+        rows, bins = [], []
         for name, value in x.items():
-            lo, scale, log = spans[name]
+            lo, scale, log, row = specs[name]
             if log:
                 value = math.log1p(value) if value > 0 else 0.0
             b = int((value - lo) * scale)
-            out.append(0 if b < 0 else (top if b > top else b))
-        return out
+            rows.append(row)
+            bins.append(0 if b < 0 else (top if b > top else b))
+        return rows, bins
 
     def score(self, x: dict[str, float]) -> float:
         """Sum over features of -log(share of past orders in this order's bin)."""
-        bins = self._bins(x)
-        self._scored = (x, bins)
+        specs, top = self._specs, self.bins - 1
+        rows: list[list[float]] = []
+        bins: list[int] = []
+        keep_row, keep_bin = rows.append, bins.append
         total = self.total + 1.0
         surprise = 0.0
-        for row, b in zip(self.rows(x), bins, strict=True):
-            surprise -= math.log((row[b] + 0.5) / total)
+        log1p, log = math.log1p, math.log
+        for name, value in x.items():  # binning and summing in one pass
+            lo, scale, is_log, row = specs[name]
+            if is_log:
+                value = log1p(value) if value > 0 else 0.0
+            b = int((value - lo) * scale)
+            b = 0 if b < 0 else (top if b > top else b)
+            keep_row(row)
+            keep_bin(b)
+            surprise -= log((row[b] + 0.5) / total)
+        self._scored = (x, rows, bins)
         return surprise
-
-    def rows(self, x: dict[str, float]) -> list[list[float]]:
-        counts = self.counts
-        return [counts[name] for name in x]
 
     def learn(self, x: dict[str, float]) -> None:
         scored = self._scored
-        bins = scored[1] if scored is not None and scored[0] is x else self._bins(x)
-        for row, b in zip(self.rows(x), bins, strict=True):
+        self._scored = None
+        rows, bins = scored[1:] if scored is not None and scored[0] is x else self._bins(x)
+        for row, b in zip(rows, bins, strict=True):
             row[b] += 1.0
         self.total += 1.0
         self.learnt += 1
@@ -83,3 +99,5 @@ class Histograms:
         self.counts = {name: list(row) for name, row in state["counts"].items()}
         self.total = state["total"]
         self.learnt = state["learnt"]
+        self._cells()
+        self._scored = None

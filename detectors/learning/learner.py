@@ -42,7 +42,6 @@ from detectors.learning.features import (
     EntityState,
     VerdictContext,
     attribute_fingerprints,
-    expand,
     identity_fingerprint,
     order_features,
     verdict_features,
@@ -115,7 +114,6 @@ class Learner:
             window=config.hst_window,
         )
         self.verdicts = Verdicts(
-            expand=expand,
             ignore=UNWEIGHED,
             learning_rate=config.learning_rate,
             threshold=config.classifier_threshold,
@@ -145,8 +143,11 @@ class Learner:
         self.pairs: dict[int, tuple[tuple[str, int], ...]] = {}
         self.flood = Flood(per_entity=config.alerts_per_entity_day, per_hour=config.alerts_per_hour)
         # fingerprint of a consumer, device, payment account or phone an analyst found legit
-        # -> event time until which no learning alert names it
+        # -> event time until which no learning alert names it; in order of last update, each
+        # at most `quiet_late` before the latest `until` set then (`_sweep_quiet` stops early)
         self.quiet: dict[int, float] = {}
+        self.quiet_newest = -math.inf
+        self.quiet_late = 0.0
         self.references: dict[str, float] = {}
         self.counts = dict.fromkeys(("orders", "later", *DETECTORS, "held", "quieted"), 0)
         self.last = Scores()
@@ -180,19 +181,33 @@ class Learner:
         """A catalog record: its reference price, for the `markup` feature."""
         self.references[entry.sku] = float(entry.reference_price)
 
-    def on_paid(self, event: OrderPaid, outcome: Outcome) -> list[Alert]:
-        """A paid order, after the decide half (`outcome` of `Pipeline.decide`)."""
+    def on_paid(
+        self,
+        event: OrderPaid,
+        outcome: Outcome,
+        *,
+        ts: float | None = None,
+        account_age: float | None = None,
+    ) -> list[Alert]:
+        """A paid order, after the decide half (`outcome` of `Pipeline.decide`); `ts` and
+        `account_age` in seconds as the decide half computed them, if it did (each
+        `timestamp()` of a pydantic datetime costs about a microsecond)."""
         if outcome.decision is None:  # a duplicate, or refused: nothing was decided
             return []
         config = self.config
-        ts = event.occurred_at.timestamp()
-        if int(ts // DAY) > self.entities.swept:  # once a day of event time
-            self.quiet = {k: v for k, v in self.quiet.items() if v >= ts}
-            self._sweep_pairs(ts)
-        self.entities.sweep(ts)
-        self.long.sweep(ts)
-        self.hours.sweep(ts)
-        self.verdicts.expire(ts)
+        if ts is None:
+            ts = event.occurred_at.timestamp()
+        day = int(ts // DAY)
+        entities, long, verdicts = self.entities, self.long, self.verdicts
+        if day > entities.swept or day > long.swept or day > verdicts.swept:
+            # once a day of event time (each sweep would return at once on another order)
+            if day > entities.swept:
+                self._sweep_quiet(ts)
+                self._sweep_pairs(ts)
+            entities.sweep(ts)
+            long.sweep(ts)
+            verdicts.expire(ts)
+            self.hours.sweep(ts)
         self.counts["orders"] += 1
         identity = identity_fingerprint(event.consumer.id_hash)
         targets = attribute_fingerprints(event)
@@ -202,6 +217,7 @@ class Learner:
             self.references,
             self.offset,
             ts=ts,
+            account_age=account_age,
             identity=identity,
             attributes=targets,
             merchant=self.merchants.profile(event.merchant_id),
@@ -235,7 +251,9 @@ class Learner:
         # an untrained classifier's probability joins nothing: not worth its microseconds
         probability = self.verdicts.probability(z) if trained else 0.0
         self.last = Scores(event.order_id, score if self.anomaly.warm else None, probability, burst)
-        classifier_limit = max(self._classifier_threshold(), thresholds["classifier"].value())
+        classifier_limit = (
+            max(self._classifier_threshold(), thresholds["classifier"].value()) if trained else 1.0
+        )
         edge_limit = max(config.edge_threshold, thresholds["edge_burst"].value())
         approved = outcome.kind == "approve"
         # scores from before the warm-up are not comparisons yet: they would set the threshold
@@ -249,10 +267,13 @@ class Learner:
             thresholds["classifier"].observe(probability)
 
         alerts: list[Alert] = []
-        about = ("consumer", event.consumer.id_hash)
-        quiet = self._quiet(owners, ts)
+        # who the alerts name, and whether an analyst quieted them: read only for an alert
+        about: tuple[str, str] | None = None
+        quiet: bool | None = None
         weight = learnt / (learnt + config.verdicts_half) if trained else 0.0
         if anomalous and (1.0 - weight) + weight * probability >= config.anomaly_gate:
+            about = ("consumer", event.consumer.id_hash)
+            quiet = self._quiet(owners, ts)
             evidence: dict[str, Any] = {
                 "score": round(score, 4),  # the alert's own score is scaled to 0-1
                 "threshold": round(anomaly_limit, 4),
@@ -264,6 +285,9 @@ class Learner:
             alert = self._alert("anomaly", "fraud", event, about, score, evidence)
             self._admit(alerts, alert, quiet)
         if trained and probability >= classifier_limit:
+            if about is None or quiet is None:
+                about = ("consumer", event.consumer.id_hash)
+                quiet = self._quiet(owners, ts)
             evidence = {
                 "threshold": round(classifier_limit, 4),
                 "labels_learnt": learnt,
@@ -273,6 +297,8 @@ class Learner:
             alert = self._alert("classifier", "fraud", event, about, probability, evidence)
             self._admit(alerts, alert, quiet)
         if burst >= edge_limit and _coordinated(event, z, where):
+            if quiet is None:
+                quiet = self._quiet(owners, ts)
             alert = self._edge_alert(event, z, burst, where, edge_limit)
             node_quiet = quiet or (0 <= where < 2 and self._quiet((targets[where],), ts))
             self._admit(alerts, alert, node_quiet if where >= 0 else quiet)
@@ -286,7 +312,10 @@ class Learner:
             young = self._young_burst(event, identity, approved, ts)
             hours = self.hours
             if young is not None and self._admit(
-                alerts, young, quiet, extends=hours.alerted(identity, ts)
+                alerts,
+                young,
+                self._quiet(owners, ts) if quiet is None else quiet,
+                extends=hours.alerted(identity, ts),
             ):
                 hours.mark(identity, ts)
         drift = self.merchants.share(event.merchant_id, event.order_id, subsidy_share, ts)
@@ -311,6 +340,22 @@ class Learner:
         if len(pairs) > self.config.ring_pairs:
             del pairs[next(iter(pairs))]
         return identities, orders
+
+    def _sweep_quiet(self, ts: float) -> None:
+        """Forget the quiet periods that ended before `ts`. The table is in order of last
+        update, and every entry after one ending at `ts + quiet_late` or later was set after
+        it, at most `quiet_late` before the latest end then: the scan stops there (the same
+        entries forgotten as a pass over all of them)."""
+        quiet = self.quiet
+        fresh = ts + self.quiet_late
+        expired = []
+        for key, until in quiet.items():
+            if until >= fresh:
+                break
+            if until < ts:
+                expired.append(key)
+        for key in expired:
+            del quiet[key]
 
     def _sweep_pairs(self, ts: float) -> None:
         """Forget the pairs whose newest order the long horizon has passed: the table is in
@@ -381,7 +426,11 @@ class Learner:
 
     def _quiet(self, owners: tuple[int, ...], ts: float) -> bool:
         quiet = self.quiet
-        return any(quiet.get(key, -1.0) >= ts for key in owners)
+        if quiet:
+            for key in owners:
+                if quiet.get(key, -1.0) >= ts:
+                    return True
+        return False
 
     def _admit(
         self, alerts: list[Alert], alert: Alert, quiet: bool, *, extends: bool = False
@@ -400,18 +449,21 @@ class Learner:
             self.counts["held"] += 1
         return False
 
-    def on_later(self, event: LaterEvent, outcome: Outcome) -> list[Alert]:
-        """A cancellation, refund or delivery applied by the decide half."""
+    def on_later(
+        self, event: LaterEvent, outcome: Outcome, *, ts: float | None = None
+    ) -> list[Alert]:
+        """A cancellation, refund or delivery applied by the decide half (`ts` as it computed
+        it, if it did)."""
         if outcome.status != "processed":
             return []
         self.counts["later"] += 1
-        released = event.event_type != "order_delivered"
+        kind = event.event_type
         drift = self.merchants.fate(
             event.merchant_id,
             event.order_id,
-            released,
-            event.occurred_at.timestamp(),
-            refund=event.event_type == "order_refunded",
+            kind != "order_delivered",
+            event.occurred_at.timestamp() if ts is None else ts,
+            refund=kind == "order_refunded",
         )
         return [] if drift is None else [self._drift_alert(event, drift)]
 
@@ -430,10 +482,19 @@ class Learner:
         thresholds["edge_burst"].verdict(x["edge_burst"], fraud=fraud)
         thresholds["classifier"].verdict(learnt.probability, fraud=fraud)
         if not fraud:
-            until = label.labelled_at.timestamp() + self.config.quiet_days * DAY
-            for key in learnt.owners:
-                if self.quiet.get(key, -1.0) < until:
-                    self.quiet[key] = until
+            self._hush(learnt.owners, label.labelled_at.timestamp() + self.config.quiet_days * DAY)
+
+    def _hush(self, owners: tuple[int, ...], until: float) -> None:
+        """No learning alert names any of `owners` until `until` (event time)."""
+        if until > self.quiet_newest:
+            self.quiet_newest = until
+        elif self.quiet_newest - until > self.quiet_late:
+            self.quiet_late = self.quiet_newest - until
+        quiet = self.quiet
+        for key in owners:
+            if quiet.get(key, -1.0) < until:
+                quiet.pop(key, None)  # to the end: the table in order of last update
+                quiet[key] = until
 
     # -- outputs -----------------------------------------------------------------------------
 
@@ -587,6 +648,8 @@ class Learner:
                 "pair_orders": [[list(o) for o in kept] for kept in self.pairs.values()],
                 "quiet_keys": array("Q", self.quiet).tobytes(),
                 "quiet_until": array("d", self.quiet.values()).tobytes(),
+                "quiet_newest": self.quiet_newest,
+                "quiet_late": self.quiet_late,
                 "references": self.references,
                 "counts": self.counts,
                 "warm_at": self.warm_at,
@@ -633,6 +696,9 @@ class Learner:
         keys.frombytes(saved["quiet_keys"])
         until.frombytes(saved["quiet_until"])
         learner.quiet = dict(zip(keys, until, strict=True))
+        # before 2026-12-05 the table was not kept in order of update: sweep all of it
+        learner.quiet_newest = saved.get("quiet_newest", -math.inf)
+        learner.quiet_late = saved.get("quiet_late", math.inf)
         learner.references = dict(saved["references"])
         learner.counts = dict(saved["counts"])
         learner.hours.load(saved["hours"])

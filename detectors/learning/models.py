@@ -36,12 +36,15 @@ class MinMax(Saved):
     [True, True, False]
     >>> scaler.transform({"x": 3.5, "k": 1.0})
     {'x': 0.75, 'k': 0.0}
+    >>> scaler.scale({"x": 3.5, "k": 1.0}), scaler.scale({"x": 5.0, "k": 1.0})[1]
+    (({'x': 0.75, 'k': 0.0}, False), True)
     """
 
     def __init__(self) -> None:
         self.low: dict[str, float] = {}
         self.high: dict[str, float] = {}
-        self.spans: dict[str, tuple[float, float]] = {}  # (low, high - low), kept at learning
+        # (low, high - low, high), kept at learning
+        self.spans: dict[str, tuple[float, float, float]] = {}
 
     def learn(self, x: dict[str, float]) -> bool:
         """Widen the ranges to `x`; whether any moved (if not, the last scaling still holds)."""
@@ -52,27 +55,36 @@ class MinMax(Saved):
             if value < lo or value > hi:
                 lo = low[name] = min(lo, value)
                 hi = high[name] = max(hi, value)
-                self.spans[name] = (lo, hi - lo)
+                self.spans[name] = (lo, hi - lo, hi)
                 moved = True
         return moved
 
     def transform(self, x: dict[str, float]) -> dict[str, float]:
+        return self.scale(x)[0]
+
+    def scale(self, x: dict[str, float]) -> tuple[dict[str, float], bool]:
+        """`transform(x)`, and whether `learn(x)` would move a range (if not, learning `x`
+        changes nothing here and the scaling stands): one pass over `x` for both."""
         spans = self.spans
         out = {}
+        moved = False
         for name, value in x.items():
-            lo, span = spans.get(name, _UNSEEN)
+            lo, span, hi = spans.get(name, _UNSEEN)
             out[name] = (value - lo) / span if span else 0.0
-        return out
+            if value < lo or value > hi:
+                moved = True
+        return out, moved
 
     def load(self, state: dict[str, Any]) -> None:
         super().load(state)
-        self.spans = {name: (lo, self.high[name] - lo) for name, lo in self.low.items()}
+        high = self.high
+        self.spans = {name: (lo, high[name] - lo, high[name]) for name, lo in self.low.items()}
 
     def state(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
 
 
-_UNSEEN = (math.inf, 0.0)  # a feature never learnt scales to 0, as in river
+_UNSEEN = (math.inf, 0.0, -math.inf)  # a feature never learnt scales to 0, as in river
 
 
 class Standard(Saved):
@@ -113,7 +125,16 @@ class Standard(Saved):
 
 class HalfSpace(Saved):
     """river's Half-Space Trees behind online min-max scaling (river's own recipe, the one its
-    documentation scores on Shuttle): `score` before `learn`, higher is more anomalous."""
+    documentation scores on Shuttle): `score` before `learn`, higher is more anomalous.
+
+    The trees are river's own objects (`HalfSpaceTrees`, its `PaddedBranch` nodes: the state,
+    the checkpoint); `score` walks them itself, the same sums as river's `score_one` in the same
+    order, and notes each tree's path to its leaf on the way. Learning the order just scored,
+    when the scaling did not move (nearly always, once warm), then adds one to each node of
+    those paths, which is river's `learn_one` without its second walk; otherwise `learn` is
+    river's `learn_one` itself. `tests/unit/learning/test_half_space_walk.py` holds the scores
+    and the trees' masses to river's, bit for bit.
+    """
 
     def __init__(self, *, seed: int, n_trees: int = 10, height: int = 8, window: int = 250) -> None:
         from river import anomaly
@@ -122,22 +143,66 @@ class HalfSpace(Saved):
         self.trees: Any = anomaly.HalfSpaceTrees(
             n_trees=n_trees, height=height, window_size=window, seed=seed
         )
-        # the last vector scored and its scaling: learning it right after, with ranges that
-        # did not move (nearly always, once warm), needs no second scaling
-        self._scored: tuple[dict[str, float], dict[str, float]] | None = None
+        # the last vector scored and the nodes of its paths (every tree's, root to leaf), when
+        # learning it would not move the scaling
+        self._scored: dict[str, float] | None = None
+        self._path: list[Any] = []
 
     def score(self, x: dict[str, float]) -> float:
-        scaled = self.scaler.transform(x)
-        self._scored = (x, scaled)
-        return float(self.trees.score_one(scaled))
+        scaled, moved = self.scaler.scale(x)
+        hst = self.trees
+        self._scored = None
+        if hst._first_window:  # river's score_one: 0 until the first window is full
+            return 0.0
+        height = hst.height
+        size_limit = 0.1 * hst.window_size
+        path: list[Any] = []
+        note = path.append
+        total = 0.0
+        for root in hst.trees:  # river's _walk_score, walking on to the leaf
+            node = root
+            depth_pow = 1
+            score = 0.0
+            counting = True
+            for _ in range(height):
+                note(node)
+                if counting:
+                    r = node.r_mass
+                    score += r * depth_pow
+                    if r < size_limit:
+                        counting = False
+                c = node.children
+                try:
+                    node = c[0] if scaled[node.feature] < node.threshold else c[1]
+                except KeyError:  # a feature missing: the child visited most, as river
+                    node = c[1] if c[0].l_mass < c[1].l_mass else c[0]
+                depth_pow <<= 1
+            note(node)
+            if counting:
+                score += node.r_mass * depth_pow
+            total += score
+        if not moved:
+            self._scored, self._path = x, path
+        return float(1 - total / hst._max_score)
 
     def learn(self, x: dict[str, float]) -> None:
-        moved = self.scaler.learn(x)
-        scored = self._scored
-        if moved or scored is None or scored[0] is not x:
+        if self._scored is not x:
+            self._scored = None
+            self.scaler.learn(x)
             self.trees.learn_one(self.scaler.transform(x))
-        else:
-            self.trees.learn_one(scored[1])
+            return
+        self._scored = None
+        for node in self._path:  # river's _walk_learn on the paths `score` noted
+            node.l_mass += 1
+        hst = self.trees  # river's learn_one from here: the window's pivot
+        hst.counter += 1
+        if hst.counter == hst.window_size:
+            for nodes in hst._tree_nodes:
+                for node in nodes:
+                    node.r_mass = node.l_mass
+                    node.l_mass = 0
+            hst._first_window = False
+            hst.counter = 0
 
     def state(self) -> dict[str, Any]:
         return {"scaler": self.scaler.state(), "trees": self.trees}
@@ -145,6 +210,7 @@ class HalfSpace(Saved):
     def load(self, state: dict[str, Any]) -> None:
         self.scaler.load(state["scaler"])
         self.trees = state["trees"]
+        self._scored = None
 
 
 class Loda(Saved):

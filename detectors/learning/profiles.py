@@ -20,8 +20,17 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+# the comparisons, in the order `Profiles.compare` gives them
+NAMES = (
+    "units_vs_category",
+    "amount_vs_category",
+    "amount_vs_merchant",
+    "merchant_hour",
+    "merchant_markup",
+)
 SPAN = 2000  # orders: the longest memory of a profile
 HOURS = 24
 _FLOOR = 0.25  # smallest spread a z-score divides by (log units): one odd value is no alarm
@@ -49,15 +58,30 @@ class Profiles:
 
     def features(
         self,
-        categories: tuple[str, ...],
-        units: tuple[int, ...],
-        prices: tuple[float, ...],
+        categories: Sequence[str],
+        units: Sequence[int],
+        prices: Sequence[float],
         merchant: str,
         hour: float,
         markup: float,
         amount: float,
     ) -> dict[str, float]:
-        """The order's comparisons (lines given as parallel tuples), then the profiles learn it."""
+        """The order's comparisons (lines given as parallel sequences), then the profiles
+        learn it."""
+        values = self.compare(categories, units, prices, merchant, hour, markup, amount)
+        return dict(zip(NAMES, values, strict=True))
+
+    def compare(
+        self,
+        categories: Sequence[str],
+        units: Sequence[int],
+        prices: Sequence[float],
+        merchant: str,
+        hour: float,
+        markup: float,
+        amount: float,
+    ) -> tuple[float, float, float, float, float]:
+        """`features` as a tuple, in `NAMES` order (no dict to build per order)."""
         worst_units = worst_amount = 0.0
         for category, qty, price in zip(categories, units, prices, strict=True):
             profile = self.categories.get(category)
@@ -81,13 +105,7 @@ class Profiles:
         if total >= SPAN:
             weights[:] = [w * 0.5 for w in weights]
         weights[slot] += 1.0
-        return {
-            "units_vs_category": worst_units,
-            "amount_vs_category": worst_amount,
-            "amount_vs_merchant": by_amount,
-            "merchant_hour": rarity,
-            "merchant_markup": usual_markup,
-        }
+        return worst_units, worst_amount, by_amount, rarity, usual_markup
 
     def state(self) -> dict[str, Any]:
         return {"categories": self.categories, "merchants": self.merchants}

@@ -47,16 +47,19 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.last = Learner(RULES, CONFIG).last
+        self.given: dict[int, dict[str, Any]] = {}  # id of the event -> the times handed over
 
     def on_catalog(self, entry: Any) -> None:
         self.calls.append(("catalog", entry, None))
 
-    def on_paid(self, event: Any, outcome: Outcome) -> list[Alert]:
+    def on_paid(self, event: Any, outcome: Outcome, **kw: Any) -> list[Alert]:
         self.calls.append(("paid", event, outcome))
+        self.given[id(event)] = kw
         return []
 
-    def on_later(self, event: Any, outcome: Outcome) -> list[Alert]:
+    def on_later(self, event: Any, outcome: Outcome, **kw: Any) -> list[Alert]:
         self.calls.append(("later", event, outcome))
+        self.given[id(event)] = kw
         return []
 
     def on_label(self, label: Label) -> None:
@@ -73,21 +76,39 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> list[Call]:
     recorder = Recorder()
     run = LearningRun(recorder, folder / "labels.jsonl")  # type: ignore[arg-type]
     Replay(RULES, learning=run).run(folder / "events.jsonl", catalog=folder / "catalog.jsonl")
+    GIVEN.update(recorder.given)
     return recorder.calls
 
 
-def play(learner: Learner, calls: list[Call]) -> list[dict[str, Any]]:
+GIVEN: dict[int, dict[str, Any]] = {}  # what the replay handed over with each event, by id
+
+
+def play(
+    learner: Learner, calls: list[Call], given: dict[int, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The learner's alerts over `calls` (with `given`, the times the decide half computed)."""
     alerts: list[Alert] = []
+    given = given or {}
     for kind, payload, outcome in calls:
         if kind == "catalog":
             learner.on_catalog(payload)
         elif kind == "paid":
-            alerts.extend(learner.on_paid(payload, outcome))
+            alerts.extend(learner.on_paid(payload, outcome, **given.get(id(payload), {})))
         elif kind == "later":
-            alerts.extend(learner.on_later(payload, outcome))
+            alerts.extend(learner.on_later(payload, outcome, **given.get(id(payload), {})))
         else:
             learner.on_label(payload)
     return [a.record() for a in alerts]
+
+
+def test_the_times_the_decide_half_hands_over_change_nothing(calls: list[Call]) -> None:
+    """The replay hands the learner each event's time and account age as the decide half
+    computed them (pydantic's `timestamp()` costs a microsecond each): the same alerts and the
+    same state, bit for bit, as the learner computing them itself."""
+    assert sum(1 for kw in GIVEN.values() if kw.get("account_age") is not None) > 1000
+    own, handed = Learner(RULES, CONFIG), Learner(RULES, CONFIG)
+    assert play(own, calls) == play(handed, calls, GIVEN)
+    assert own.checkpoint() == handed.checkpoint()
 
 
 def test_every_learning_detector_speaks_in_the_recorded_stream(calls: list[Call]) -> None:
