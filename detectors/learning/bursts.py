@@ -30,6 +30,7 @@ from typing import Any
 HOUR = 3600.0
 MAX_KEPT = 16  # orders of one consumer within the hour that are kept (and named)
 THIN_FROM = 1000  # subsidised orders seen before an hour of the day may be called thin
+THIN_AFTER = 2 * 86400.0  # ... and event time since the first
 
 
 class ConsumerHours:
@@ -44,6 +45,7 @@ class ConsumerHours:
         self.alerts: dict[int, float] = {}
         # subsidised orders per local hour of the day, for `thin`
         self.by_hour = [0] * 24
+        self.since: float | None = None  # event time of the first order counted
 
     def add(
         self, identity: int, order_id: str, ts: float, categories: tuple[str, ...]
@@ -62,15 +64,22 @@ class ConsumerHours:
                 seen.update(cats)
         return new, tuple(o[1] for o in orders)
 
-    def thin(self, hour: int) -> bool:
+    def thin(self, hour: int, ts: float) -> bool:
         """Count an order at this local hour of the day; whether the hour holds less than half
-        its even share (1/24) of the programme's subsidised orders (once there are enough). At
+        what a busy hour (the upper quartile of the 24) holds of the programme's subsidised
+        orders, once two days and enough orders are in: a night, not a quiet afternoon (against
+        the even share, 1/24, a small programme's nights were not thin). At
         such an hour a pair of new categories is rarer from honest buyers than a triple by day
         (the simulated month: 2-24 honest pairs a month at any hour, none at thin hours)."""
         by_hour = self.by_hour
         by_hour[hour] += 1
-        total = sum(by_hour)
-        return total >= THIN_FROM and by_hour[hour] * 48 < total
+        if self.since is None:
+            self.since = ts
+        # every hour seen twice over (a first day's evening is no thin hour at 23:38), and
+        # enough orders for shares to mean something
+        if ts - self.since < THIN_AFTER or sum(by_hour) < THIN_FROM:
+            return False
+        return by_hour[hour] * 2 < sorted(by_hour)[18]  # half a busy hour's (upper quartile)
 
     def alerted(self, identity: int, ts: float) -> bool:
         """Whether the consumer's hour was alerted already: a later order extends that case."""
@@ -98,6 +107,7 @@ class ConsumerHours:
             "alert_keys": array("Q", self.alerts).tobytes(),
             "alert_times": array("d", self.alerts.values()).tobytes(),
             "by_hour": list(self.by_hour),
+            "since": self.since,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -112,6 +122,7 @@ class ConsumerHours:
         alert_times.frombytes(state["alert_times"])
         self.alerts = dict(zip(alert_keys, alert_times, strict=True))
         self.by_hour = list(state["by_hour"])
+        self.since = state["since"]
 
 
 __all__ = ["ConsumerHours"]

@@ -387,7 +387,7 @@ class Learner:
         categories = tuple(sorted({item.category for item in event.items}))
         hours = self.hours
         new, orders = hours.add(identity, event.order_id, ts, categories)
-        thin = hours.thin(int(((ts + self.offset) % DAY) // HOUR))
+        thin = hours.thin(int(((ts + self.offset) % DAY) // HOUR), ts)
         threshold = self.thresholds["young_burst"]
         honest = threshold.value()
         floor = self.config.burst_orders - 1 if thin else self.config.burst_orders

@@ -107,8 +107,9 @@ def test_the_hour_survives_a_checkpoint() -> None:
 
 
 def test_at_a_thin_hour_a_pair_is_a_burst() -> None:
-    """Past 1,000 subsidised orders, an hour of the day holding less than half its even share
-    of them is thin: there a young account's two new categories within the hour are named."""
+    """Past two days and 1,000 subsidised orders, an hour of the day holding less than half of
+    what a busy hour holds is thin: there a young account's two new categories within the hour
+    are named."""
     learner = Learner(RULES, CONFIG)
     alerts: list[Alert] = []
     for k in range(1200):  # old accounts, every order between 10:00 and 20:00 local time
