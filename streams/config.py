@@ -54,6 +54,9 @@ class StreamConfig:
     api_host: str = "127.0.0.1"
     api_deadline: float = 0.2
     checkout_hold: float = 1800.0
+    # with the API: seconds the decide partition's fetches pause while all they bring is what
+    # the stage applied in process (streams/readback.py); 0: never paused
+    readback_pause: float = 0.1
     # seconds between the garbage collector's full passes, run by the worker's timer once the
     # command has taken them out of the collector's hands (riskmon.tuning.for_latency; 0: none)
     full_collection_every: float = 600.0

@@ -1,0 +1,162 @@
+"""The decide partition's read-back paused while it brings only what was handed over
+(streams/readback.py), and the runner's two calls to it (streams/runners.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from streams.messages import DECIDE_TOPIC, Handed, Message
+from streams.readback import ReadBack
+from streams.runners import DecideRunner
+
+
+class FakeKafka:
+    """aiokafka's consumer as the read-back uses it, recording the thread of each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bool]] = []
+        self.assigned = True
+
+    def pause(self, tp: Any) -> None:
+        if not self.assigned:
+            raise RuntimeError("not assigned")
+        self.calls.append(("pause", threading.current_thread() is not threading.main_thread()))
+
+    def resume(self, tp: Any) -> None:
+        self.calls.append(("resume", threading.current_thread() is not threading.main_thread()))
+
+
+class ConsumerThread:
+    """Faust's consumer thread: an event loop of its own in another thread."""
+
+    def __init__(self) -> None:
+        self.thread_loop = asyncio.new_event_loop()
+        self._consumer = FakeKafka()
+        self._runner = threading.Thread(target=self.thread_loop.run_forever, daemon=True)
+        self._runner.start()
+
+    def settle(self) -> None:
+        done = threading.Event()
+        self.thread_loop.call_soon_threadsafe(done.set)
+        assert done.wait(2)
+
+    def stop(self) -> None:
+        self.thread_loop.call_soon_threadsafe(self.thread_loop.stop)
+        self._runner.join(2)
+        self.thread_loop.close()
+
+
+class Consumer:
+    def __init__(self) -> None:
+        self._thread = ConsumerThread()
+
+
+def test_an_echo_pauses_the_fetches_in_the_consumers_thread_for_a_while() -> None:
+    consumer = Consumer()
+    kafka = consumer._thread._consumer
+    readback = ReadBack(lambda: consumer, every=0.05)
+    try:
+        readback.read(fresh=True)  # something to decide: fetches go on
+        consumer._thread.settle()
+        assert kafka.calls == []
+        readback.read(fresh=False)
+        readback.read(fresh=False)  # paused already: once is enough
+        consumer._thread.settle()
+        assert kafka.calls == [("pause", True)]
+        assert readback.paused and readback.pauses == 1
+        deadline = time.monotonic() + 2
+        while readback.paused and time.monotonic() < deadline:
+            time.sleep(0.01)
+        consumer._thread.settle()
+        assert kafka.calls == [("pause", True), ("resume", True)]  # read again after `every`
+        readback.read(fresh=False)  # an echo again: paused again
+        consumer._thread.settle()
+        assert kafka.calls[-1] == ("pause", True) and readback.pauses == 2
+    finally:
+        consumer._thread.stop()
+
+
+def test_a_frame_behind_a_gap_resumes_at_once() -> None:
+    consumer = Consumer()
+    kafka = consumer._thread._consumer
+    readback = ReadBack(lambda: consumer, every=60.0)
+    try:
+        readback.behind()  # not paused: nothing to do
+        readback.read(fresh=False)
+        readback.behind()
+        consumer._thread.settle()
+        assert kafka.calls == [("pause", True), ("resume", True)]
+        assert not readback.paused
+    finally:
+        consumer._thread.stop()
+
+
+def test_a_partition_not_assigned_is_not_left_marked_paused() -> None:
+    consumer = Consumer()
+    consumer._thread._consumer.assigned = False
+    readback = ReadBack(lambda: consumer, every=60.0)
+    try:
+        readback.read(fresh=False)
+        consumer._thread.settle()
+        assert not readback.paused  # the next echo tries again
+    finally:
+        consumer._thread.stop()
+
+
+def test_without_a_consumer_thread_or_with_no_pause_nothing_happens() -> None:
+    readback = ReadBack(lambda: object(), every=0.1)
+    readback.read(fresh=False)
+    assert not readback.paused
+    consumer = Consumer()
+    try:
+        off = ReadBack(lambda: consumer, every=0.0)
+        off.read(fresh=False)
+        consumer._thread.settle()
+        assert consumer._thread._consumer.calls == [] and not off.paused
+    finally:
+        consumer._thread.stop()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def read(self, fresh: bool) -> None:
+        self.calls.append(fresh)
+
+    def behind(self) -> None:
+        self.calls.append("behind")
+
+
+class Store:
+    def __init__(self, applied: int) -> None:
+        self.applied = applied
+
+
+class Stage:
+    """Only what `DecideRunner.read` and `handed` look at before a batch."""
+
+    def __init__(self, applied: int) -> None:
+        self.state = type("State", (), {"stores": {0: Store(applied)}})()
+        self.applied_at = applied
+
+    def applied(self) -> dict[int, int]:
+        return {0: self.applied_at}
+
+
+def test_the_runner_reports_echoes_and_frames_behind_a_gap() -> None:
+    recorder = Recorder()
+    runner = DecideRunner(Stage(applied=10), box=None, ticks=None, models_table=None)  # type: ignore[arg-type]
+    runner.readback = recorder
+
+    async def run() -> None:
+        echo = [Message(DECIDE_TOPIC, 0, offset, b"{}", "checkout") for offset in (9, 10)]
+        await runner.read(echo)  # all applied: dropped, an echo
+        assert recorder.calls == [False]
+        await runner.handed([Handed(0, 13, b"{}", "checkout")])  # 11 and 12 not handed over
+        assert recorder.calls == [False, "behind"]
+
+    asyncio.run(run())
