@@ -131,6 +131,18 @@ class Recorder:
         self.calls.append("behind")
 
 
+class Reached(Exception):
+    """The runner went on to decide the batch (not this test's business)."""
+
+
+class Blocked:
+    async def __aenter__(self) -> None:
+        raise Reached
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 class Store:
     def __init__(self, applied: int) -> None:
         self.applied = applied
@@ -158,5 +170,14 @@ def test_the_runner_reports_echoes_and_frames_behind_a_gap() -> None:
         assert recorder.calls == [False]
         await runner.handed([Handed(0, 13, b"{}", "checkout")])  # 11 and 12 not handed over
         assert recorder.calls == [False, "behind"]
+        recorder.calls.clear()
+        runner.stage.state.stores = {1: Store(0)}  # nothing applied in 0: a tick read is fresh
+        runner.lock = Blocked()
+        for kind, fresh in (("tick", True), ("orders", True), ("checkout", False)):
+            try:
+                await runner.read([Message(DECIDE_TOPIC, 0, 11, b"{}", kind)])
+            except Reached:
+                pass
+            assert recorder.calls[-1] is fresh
 
     asyncio.run(run())
