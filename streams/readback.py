@@ -9,9 +9,11 @@ CPU, and of the broker's.
 
 So when a batch the agent reads holds nothing the stage has not applied (an echo), the
 partition's fetches are paused in the Kafka client for `every` seconds; then it is read again,
-all that came meanwhile in one round, and paused again if that too was an echo. Nothing is
-skipped: every record is still read, in order, only later, and what the agent reads that is
-not applied yet keeps the fetches going. Two things read it at once instead of waiting:
+from the last record the stage has applied (the records before it, applied and saved, are
+skipped: Faust counts them as a gap, acknowledged; the last one is read, so the group's
+committed offset keeps up), and paused again if that too was an echo. Nothing the stage has
+not applied is skipped, and what the agent reads that is not applied yet keeps the fetches
+going. Two things read it at once instead of waiting:
 
 - a frame handed over behind a gap (a record the stage must read first: another worker's
   frame, a side input's forward, an idle tick) resumes the fetches (`behind`), so a checkout
@@ -47,9 +49,19 @@ class ReadBack:
     a stale view costs at most a resume that was not needed or a pause a round late.
     """
 
-    def __init__(self, consumer: Callable[[], Any], every: float, partition: int = 0) -> None:
+    def __init__(
+        self,
+        consumer: Callable[[], Any],
+        every: float,
+        applied: Callable[[], int | None] = lambda: None,
+        partition: int = 0,
+    ) -> None:
         self.consumer = consumer
         self.every = every
+        # the last offset the stage has applied in the partition (None: not taken up), read
+        # in the consumer's thread: records up to it need not be fetched
+        self.applied = applied
+        self.skipped = 0  # records not fetched
         self.tp = TopicPartition(DECIDE_TOPIC, partition)
         self.paused = False
         self.pauses = 0  # how many times (for tests and the log)
@@ -94,6 +106,19 @@ class ReadBack:
     def _resume(self, kafka: Any) -> None:
         self.paused = False
         try:
+            self._skip(kafka)
             kafka.resume(self.tp)
         except Exception:  # not assigned any more: its next assignment starts unpaused
             log.debug("the decide partition's fetches not resumed", exc_info=True)
+
+    def _skip(self, kafka: Any) -> None:
+        """The fetch position moved on to the last record applied, if it is behind it."""
+        applied = self.applied()
+        if applied is None or applied < 0:
+            return
+        assignment = kafka._subscription.subscription.assignment
+        state = assignment.state_value(self.tp) if assignment is not None else None
+        if state is None or not state.has_valid_position or state.position >= applied:
+            return
+        self.skipped += applied - state.position
+        kafka.seek(self.tp, applied)

@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from streams.messages import DECIDE_TOPIC, Handed, Message
 from streams.readback import ReadBack
 from streams.runners import DecideRunner
+
+
+class PartitionState:
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.has_valid_position = True
 
 
 class FakeKafka:
@@ -19,6 +26,13 @@ class FakeKafka:
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool]] = []
         self.assigned = True
+        self.state = PartitionState(position=3)
+        assignment = SimpleNamespace(state_value=lambda tp: self.state)
+        self._subscription = SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.calls.append(("seek", offset))  # type: ignore[arg-type]
+        self.state.position = offset
 
     def pause(self, tp: Any) -> None:
         if not self.assigned:
@@ -75,6 +89,26 @@ def test_an_echo_pauses_the_fetches_in_the_consumers_thread_for_a_while() -> Non
         readback.read(fresh=False)  # an echo again: paused again
         consumer._thread.settle()
         assert kafka.calls[-1] == ("pause", True) and readback.pauses == 2
+    finally:
+        consumer._thread.stop()
+
+
+def test_the_resumed_read_starts_at_the_last_record_applied() -> None:
+    consumer = Consumer()
+    kafka = consumer._thread._consumer
+    applied: list[int | None] = [None]
+    readback = ReadBack(lambda: consumer, every=60.0, applied=lambda: applied[0])
+    try:
+        for stage_applied, position in ((None, 3), (2, 3), (3, 3), (40, 40)):
+            applied[0] = stage_applied
+            readback.read(fresh=False)
+            readback.behind()
+            consumer._thread.settle()
+            assert kafka.state.position == position
+        # only a position behind what is applied moves, to the last record applied (read again,
+        # so the group's offset keeps up); never past it
+        assert [c for c in kafka.calls if c[0] == "seek"] == [("seek", 40)]
+        assert readback.skipped == 37
     finally:
         consumer._thread.stop()
 
