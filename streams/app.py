@@ -206,9 +206,7 @@ class Worker:
         app.task(fatal(self._list_ends))
         self.api: CheckoutService | None = None
         if config.api_port:
-            # the checkouts asked within `api_linger` of each other share one produce request,
-            # and then one batch of the stage and one commit
-            self.boxes["api"] = Outbox(partial(self._producer_for_stage, config.api_linger))
+            self.boxes["api"] = Outbox(self._producer_for_stage)
             self.api = CheckoutService(
                 app,
                 config,
@@ -371,13 +369,12 @@ class Worker:
         watch = {tp.partition for tp in revoked if tp.topic == WATCH_TOPIC}
         await or_exit(self.watch_runner.revoke(watch))
 
-    def _producer_for_stage(self, linger: float = 0.0) -> Any:
+    def _producer_for_stage(self) -> Any:
         """A stage's own Kafka producer (streams/outbox.py says why), configured as Faust's."""
         return aiokafka.AIOKafkaProducer(
             bootstrap_servers=self.config.broker,
             acks="all",
-            # a stage hands over a batch's outputs at once, then waits for them
-            linger_ms=round(linger * 1000),
+            linger_ms=0,  # a stage hands over a batch's outputs at once, then waits for them
             max_batch_size=self.config.batch_bytes,
             max_request_size=MAX_REQUEST_BYTES,
             client_id=f"{self.config.app_id}-stage",

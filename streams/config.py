@@ -57,8 +57,6 @@ class StreamConfig:
     # with the API: seconds the decide partition's fetches pause while all they bring is what
     # the stage applied in process (streams/readback.py); 0: never paused
     readback_pause: float = 0.1
-    # with the API: seconds a checkout's append waits for others to share its produce request
-    api_linger: float = 0.002
     # seconds between the garbage collector's full passes, run by the worker's timer once the
     # command has taken them out of the collector's hands (riskmon.tuning.for_latency; 0: none)
     full_collection_every: float = 600.0
