@@ -19,8 +19,9 @@ class StreamConfig:
     batch: int = 1000  # messages taken at once from a topic
     within: float = 0.01  # seconds a partial batch waits
     # the same for the side inputs (catalog, labels, rules, controls): none of them is waited
-    # for within milliseconds, and each of Faust's batch waits wakes its agent up even with
-    # nothing to read (four agents every 10 ms were a fifth of an idle worker's CPU)
+    # for within milliseconds (Faust's batch wait woke its agent every `within` even with
+    # nothing to read, four agents every 10 ms a fifth of an idle worker's CPU; the agents'
+    # own wait, streams.faust_io.take_events, sleeps until the first event now)
     side_within: float = 0.2
     max_bytes: int = DEFAULT_MAX_BYTES
     expire_every: int = 4096  # decided events between checks of waiting later events
