@@ -567,7 +567,8 @@ def worker(
         if api_port:
             from riskmon.store_cli import open_store
 
-            tokens = _tokens(stack.enter_context(open_store(write=False)))
+            reader = stack.enter_context(open_store(write=False))
+            tokens = _tokens(reader, settings.api_token_ttl_ms / 1000)
         run_worker(
             config,
             programme,
@@ -579,9 +580,10 @@ def worker(
         )
 
 
-def _tokens(engine: Any) -> Any:
-    """API tokens checked in the store for every request, in a thread: a revoked one is
-    refused at once (console/auth.py); the requests waiting share a query (streams/api.py).
+def _tokens(engine: Any, ttl: float = 0.0) -> Any:
+    """API tokens checked in the store, in a thread: a revoked one is refused within `ttl`
+    seconds (0: at once; console/auth.py); the requests waiting share a query, and a token
+    accepted is taken for `ttl` seconds without another (streams/api.py).
 
     One thread of its own and one connection kept open in it, in autocommit: each query is a
     transaction of its own (it sees every revocation committed before it began, and holds no
@@ -611,7 +613,8 @@ def _tokens(engine: Any) -> Any:
                 connection.close()
             raise
 
-    return CoalescedTokens(check, ThreadPoolExecutor(1, thread_name_prefix="riskmon-tokens"))
+    executor = ThreadPoolExecutor(1, thread_name_prefix="riskmon-tokens")
+    return CoalescedTokens(check, executor, ttl=ttl)
 
 
 @app.command()

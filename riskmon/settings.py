@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # The checkout authorization API (`riskmon worker --api-port`): an answer within this many
     # milliseconds or a 503 saying so; a reservation holds for this many seconds of event time.
     api_deadline_ms: int = Field(default=200, ge=1, le=60_000)
+    # An API token the store accepted is taken this long without asking again: a revoked one
+    # is refused within this many milliseconds at the latest. 0: the store asked every request.
+    api_token_ttl_ms: int = Field(default=1000, ge=0, le=60_000)
     checkout_hold_s: int = Field(default=1800, ge=1)
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="/metrics; 0: none")
     # SQLAlchemy URL of the store; credentials in it are never logged

@@ -49,6 +49,7 @@ from streams.intake import Intake
 from streams.messages import DECIDE_TOPIC, WATCH_TOPIC, Handed, Message
 from streams.metrics import MetricsObserver
 from streams.outbox import MAX_REQUEST_BYTES, Outbox, TableBacking
+from streams.readback import ReadBack
 from streams.runners import DecideRunner, IntakeRunner, WatchRunner
 from streams.serving import CheckoutService
 from streams.state import DurableState
@@ -169,6 +170,10 @@ class Worker:
             catalog_margin=config.catalog_margin,
             catalog_timeout=config.catalog_timeout,
             handing=self._handed,
+            # with the API, the holder's own appends are most of what it reads back
+            readback=ReadBack(lambda: app.consumer, config.readback_pause, self._decide_applied)
+            if config.api_port
+            else None,
         )
         self.watch_runner = WatchRunner(self.watch, watch_box, store)
         self.restores: list[tuple[str, int, int, int]] = []  # stage, partition, keys, rolled back
@@ -217,6 +222,11 @@ class Worker:
             app.timer(TICK)(Collector(round(config.full_collection_every / TICK)).tick)
         if metrics is not None:
             app.timer(5.0)(self._report)
+
+    def _decide_applied(self) -> int | None:
+        """The last offset of decide partition 0 whose batch is saved (None: not taken up)."""
+        store = self.decide.state.stores.get(0)
+        return None if store is None else store.applied
 
     def _backing(self, name: str, partitions: int, box: Outbox) -> TableBacking:
         """A Faust table of raw bytes as saved state; its changelog goes through `box`."""

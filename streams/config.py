@@ -19,8 +19,9 @@ class StreamConfig:
     batch: int = 1000  # messages taken at once from a topic
     within: float = 0.01  # seconds a partial batch waits
     # the same for the side inputs (catalog, labels, rules, controls): none of them is waited
-    # for within milliseconds, and each of Faust's batch waits wakes its agent up even with
-    # nothing to read (four agents every 10 ms were a fifth of an idle worker's CPU)
+    # for within milliseconds (Faust's batch wait woke its agent every `within` even with
+    # nothing to read, four agents every 10 ms a fifth of an idle worker's CPU; the agents'
+    # own wait, streams.faust_io.take_events, sleeps until the first event now)
     side_within: float = 0.2
     max_bytes: int = DEFAULT_MAX_BYTES
     expire_every: int = 4096  # decided events between checks of waiting later events
@@ -54,6 +55,9 @@ class StreamConfig:
     api_host: str = "127.0.0.1"
     api_deadline: float = 0.2
     checkout_hold: float = 1800.0
+    # with the API: seconds the decide partition's fetches pause while all they bring is what
+    # the stage applied in process (streams/readback.py); 0: never paused
+    readback_pause: float = 0.1
     # seconds between the garbage collector's full passes, run by the worker's timer once the
     # command has taken them out of the collector's hands (riskmon.tuning.for_latency; 0: none)
     full_collection_every: float = 600.0

@@ -91,6 +91,7 @@ class DecideRunner:
         catalog_margin: float = 0.02,
         catalog_timeout: float = 60.0,
         handing: asyncio.Queue[list[Handed]] | None = None,
+        readback: Any = None,
     ) -> None:
         self.stage = stage
         self.box = box
@@ -109,6 +110,9 @@ class DecideRunner:
         # (`streams.app.Worker._take_handed`): checkouts asked at once are decided in one
         # batch, one commit, not one after the other
         self.handing = handing
+        # the agent's fetches of the partition, paused while they bring only what was handed
+        # over (streams/readback.py `ReadBack`: `read(fresh)`, `behind()`); None: never paused
+        self.readback = readback
         self.lock = asyncio.Lock()  # a batch, a tick's sending, or a revocation's teardown
         self._early: list[Handed] = []  # handed frames behind a gap, for the next hand-over
         # callers waiting for a checkout's answer, by its event id (streams/api.py)
@@ -131,6 +135,10 @@ class DecideRunner:
             for m in messages
             if m.partition not in stores or m.offset > stores[m.partition].applied
         ]
+        if self.readback is not None:
+            # checkouts are the API's, appended here: read before their hand-over, they are
+            # decided now all the same, and nobody waits behind them for a read
+            self.readback.read(any(m.kind != "checkout" for m in messages))
         if not messages:
             return
         async with self.lock:
@@ -155,6 +163,8 @@ class DecideRunner:
                 for f in frames
                 if (f.partition, f.offset) not in taken and f.offset > applied.get(f.partition, -1)
             ][-EARLY_KEPT:]
+            if self._early and self.readback is not None:
+                self.readback.behind()  # what they wait for is read, not handed over
             if ready:
                 self.last_input = self.monotonic()
                 await self._batch([frame.message() for frame in ready], "handed")
