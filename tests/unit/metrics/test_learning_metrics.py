@@ -18,6 +18,7 @@ from replay.learning import LearningRun
 from replay.observers import NullObserver
 from schemas.rules import load_rules
 from simulation.generator import generate
+from simulation.evaluate import LEARNING as EVALUATED
 from streams.learning_metrics import FAMILIES, LEARNING_DETECTORS, SERIES
 from streams.metrics import Metrics, MetricsObserver
 
@@ -126,6 +127,7 @@ def test_the_series_cover_every_figure_of_a_learner() -> None:
     # a new figure in Learner.quality() must be given a series here (or a reason it has none)
     assert set(Learner(RULES).quality()) == set(SERIES)
     assert LEARNING_DETECTORS == DETECTORS
+    assert EVALUATED == DETECTORS  # the evaluation's ladder adds each of them
     names = Metrics().names()
     for family, (kind, _, _) in FAMILIES.items():
         assert family + ("_total" if kind == "counter" else "") in names
