@@ -17,8 +17,8 @@ from replay.engine import EXPIRE_EVERY
 from replay.learning import LearningRun
 from replay.observers import NullObserver
 from schemas.rules import load_rules
-from simulation.generator import generate
 from simulation.evaluate import LEARNING as EVALUATED
+from simulation.generator import generate
 from streams.learning_metrics import FAMILIES, LEARNING_DETECTORS, SERIES
 from streams.metrics import Metrics, MetricsObserver
 
