@@ -18,20 +18,14 @@ import orjson
 from rich.console import Group
 from rich.table import Table
 
+from detectors.learning import DETECTORS
 from detectors.learning.quality import roc_auc
 from schemas.money import to_fen
 from simulation.unnamed import UNNAMED
 
 RISKS = ("compliance", "hoarding", "arbitrage", "fraud")
-# the learning stage's detectors (detectors.learning.DETECTORS), in the order they are added
-LEARNING = (
-    "anomaly",
-    "classifier",
-    "edge_burst",
-    "merchant_drift",
-    "long_ring",
-    "young_burst",
-)
+# the learning stage's detectors, in the order the ladder adds them
+LEARNING = DETECTORS
 # the unnamed patterns a per-order score can see at payment time (a merchant's drift shows in
 # its refunds, days later: the drift detector's job, not the anomaly score's)
 ORDER_LEVEL = ("anomaly_basket", "odd_hour_burst", "slow_drip_ring")

@@ -46,6 +46,7 @@ class ConsumerHours:
         # subsidised orders per local hour of the day, for `thin`
         self.by_hour = [0] * 24
         self.since: float | None = None  # event time of the first order counted
+        self.counted = 0  # sum(by_hour)
 
     def add(
         self, identity: int, order_id: str, ts: float, categories: tuple[str, ...]
@@ -64,7 +65,7 @@ class ConsumerHours:
                 seen.update(cats)
         return new, tuple(o[1] for o in orders)
 
-    def thin(self, hour: int, ts: float) -> bool:
+    def thin(self, hour: int, ts: float, *, ask: bool = True) -> bool:
         """Count an order at this local hour of the day; whether the hour holds less than half
         what a busy hour (the upper quartile of the 24) holds of the programme's subsidised
         orders, once two days and enough orders are in: a night, not a quiet afternoon (against
@@ -73,11 +74,13 @@ class ConsumerHours:
         (the simulated month: 2-24 honest pairs a month at any hour, none at thin hours)."""
         by_hour = self.by_hour
         by_hour[hour] += 1
+        self.counted += 1
         if self.since is None:
             self.since = ts
         # every hour seen twice over (a first day's evening is no thin hour at 23:38), and
-        # enough orders for shares to mean something
-        if ts - self.since < THIN_AFTER or sum(by_hour) < THIN_FROM:
+        # enough orders for shares to mean something; `ask` False: only counted (the answer
+        # would change nothing, and the sort below is the cost)
+        if not ask or ts - self.since < THIN_AFTER or self.counted < THIN_FROM:
             return False
         return by_hour[hour] * 2 < sorted(by_hour)[18]  # half a busy hour's (upper quartile)
 
@@ -122,6 +125,7 @@ class ConsumerHours:
         alert_times.frombytes(state["alert_times"])
         self.alerts = dict(zip(alert_keys, alert_times, strict=True))
         self.by_hour = list(state["by_hour"])
+        self.counted = sum(self.by_hour)
         self.since = state["since"]
 
 

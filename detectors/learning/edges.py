@@ -67,6 +67,16 @@ class Sketch:
         view *= np.float32(factor)
 
 
+def _chi(a1: float, a2: float, s1: float, s2: float, t: float, t1: float) -> float:
+    """MIDAS-R's chi-squared score of a current count `a` against a total `s` at tick `t`
+    (`t1` = t - 1): `(a - s/t)^2 t^2 / (s (t - 1))`, each count the smaller of its sketch's two
+    rows."""
+    a = a1 if a1 < a2 else a2
+    s = s1 if s1 < s2 else s2
+    d = a - s / t
+    return d * d * t * t / (s * t1)
+
+
 class EdgeBursts:
     """MIDAS-R over identity -> attribute edges, in four count-min sketches of fixed size."""
 
@@ -105,8 +115,7 @@ class EdgeBursts:
         t = self._advance(ts)
         first = t <= 1.0
         t1 = t - 1.0
-        # the sketches' cells inlined (`Sketch.add`, up to four times per edge) and the chi-squared
-        # score `(a - s/t)^2 t^2 / (s (t - 1))` with them: per order
+        # the sketches' cells inlined (`Sketch.add`, up to four times per edge): per order
         mask, width = self.edge_now.mask, self.edge_now.width
         e_now, e_total = self.edge_now.cells, self.edge_total.cells
         n_now, n_total = self.node_now.cells, self.node_total.cells
@@ -118,13 +127,7 @@ class EdgeBursts:
         s1 = n_total[i] + 1.0
         s2 = n_total[j] + 1.0
         n_now[i], n_now[j], n_total[i], n_total[j] = a1, a2, s1, s2
-        if first:
-            best = 0.0
-        else:
-            a = a1 if a1 < a2 else a2
-            s = s1 if s1 < s2 else s2
-            d = a - s / t
-            best = d * d * t * t / (s * t1)
+        best = 0.0 if first else _chi(a1, a2, s1, s2, t, t1)
         where = -1
         for n, target in enumerate(targets):
             edge = (src ^ (target * _MIX2)) & _MASK64
@@ -134,13 +137,7 @@ class EdgeBursts:
             s1 = e_total[i] + 1.0
             s2 = e_total[j] + 1.0
             e_now[i], e_now[j], e_total[i], e_total[j] = a1, a2, s1, s2
-            if first:
-                score = 0.0
-            else:
-                a = a1 if a1 < a2 else a2
-                s = s1 if s1 < s2 else s2
-                d = a - s / t
-                score = d * d * t * t / (s * t1)
+            score = 0.0 if first else _chi(a1, a2, s1, s2, t, t1)
             i, j = target & mask, width + ((target >> 32) & mask)
             if fresh[n]:
                 a1 = n_now[i] + 1.0
@@ -149,10 +146,7 @@ class EdgeBursts:
                 s2 = n_total[j] + 1.0
                 n_now[i], n_now[j], n_total[i], n_total[j] = a1, a2, s1, s2
                 if not first:
-                    a = a1 if a1 < a2 else a2
-                    s = s1 if s1 < s2 else s2
-                    d = a - s / t
-                    node = d * d * t * t / (s * t1)
+                    node = _chi(a1, a2, s1, s2, t, t1)
                     if node > score:
                         score = node
                 recent[n] = a1 if a1 < a2 else a2

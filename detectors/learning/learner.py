@@ -137,6 +137,7 @@ class Learner:
             "young_burst": self._threshold(config.burst_quantile, 1.0, early=True),
         }
         self.hours = ConsumerHours()
+        self.thin_floor = config.burst_orders - 1  # what a burst needs at a thin hour
         self.young = rules.detectors.new_account_days * DAY
         # device-and-card pair -> ((order id, event-time hour), ...) newest last; the table in
         # order of last use, so the oldest pairs go first past `ring_pairs`
@@ -309,7 +310,7 @@ class Learner:
             alert = self._ring_alert(event, pair_orders, pair_ids, ring_limit)
             self._admit(alerts, alert, self._quiet(owners[1:3], ts))
         if event.subsidy_amount > 0:
-            young = self._young_burst(event, identity, approved, ts)
+            young = self._young_burst(event, identity, approved, ts, account_age)
             hours = self.hours
             if young is not None and self._admit(
                 alerts,
@@ -379,7 +380,7 @@ class Learner:
         return max(self.config.ring_household, int(honest)) + 1
 
     def _young_burst(
-        self, event: OrderPaid, identity: int, approved: bool, ts: float
+        self, event: OrderPaid, identity: int, approved: bool, ts: float, age: float | None
     ) -> Alert | None:
         """Count the subsidised order in its consumer's hour; an alert when a young account's
         hour reaches the limit: `burst_orders` (one less at a thin hour of the programme's
@@ -387,16 +388,19 @@ class Learner:
         categories = tuple(sorted({item.category for item in event.items}))
         hours = self.hours
         new, orders = hours.add(identity, event.order_id, ts, categories)
-        thin = hours.thin(int(((ts + self.offset) % DAY) // HOUR), ts)
+        thin = hours.thin(int(((ts + self.offset) % DAY) // HOUR), ts, ask=new >= self.thin_floor)
         threshold = self.thresholds["young_burst"]
         honest = threshold.value()
-        floor = self.config.burst_orders - 1 if thin else self.config.burst_orders
+        floor = self.thin_floor if thin else self.config.burst_orders
         # the floor holds from the first order: the calibration may only raise it
         limit = floor if math.isinf(honest) else max(floor, int(honest) + 1)
         if approved and new < limit:
             threshold.observe(float(new))
-        age = ts - event.consumer.account_created_at.timestamp()
-        if new < limit or age >= self.young:
+        if new < limit:
+            return None
+        if age is None:
+            age = ts - event.consumer.account_created_at.timestamp()
+        if age >= self.young:
             return None
         typical = round(threshold.honest.get() or 1.0, 3)
         evidence = {

@@ -9,11 +9,11 @@ an order is compared with the profile before it is counted in it.
 
 >>> p = Profiles()
 >>> for n in range(300):
-...     _ = p.features(("rice",), (1 + n % 2,), (40.0,), "M1", 3.0 + n % 8, 0.0, 40.0)
->>> x = p.features(("rice",), (40,), (40.0,), "M1", 3.0, 0.0, 1600.0)
+...     _ = p.compare(("rice",), (1 + n % 2,), (40.0,), "M1", 3.0 + n % 8, 0.0, 40.0)
+>>> x = dict(zip(NAMES, p.compare(("rice",), (40,), (40.0,), "M1", 3.0, 0.0, 1600.0)))
 >>> x["units_vs_category"] > 5, x["amount_vs_merchant"] > 3, x["merchant_hour"] < 3
 (True, True, True)
->>> p.features(("rice",), (1,), (40.0,), "M1", 23.5, 0.0, 40.0)["merchant_hour"] > 4
+>>> p.compare(("rice",), (1,), (40.0,), "M1", 23.5, 0.0, 40.0)[NAMES.index("merchant_hour")] > 4
 True
 """
 
@@ -56,21 +56,6 @@ class Profiles:
         # merchant -> [[n, mean, var] of log1p(amount), [n, mean markup, 0], 24 hour weights]
         self.merchants: dict[str, list[list[float]]] = {}
 
-    def features(
-        self,
-        categories: Sequence[str],
-        units: Sequence[int],
-        prices: Sequence[float],
-        merchant: str,
-        hour: float,
-        markup: float,
-        amount: float,
-    ) -> dict[str, float]:
-        """The order's comparisons (lines given as parallel sequences), then the profiles
-        learn it."""
-        values = self.compare(categories, units, prices, merchant, hour, markup, amount)
-        return dict(zip(NAMES, values, strict=True))
-
     def compare(
         self,
         categories: Sequence[str],
@@ -81,7 +66,8 @@ class Profiles:
         markup: float,
         amount: float,
     ) -> tuple[float, float, float, float, float]:
-        """`features` as a tuple, in `NAMES` order (no dict to build per order)."""
+        """The order's comparisons (lines given as parallel sequences), in `NAMES` order (a
+        tuple: no dict to build per order), then the profiles learn it."""
         worst_units = worst_amount = 0.0
         for category, qty, price in zip(categories, units, prices, strict=True):
             profile = self.categories.get(category)
