@@ -302,12 +302,35 @@ def evaluate(
     ] = None,
     days: Annotated[int, typer.Option(min=1, max=60, help="days per seed, with --seeds")] = 30,
     out: Annotated[Path, typer.Option(help="working folder, with --seeds")] = Path("var/seeds"),
+    events_per_day: Annotated[
+        int, typer.Option(min=100, help="with --seeds: the programme's size, as simulate's")
+    ] = 3400,
+    learning: Annotated[
+        bool,
+        typer.Option(
+            "--learning",
+            help="with --seeds: add the fraud no rule names and analysts' verdicts to each "
+            "simulation, and replay with the models learning from them",
+        ),
+    ] = False,
+    label_sample: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="with --seeds --learning: verdicts on this share of all paid orders at random, "
+            "2-7 days late (the default: simulate's)",
+        ),
+    ] = None,
 ) -> None:
     """Precision, recall and F1 per risk, pattern and detector against a ground truth; with
     --seeds, per detector and pattern over several simulations (mean, min, max)."""
     if seeds is not None:
-        _evaluate_seeds(seeds, days, out)
+        _evaluate_seeds(seeds, days, out, events_per_day, learning, label_sample)
         return
+    if label_sample is not None and not learning:
+        errors.print("error: --label-sample goes with --seeds --learning")
+        raise typer.Exit(2)
     if truth is None or alerts is None or decisions is None:
         errors.print("error: give --truth, --alerts and --decisions (or --seeds 1..5)")
         raise typer.Exit(2)
@@ -317,9 +340,20 @@ def evaluate(
     console.print(format_evaluation(run(truth, alerts, decisions, scores)))
 
 
-def _evaluate_seeds(text: str, days: int, out: Path) -> None:
+def _evaluate_seeds(
+    text: str,
+    days: int,
+    out: Path,
+    events_per_day: int,
+    learning: bool,
+    label_sample: float | None,
+) -> None:
     from replay import Replay
     from simulation.seeds import format_seeds, parse_seeds, run_seeds
+
+    if label_sample is not None and not learning:
+        errors.print("error: --label-sample goes with --learning")
+        raise typer.Exit(2)
 
     try:
         chosen = parse_seeds(text)
@@ -330,7 +364,17 @@ def _evaluate_seeds(text: str, days: int, out: Path) -> None:
     rules = _rules(None)
 
     def replay(folder: Path) -> None:
-        engine = Replay(rules, max_bytes=settings.max_message_bytes, window=settings.event_window)
+        models = (
+            _learning(rules, True, folder / "labels.jsonl", folder / "scores.jsonl")
+            if learning
+            else None
+        )
+        engine = Replay(
+            rules,
+            max_bytes=settings.max_message_bytes,
+            window=settings.event_window,
+            learning=models,
+        )
         engine.run(
             folder / "events.jsonl",
             catalog=folder / "catalog.jsonl",
@@ -339,9 +383,21 @@ def _evaluate_seeds(text: str, days: int, out: Path) -> None:
         )
 
     def progress(seed: int) -> None:
-        errors.print(f"seed {seed}: simulate {days} days, replay, score", highlight=False)
+        what = " with the models and verdicts" if learning else ""
+        errors.print(f"seed {seed}: simulate {days} days, replay{what}, score", highlight=False)
 
-    report = run_seeds(chosen, days, out, replay, rules_path=settings.rules, progress=progress)
+    report = run_seeds(
+        chosen,
+        days,
+        out,
+        replay,
+        rules_path=settings.rules,
+        progress=progress,
+        events_per_day=events_per_day,
+        unnamed=learning,
+        labels=learning,
+        label_sample=label_sample,
+    )
     console.print(format_seeds(report))
 
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from simulation.evaluate import Evaluation, Score, evaluate
 from simulation.generator import generate
+from simulation.unnamed import UNNAMED
 
 
 @dataclass
@@ -37,6 +38,12 @@ class SeedsReport:
             for cohort in ev.honest_by_cohort:
                 total[cohort] += ev.false_positives.get(cohort, 0)
         return total
+
+    def unnamed(self, seed: int) -> tuple[int, int]:
+        """The fraud no rule names (the simulator's `--unnamed` patterns): (found, all)."""
+        patterns = self.runs[seed].by_pattern
+        found = [patterns[p] for p in UNNAMED if p in patterns]
+        return sum(s.found for s in found), sum(s.actual for s in found)
 
     def honest(self) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -77,19 +84,38 @@ def run_seeds(
     rules_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
     events_per_day: int = 3400,
+    unnamed: bool = False,
+    labels: bool = False,
+    label_sample: float | None = None,
 ) -> SeedsReport:
-    """Simulate, replay (`replay(folder)` writes alerts.jsonl and decisions.jsonl there) and
-    score each seed, in `workdir/seed-N`."""
+    """Simulate, replay (`replay(folder)` writes alerts.jsonl and decisions.jsonl there, and
+    scores.jsonl if it runs the models) and score each seed, in `workdir/seed-N`. `unnamed`,
+    `labels` and `label_sample` are the simulator's (`riskmon simulate`): the fraud no rule
+    names, and analysts' verdicts (labels.jsonl) for a replay with the models to learn from."""
     seeds = list(seeds)
     report = SeedsReport(seeds, days)
     for seed in seeds:
         if progress is not None:
             progress(seed)
         folder = workdir / f"seed-{seed}"
-        generate(seed, days, folder, rules_path=rules_path, events_per_day=events_per_day)
+        (folder / "scores.jsonl").unlink(missing_ok=True)  # a run before this one's
+        generate(
+            seed,
+            days,
+            folder,
+            rules_path=rules_path,
+            events_per_day=events_per_day,
+            unnamed=unnamed,
+            labels=labels,
+            label_sample=label_sample,
+        )
         replay(folder)
+        scores = folder / "scores.jsonl"
         report.runs[seed] = evaluate(
-            folder / "truth.jsonl", folder / "alerts.jsonl", folder / "decisions.jsonl"
+            folder / "truth.jsonl",
+            folder / "alerts.jsonl",
+            folder / "decisions.jsonl",
+            scores if scores.exists() else None,
         )
     return report
 
@@ -101,14 +127,18 @@ def _spread(values: list[float]) -> tuple[str, str, str]:
 def format_seeds(report: SeedsReport) -> Group:
     runs = [report.runs[s] for s in report.seeds]
     per_seed = Table(title=f"Per seed ({report.days} days each)", title_justify="left")
-    for col in ("seed", "precision", "recall", "bad orders", "orders"):
+    unnamed = any(report.unnamed(s)[1] for s in report.seeds)
+    columns = ("seed", "precision", "recall", *(("unnamed found",) if unnamed else ()))
+    for col in (*columns, "bad orders", "orders"):
         per_seed.add_column(col, justify="right")
     for seed in report.seeds:
         ev = report.runs[seed]
+        found, actual = report.unnamed(seed)
         per_seed.add_row(
             str(seed),
             f"{ev.overall.precision:.3f}",
             f"{ev.overall.recall:.3f}",
+            *((f"{found}/{actual} ({found / actual:.2f})" if actual else "-",) if unnamed else ()),
             f"{ev.positives:,}",
             f"{ev.orders:,}",
         )

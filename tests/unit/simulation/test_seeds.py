@@ -46,3 +46,45 @@ def test_two_seeds_every_look_alike_left_alone(tmp_path: Path) -> None:
     console.print(format_seeds(report))
     text = console.export_text()
     assert "account_farm" in text and "mean" in text and "at_limits" in text
+
+
+def test_the_judged_regime_over_seeds_from_the_command_line(tmp_path: Path) -> None:
+    """`--learning`: the fraud no rule names and verdicts on a random share, replayed with the
+    models; the unnamed patterns' recall per seed and the models' ROC AUC come out."""
+    from typer.testing import CliRunner
+
+    from riskmon.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--seeds",
+            "5,6",
+            "--days",
+            "3",
+            "--events-per-day",
+            "1100",
+            "--learning",
+            "--label-sample",
+            "0.3",
+            "--out",
+            str(tmp_path),
+        ],
+        terminal_width=160,
+    )
+    assert result.exit_code == 0, result.output
+    assert "unnamed found" in result.output and "odd_hour_burst" in result.output
+    for seed in (5, 6):
+        folder = tmp_path / f"seed-{seed}"
+        assert (folder / "labels.jsonl").stat().st_size > 0
+        assert (folder / "scores.jsonl").stat().st_size > 0  # the models ran
+    refused = CliRunner().invoke(
+        app, ["evaluate", "--seeds", "5", "--label-sample", "0.3", "--out", str(tmp_path)]
+    )
+    assert refused.exit_code == 2 and "--learning" in refused.output
+
+
+def test_unnamed_counts_only_the_patterns_no_rule_names(tmp_path: Path) -> None:
+    report = run_seeds([3], 2, tmp_path, _replay, events_per_day=1100)
+    assert report.unnamed(3) == (0, 0)  # simulated without them
