@@ -65,10 +65,12 @@ class Pending:
 class LearningProcess:
     """The parent's side: `learn` per event (a `Pending`), `finish` at the end (the figures)."""
 
-    def __init__(self, run: LearningRun, batch: int = BATCH, in_flight: int = IN_FLIGHT) -> None:
+    def __init__(
+        self, run: LearningRun, batch: int | None = None, in_flight: int | None = None
+    ) -> None:
         self.run = run
-        self.batch = batch
-        self.in_flight = in_flight
+        self.batch = batch or BATCH
+        self.in_flight = in_flight or IN_FLIGHT
         self._items: list[tuple[Any, ...]] = []
         self._pending: list[Pending] = []  # of the batch being filled
         self._sent: deque[list[Pending]] = deque()  # batches waiting for their answer
