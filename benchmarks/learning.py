@@ -10,9 +10,8 @@ a busy moment of the machine weighs on all alike, and their ratios (of CPU time 
 of wall time for the learning process, which uses a second core); then, from an instrumented
 run, the microseconds each learning component costs per order it sees (per later event for the
 merchants' refund windows, per verdict for the classifier's learning), the size of a checkpoint
-and the time to write and read it back. With
-`--compare`, each anomaly detector alone on the same order features: ROC AUC on the unnamed
-order-level patterns and cost per order.
+and the time to write and read it back. With `--compare`, each anomaly detector alone on the
+same order features: ROC AUC on the unnamed order-level patterns and cost per order.
 """
 
 from __future__ import annotations
