@@ -7,11 +7,12 @@ same hash seed: the same iteration orders, the same scores and alerts as in one 
 
 What crosses the pipe is small: per decided event, its raw line and the few things the decide
 half computed that the models read (`Decided`, the allowed entities, its time, the account's
-age, its partition time); the child decodes the line again (as cheap as unpickling the event,
-and the parent's share of the work is what bounds the pipeline). Items go in batches; at most
-`in_flight` batches are unanswered at a time (the parent waits: bounded memory). Each answer
-holds, per item, its alerts or the name of the exception the learner raised (the parent turns
-it into the same dead letter as in one process), and the learner's figures when asked.
+age, its partition time); the child decodes the line again, without the screening the parent
+ran already (cheaper than unpickling the event, and nothing more for the parent to do). Items
+go in batches; at most `in_flight` batches are unanswered at a time (the parent waits: bounded
+memory). Each answer holds, per item, its alerts or the name of the exception the learner
+raised (the parent turns it into the same dead letter as in one process), and the learner's
+figures when asked.
 
 The parent keeps the alerts and dead letters in serial order: what comes after an event whose
 learning has not answered yet waits behind it (`Pending`, replay/engine.py).
@@ -34,6 +35,7 @@ from detectors.alerts import Alert
 from detectors.watch import Watch
 from replay.learning import LearningRun
 from schemas.orders import ORDER_ADAPTER
+from schemas.screening import SCREENED
 
 log = logging.getLogger("riskmon.replay")
 
@@ -225,6 +227,7 @@ def _child(
 
     threading.Thread(target=read, name="riskmon-learning-reader", daemon=True).start()
     validate = ORDER_ADAPTER.validate_json
+    screened = {SCREENED: True}  # the parent accepted these lines: no second screening
     learn = run.learn
     try:
         while True:
@@ -240,7 +243,7 @@ def _child(
             out: list[list[Alert] | str | None] = []
             for raw, decided, allowed, ts, account_age, at in items:
                 try:
-                    event = validate(raw)
+                    event = validate(raw, context=screened)
                     ticket = Watch(
                         event,
                         raw=raw,
