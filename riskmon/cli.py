@@ -110,6 +110,7 @@ def replay(
     learning_in_process: Annotated[
         bool,
         typer.Option(
+            "--learning-in-process",
             help="with learning: run it in this process, after each event (by default, with "
             "two cores or more, it runs in a process of its own beside the rest of the replay: "
             "the same outputs, in less time)",
