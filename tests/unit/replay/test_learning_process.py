@@ -43,7 +43,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def days(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("days")
-    generate(7, 3, folder, events_per_day=1500, unnamed=True, labels=True)
+    generate(7, 2, folder, events_per_day=1500, unnamed=True, labels=True)
     lines = (folder / "events.jsonl").read_bytes().splitlines(keepends=True)
     lines.insert(len(lines) // 2, b'{"event_type": "order_paid", "not": "an order"}\n')
     (folder / "events.jsonl").write_bytes(b"".join(lines))  # and a dead letter of the decoding
@@ -187,3 +187,43 @@ def test_without_fork_it_runs_in_process(
     setattr(learner, "on_paid", where)  # noqa: B010
     stats, _, _ = replayed(days, tmp_path / "apart", apart=True, learner=learner)
     assert pids == {parent} and stats.learning["orders_total"] > 0
+
+
+def test_the_command_runs_it_apart_unless_told(
+    days: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from riskmon.cli import app
+
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join((days / "events.jsonl").read_bytes().splitlines(True)[:1500]))
+    started: list[int] = []
+    start = learning_process.LearningProcess.start
+
+    def spied(self: learning_process.LearningProcess) -> None:
+        start(self)
+        started.append(self.pid or 0)
+
+    monkeypatch.setattr(learning_process.LearningProcess, "start", spied)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    for name, extra in (("apart", []), ("in", ["--learning-in-process"])):
+        out = tmp_path / name
+        out.mkdir()
+        result = CliRunner().invoke(
+            app,
+            [
+                "replay",
+                *("--events", str(events), "--catalog", str(days / "catalog.jsonl")),
+                *("--labels", str(days / "labels.jsonl"), "--learning"),
+                *("--alerts-out", str(out / "alerts.jsonl")),
+                *("--decisions-out", str(out / "decisions.jsonl")),
+                *("--dead-letter-out", str(out / "dead.jsonl")),
+                *("--scores-out", str(out / "scores.jsonl")),
+                *extra,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert len(started) == 1  # the first run only
+    for name in OUTPUTS:
+        assert (tmp_path / "apart" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
