@@ -155,7 +155,8 @@ class Replay:
         self.window = window  # of accepted event times: the contract's default when None
         self.learning = learning  # the online models, run after each event
         # ... in a process of its own, beside this one (where fork is available): the same
-        # outputs (replay/learning_process.py)
+        # outputs and `stats.learning`, but this process's `learning` stays as it was when the
+        # run began (replay/learning_process.py)
         self.learning_process = learning_process
         self._apart: LearningProcess | None = None
         # the watching detectors and the models see the decided events in the order a worker
