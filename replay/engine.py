@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from detectors.sequence import EventTimeBuffer, Released
 from detectors.store import MemoryStore, Store
 from detectors.versions import Versioned
 from replay.learning import LearningRun
+from replay.learning_process import LearningProcess, Pending
 from replay.observers import Fanout, Observer, notify_outcome
 from schemas.controls import Control
 from schemas.decode import (
@@ -90,14 +91,30 @@ class ReplayStats:
 
 
 class _Sink:
-    """JSON Lines out: a file, or nowhere (counting only)."""
+    """JSON Lines out: a file, or nowhere (counting only).
+
+    With the learning stage in a process of its own, what comes after an event whose learning
+    has not answered yet waits behind it (`queue`), so that the file is written in the same
+    order as in one process."""
 
     def __init__(self, handle: IO[bytes] | None) -> None:
         self.handle = handle
+        self.queue: deque[dict[str, Any] | Pending] = deque()
 
     def write(self, record: dict[str, Any]) -> None:
+        if self.queue:
+            self.queue.append(record)
+        elif self.handle is not None:
+            self.handle.write(dumps_line(record))
+
+    def emit(self, record: dict[str, Any]) -> None:
+        """Written now, whatever waits (the queue's own flushing)."""
         if self.handle is not None:
             self.handle.write(dumps_line(record))
+
+    def wait(self, pending: Pending) -> None:
+        """What is written from now on waits for `pending`'s answer."""
+        self.queue.append(pending)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes, int]]:
@@ -128,6 +145,7 @@ class Replay:
         max_bytes: int = DEFAULT_MAX_BYTES,
         observers: list[Observer] | None = None,
         learning: LearningRun | None = None,
+        learning_process: bool = False,
         orders_partitions: int | None = None,
         versions: list[RulesPublication] | None = None,
         controls: list[Control] | None = None,
@@ -136,6 +154,11 @@ class Replay:
         self.rules = rules
         self.window = window  # of accepted event times: the contract's default when None
         self.learning = learning  # the online models, run after each event
+        # ... in a process of its own, beside this one (where fork is available): the same
+        # outputs and `stats.learning`, but this process's `learning` stays as it was when the
+        # run began (replay/learning_process.py)
+        self.learning_process = learning_process
+        self._apart: LearningProcess | None = None
         # the watching detectors and the models see the decided events in the order a worker
         # reading `orders` with this many partitions gives them (detectors/sequence.py)
         self.orders_partitions = orders_partitions or ORDERS_PARTITIONS
@@ -197,6 +220,13 @@ class Replay:
             answers = sink(authorizations_out)
             if catalog is not None:
                 self.load_catalog(catalog, dead)
+            if self.learning is not None and self.learning_process and _can_fork():
+                for handle in (alerts.handle, decisions.handle, dead.handle, answers.handle):
+                    if handle is not None:
+                        handle.flush()  # nothing buffered for the child to inherit
+                self._apart = LearningProcess(self.learning)
+                self._apart.start()
+                stack.callback(self._stop_apart)
             name = events.name
             pipeline = self.pipeline
             stats = self.stats
@@ -204,6 +234,7 @@ class Replay:
             window = self.window
             observers = self.observers
             learning = self.learning
+            apart = self._apart
             # decided events, until the stream's event time has passed them
             held = EventTimeBuffer(self.orders_partitions)
             observing = bool(observers)  # no observer: no call per event to tell none
@@ -246,42 +277,61 @@ class Replay:
                     answers.write(update)
                 if observing:
                     self._observe(event, outcome, watched)
+                if apart is not None and apart.fresh:
+                    self._flush(alerts, dead)
                 if number % EXPIRE_EVERY == 0:
                     for record in pipeline.expire():
                         self._dead_record(dead, record)
-                    if learning is not None and observers:
+                    if apart is not None and observers:
+                        apart.ask_figures()
+                        self._report_learning(apart.figures())
+                    elif learning is not None and observers:
                         self._report_learning(learning.figures())
                     if progress is not None:
                         progress(done)
             watched = self._watch(held.drain(), dead)
             for alert in watched:
+                if isinstance(alert, Pending):
+                    alerts.wait(alert)
+                    continue
                 alerts.write(alert.record())
                 self._count(alert)
                 observers.on_alert(alert)
             stats.late_events = held.late
             for record in pipeline.expire(everything=True):
                 self._dead_record(dead, record)
-            if learning is not None:
+            if apart is not None:
+                self.stats.learning = apart.finish()
+                self._flush(alerts, dead)
+                assert not alerts.queue and not dead.queue, "every learning answer arrived"
+                self._report_learning(self.stats.learning)
+            elif learning is not None:
                 self.stats.learning = learning.finish()
                 self._report_learning(self.stats.learning)
             self.observers.close()
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
-    def _watch(self, released: Released, dead: _Sink) -> list[Alert]:
-        """The watching detectors and the models over decided events, in event-time order."""
+    def _watch(self, released: Released, dead: _Sink) -> list[Alert | Pending]:
+        """The watching detectors and the models over decided events, in event-time order
+        (the models' alerts `Pending` while their process has not answered)."""
         if not released:
             return []
-        alerts: list[Alert] = []
+        alerts: list[Alert | Pending] = []
         watch = self.pipeline.watch
         learning = self.learning
+        apart = self._apart
         for at, ticket in released:
             try:
                 if ticket.watched:
                     alerts.extend(watch(ticket))
             except Exception as exc:
                 self._failed(dead, exc, ticket.raw, Origin("orders"), "watch")
-            if learning is not None:
+            if apart is not None:
+                pending = apart.learn(ticket, at)
+                alerts.append(pending)  # its alerts, when they come
+                dead.wait(pending)  # its dead letter, if it failed
+            elif learning is not None:
                 try:
                     alerts.extend(learning.learn(ticket, at))
                 except Exception as exc:
@@ -293,10 +343,52 @@ class Replay:
 
         Unlike a worker, which applies its batch again from saved state, the replay keeps what
         the failing detector had changed before it raised (docs/durability.md)."""
-        log.error("replay: %s in the %s stage at %s", type(exc).__name__, stage, origin)
+        self._failed_named(dead, type(exc).__name__, raw, origin, stage)
+
+    def _failed_named(
+        self, dead: _Sink, name: str, raw: bytes, origin: Origin, stage: str, now: bool = False
+    ) -> None:
+        log.error("replay: %s in the %s stage at %s", name, stage, origin)
         self.stats.processing_errors += 1
-        error = f"{type(exc).__name__} in the {stage} stage"
-        self._dead(dead, "processing_error", error, raw, origin)
+        error = f"{name} in the {stage} stage"
+        record = dead_letter_record(reason="processing_error", error=error, raw=raw, origin=origin)
+        self._dead_record(dead, record, now)
+
+    def _flush(self, alerts: _Sink, dead: _Sink) -> None:
+        """Write what waited for the learning process's answers that have come (in order)."""
+        assert self._apart is not None
+        self._apart.fresh = False
+        observers = self.observers
+        queue = alerts.queue
+        while queue:
+            head = queue[0]
+            if isinstance(head, Pending):
+                if not head.done:
+                    break
+                for alert in head.alerts:
+                    alerts.emit(alert.record())
+                    self._count(alert)
+                    observers.on_alert(alert)
+            else:
+                alerts.emit(head)
+            queue.popleft()
+        queue = dead.queue
+        while queue:
+            head = queue[0]
+            if isinstance(head, Pending):
+                if not head.done:
+                    break
+                queue.popleft()
+                if head.error is not None:
+                    self._failed_named(dead, head.error, head.raw, Origin("orders"), "learn", True)
+            else:
+                queue.popleft()
+                dead.emit(head)
+
+    def _stop_apart(self) -> None:
+        if self._apart is not None:
+            self._apart.close()
+            self._apart = None
 
     def _partition(self, event: OrderPaid | LaterEvent) -> int:
         """The `orders` partition a worker would read the event from (its consumer's)."""
@@ -307,14 +399,15 @@ class Replay:
         return found
 
     def _observe(
-        self, event: OrderPaid | LaterEvent, outcome: Outcome, watched: list[Alert]
+        self, event: OrderPaid | LaterEvent, outcome: Outcome, watched: list[Alert | Pending]
     ) -> None:
         if outcome.status == "processed":
             notify_outcome([self.observers], event, outcome)
             for alert in outcome.alerts:
                 self.observers.on_alert(alert)
-        for alert in watched:
-            self.observers.on_alert(alert)
+        for item in watched:
+            if not isinstance(item, Pending):  # a pending one's, when it comes (`_flush`)
+                self.observers.on_alert(item)
 
     def _report_learning(self, figures: dict[str, float]) -> None:
         self.observers.on_learning_quality(figures)
@@ -325,10 +418,13 @@ class Replay:
         alerts: _Sink,
         decisions: _Sink,
         dead: _Sink,
-        watched: list[Alert] | None = None,
+        watched: list[Alert | Pending] | None = None,
     ) -> None:
         stats = self.stats
         for alert in watched or ():  # of events released now, whatever this one was
+            if isinstance(alert, Pending):
+                alerts.wait(alert)
+                continue
             alerts.write(alert.record())
             self._count(alert)
         status = outcome.status
@@ -391,8 +487,17 @@ class Replay:
         record = dead_letter_record(reason=reason, error=error, raw=raw, origin=origin)
         self._dead_record(sink, record)
 
-    def _dead_record(self, sink: _Sink | None, record: dict[str, Any]) -> None:
+    def _dead_record(self, sink: _Sink | None, record: dict[str, Any], now: bool = False) -> None:
         self.stats.dead_letters[record["reason"]] += 1
         self.observers.on_dead_letter(record)
         if sink is not None:
-            sink.write(record)
+            if now:
+                sink.emit(record)
+            else:
+                sink.write(record)
+
+
+def _can_fork() -> bool:
+    from replay.learning_process import available
+
+    return available()

@@ -112,6 +112,12 @@ class LearningRun:
         figures["labels_invalid"] = float(self.bad_labels)
         return figures
 
+    def detach(self) -> None:
+        """Let go of this process's handle on the scores file: another (forked) process runs
+        the learning and writes it (replay/learning_process.py)."""
+        self._scores = None
+        self._files.close()
+
     def finish(self) -> dict[str, float]:
         """Apply the verdicts still waiting; the learner's figures."""
         self._feed(float("inf"))

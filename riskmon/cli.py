@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from dataclasses import replace
 from functools import partial
@@ -106,6 +107,15 @@ def replay(
         Path | None,
         typer.Option(help="with learning: each paid order's scores (evaluate --scores)"),
     ] = None,
+    learning_in_process: Annotated[
+        bool,
+        typer.Option(
+            "--learning-in-process",
+            help="with learning: run it in this process, after each event (by default, with "
+            "two cores or more, it runs in a process of its own beside the rest of the replay: "
+            "the same outputs, in less time)",
+        ),
+    ] = False,
     rules_versions: Annotated[
         Path | None,
         typer.Option(
@@ -156,6 +166,7 @@ def replay(
             max_bytes=settings.max_message_bytes,
             observers=[*observers, *stored],
             learning=learnt,
+            learning_process=not learning_in_process and (os.cpu_count() or 1) >= 2,
             orders_partitions=orders_partitions,
             versions=_publications(rules_versions),
             controls=_records(controls, "control"),

@@ -39,6 +39,10 @@ KEYS = "keys"
 """Where the screening leaves, in a validation context, how many keys the message had."""
 UNKNOWN = "unknown"
 """And how many unknown fields it carried, its parts' included (`schemas.orders.extra_fields`)."""
+SCREENED = "screened"
+"""Set (True) in a validation context: the same bytes were screened already, by the process that
+passed them on (replay/learning_process.py decodes again the lines the replay accepted), so the
+screening, which only ever refuses, is not run again."""
 
 _INVISIBLE = (
     "\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
@@ -383,6 +387,8 @@ def _unplaced(reason: str) -> PydanticCustomError:
 
 def screen(model: BaseModel, context: Any = None) -> None:
     """Refuse `model` if it breaks the rules above (`PydanticCustomError`)."""
+    if isinstance(context, dict) and context.get(SCREENED):
+        return
     ident: list[str] = []
     prose: list[str] = []
     times: list[datetime] = []
@@ -417,4 +423,4 @@ class ScreenedMessage(WireModel):
         return self
 
 
-__all__ = ["KEYS", "UNKNOWN", "ScreenedMessage", "screen"]
+__all__ = ["KEYS", "SCREENED", "UNKNOWN", "ScreenedMessage", "screen"]
