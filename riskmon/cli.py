@@ -385,6 +385,7 @@ def _evaluate_seeds(
             max_bytes=settings.max_message_bytes,
             window=settings.event_window,
             learning=models,
+            learning_process=(os.cpu_count() or 1) >= 2,  # as `riskmon replay` runs it
         )
         engine.run(
             folder / "events.jsonl",
