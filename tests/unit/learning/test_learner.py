@@ -27,8 +27,9 @@ from simulation.generator import generate
 
 RULES = load_rules()
 # small enough for a few days: every learning detector gets to speak
-# (lower quantiles, settled on fewer scores, and the classifier eased faster: 4 days give about
-# 400 verdicts, where a month gives thousands)
+# (lower quantiles, settled on fewer scores, and the classifier eased faster: 6 days give about
+# 600 verdicts, where a month gives thousands; with 4 days' 400, once it no longer weighed the
+# address's identities nor the programme's minimum, it had not learnt enough to speak)
 CONFIG = LearningConfig(
     seed=11,
     warmup_orders=400,
@@ -72,7 +73,7 @@ class Recorder:
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory: pytest.TempPathFactory) -> list[Call]:
     folder: Path = tmp_path_factory.mktemp("learner-sim")
-    generate(5, 4, folder, events_per_day=2500, unnamed=True, labels=True)
+    generate(5, 6, folder, events_per_day=2500, unnamed=True, labels=True)
     recorder = Recorder()
     run = LearningRun(recorder, folder / "labels.jsonl")  # type: ignore[arg-type]
     Replay(RULES, learning=run).run(folder / "events.jsonl", catalog=folder / "catalog.jsonl")
