@@ -227,3 +227,36 @@ def test_the_command_runs_it_apart_unless_told(
         assert len(started) == 1  # the first run only
     for name in OUTPUTS:
         assert (tmp_path / "apart" / name).read_bytes() == (tmp_path / "in" / name).read_bytes()
+
+
+def test_forked_beside_an_open_store_and_a_metrics_server(
+    days: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child is forked after the store's connection and the /metrics thread exist: it
+    never uses them and leaves without closing them, so the parent's store is written whole
+    and its metrics are served to the end (checked by hand on PostgreSQL too: the same rows)."""
+    import sqlalchemy
+    from typer.testing import CliRunner
+
+    from riskmon.cli import app
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("RISKMON_DATABASE_URL", f"sqlite:///{tmp_path}/store.db")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join((days / "events.jsonl").read_bytes().splitlines(True)[:2500]))
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            *("--events", str(events), "--catalog", str(days / "catalog.jsonl")),
+            *("--labels", str(days / "labels.jsonl"), "--learning", "--store"),
+            *("--metrics-port", "0", "--alerts-out", str(tmp_path / "alerts.jsonl")),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "stored" in result.output
+    alerts = {line for line in (tmp_path / "alerts.jsonl").read_bytes().splitlines() if line}
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/store.db")
+    with engine.connect() as connection:
+        stored = connection.execute(sqlalchemy.text("select count(*) from alerts")).scalar_one()
+    assert alerts and stored == len(alerts)
