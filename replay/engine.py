@@ -359,31 +359,20 @@ class Replay:
         assert self._apart is not None
         self._apart.fresh = False
         observers = self.observers
-        queue = alerts.queue
-        while queue:
-            head = queue[0]
-            if isinstance(head, Pending):
-                if not head.done:
-                    break
-                for alert in head.alerts:
-                    alerts.emit(alert.record())
-                    self._count(alert)
-                    observers.on_alert(alert)
-            else:
-                alerts.emit(head)
-            queue.popleft()
-        queue = dead.queue
-        while queue:
-            head = queue[0]
-            if isinstance(head, Pending):
-                if not head.done:
-                    break
-                queue.popleft()
-                if head.error is not None:
-                    self._failed_named(dead, head.error, head.raw, Origin("orders"), "learn", True)
-            else:
-                queue.popleft()
-                dead.emit(head)
+
+        def alerted(pending: Pending) -> None:
+            for alert in pending.alerts:
+                alerts.emit(alert.record())
+                self._count(alert)
+                observers.on_alert(alert)
+
+        def failed(pending: Pending) -> None:
+            if pending.error is not None:
+                origin = Origin("orders")
+                self._failed_named(dead, pending.error, pending.raw, origin, "learn", now=True)
+
+        _drain(alerts, alerted)
+        _drain(dead, failed)
 
     def _stop_apart(self) -> None:
         if self._apart is not None:
@@ -498,6 +487,22 @@ class Replay:
 
 
 def _can_fork() -> bool:
-    from replay.learning_process import available
+    # read from the module when asked (a test stands in a machine without fork there)
+    from replay import learning_process
 
-    return available()
+    return learning_process.available()
+
+
+def _drain(sink: _Sink, answered: Callable[[Pending], None]) -> None:
+    """Write `sink`'s queue up to the first learning answer still missing (`answered` takes
+    each one that came, in its place)."""
+    queue = sink.queue
+    while queue:
+        head = queue[0]
+        if isinstance(head, Pending):
+            if not head.done:
+                break
+            answered(head)
+        else:
+            sink.emit(head)
+        queue.popleft()

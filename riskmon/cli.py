@@ -336,12 +336,12 @@ def evaluate(
 ) -> None:
     """Precision, recall and F1 per risk, pattern and detector against a ground truth; with
     --seeds, per detector and pattern over several simulations (mean, min, max)."""
+    if label_sample is not None and not (seeds is not None and learning):
+        errors.print("error: --label-sample goes with --seeds --learning")
+        raise typer.Exit(2)
     if seeds is not None:
         _evaluate_seeds(seeds, days, out, events_per_day, learning, label_sample)
         return
-    if label_sample is not None and not learning:
-        errors.print("error: --label-sample goes with --seeds --learning")
-        raise typer.Exit(2)
     if truth is None or alerts is None or decisions is None:
         errors.print("error: give --truth, --alerts and --decisions (or --seeds 1..5)")
         raise typer.Exit(2)
@@ -361,10 +361,6 @@ def _evaluate_seeds(
 ) -> None:
     from replay import Replay
     from simulation.seeds import format_seeds, parse_seeds, run_seeds
-
-    if label_sample is not None and not learning:
-        errors.print("error: --label-sample goes with --learning")
-        raise typer.Exit(2)
 
     try:
         chosen = parse_seeds(text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -110,21 +110,29 @@ def test_the_same_outputs_byte_for_byte(days: Path, tmp_path: Path) -> None:
     assert engine._apart is None  # the child was joined
 
 
+def breaking(at: int, act: Callable[[], None]) -> Learner:
+    """A learner that does `act` at its `at`-th paid order, else learns as ever."""
+    learner = Learner(RULES, CONFIG)
+    on_paid = learner.on_paid
+    calls = 0
+
+    def counted(event: Any, outcome: Any, **kw: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == at:
+            act()
+        return on_paid(event, outcome, **kw)
+
+    setattr(learner, "on_paid", counted)  # noqa: B010
+    return learner
+
+
 def test_a_learning_failure_is_the_same_dead_letter(days: Path, tmp_path: Path) -> None:
+    def raising() -> None:
+        raise ZeroDivisionError("no data of the event in the dead letter")
+
     def failing() -> Learner:
-        learner = Learner(RULES, CONFIG)
-        on_paid = learner.on_paid
-        calls = 0
-
-        def once(event: Any, outcome: Any, **kw: Any) -> Any:
-            nonlocal calls
-            calls += 1
-            if calls == 500:
-                raise ZeroDivisionError("no data of the event in the dead letter")
-            return on_paid(event, outcome, **kw)
-
-        setattr(learner, "on_paid", once)  # noqa: B010
-        return learner
+        return breaking(500, raising)
 
     inside, _, _ = replayed(days, tmp_path / "in", apart=False, learner=failing())
     apart, _, _ = replayed(days, tmp_path / "apart", apart=True, learner=failing())
@@ -155,18 +163,8 @@ def alarm() -> Iterator[None]:
 
 @pytest.mark.usefixtures("alarm")
 def test_a_dead_learning_process_fails_the_replay(days: Path, tmp_path: Path) -> None:
-    learner = Learner(RULES, CONFIG)
-    on_paid = learner.on_paid
-    calls = 0
-
-    def killed(event: Any, outcome: Any, **kw: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 300:  # in the child: it is killed as a machine out of memory would
-            os.kill(os.getpid(), signal.SIGKILL)
-        return on_paid(event, outcome, **kw)
-
-    setattr(learner, "on_paid", killed)  # noqa: B010
+    # in the child: it is killed as a machine out of memory would
+    learner = breaking(300, lambda: os.kill(os.getpid(), signal.SIGKILL))
     with pytest.raises(LearningProcessDied, match="learning process"):
         replayed(days, tmp_path / "apart", apart=True, learner=learner)
 
