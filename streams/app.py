@@ -38,7 +38,7 @@ from schemas.rules import ProgrammeRules
 from streams import commit
 from streams.api import Tokens
 from streams.catalog import CatalogReader
-from streams.collector import TICK, Collector
+from streams.collector import API_TICK, TICK, Collector
 from streams.commit import StoreSink
 from streams.config import StreamConfig
 from streams.decide import DecideSettings, DecideStage
@@ -219,7 +219,8 @@ class Worker:
             )
             app.task(fatal(self._serve_api))
         if config.full_collection_every > 0:  # streams/collector.py says why
-            app.timer(TICK)(Collector(round(config.full_collection_every / TICK)).tick)
+            tick = API_TICK if config.api_port else TICK
+            app.timer(tick)(Collector(round(config.full_collection_every / tick)).tick)
         if metrics is not None:
             app.timer(5.0)(self._report)
 
