@@ -22,9 +22,9 @@ then in flight waited out. A worker serving the checkout API passes every 0.05 s
 p99 36.0-38.9 ms against 35.2-61.0 with a pass every 0.2 s at 500/s (`benchmarks/authorize.py`,
 four runs each, alternating; the same CPU per answer). A worker without it passes every 0.2 s
 (`TICK`): the orders of a batch live about as long as 0.05 s, and passes that often walk them
-before they go; the decision delay at 1,000 events/s (`benchmarks/stream.py`, three runs each):
-p99 142-152 ms every 0.2 s against 151-205 every 0.05 s, the CPU per event 466-517 against
-485-534 µs.
+before they go. At 1,000 events/s (`benchmarks/stream.py`), the worker's CPU per event 485-560
+µs every 0.05 s (five runs) against 466-498 every 0.2 s (three), the decision delay's p99 the
+same within the runs' spread (145-205 against 142-166 ms).
 """
 
 from __future__ import annotations
