@@ -48,6 +48,12 @@ def available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def worth_it() -> bool:
+    """Whether a replay runs its learning stage apart by default: with a second core for it
+    (on one, the two processes would take turns, and the pipe costs on top)."""
+    return (os.cpu_count() or 1) >= 2
+
+
 class LearningProcessDied(RuntimeError):
     """The learning process ended before the replay did: the replay cannot go on."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from dataclasses import replace
 from functools import partial
@@ -51,6 +50,16 @@ RulesOption = Annotated[
         dir_okay=False,
     ),
 ]
+
+
+def _label_sample(when: str, default: str) -> Any:
+    """The `--label-sample` option, simulate's and evaluate's (`when`: with which options)."""
+    return typer.Option(
+        min=0.0,
+        max=1.0,
+        help=f"{when}: verdicts on this share of all paid orders at random, 2-7 days late "
+        f"({default})",
+    )
 
 
 def _rules(path: Path | None) -> ProgrammeRules:
@@ -150,6 +159,7 @@ def replay(
 ) -> None:
     """Run every detector over a file of events, in-process; exit 0 even on bad lines."""
     from replay import Replay
+    from replay.learning_process import worth_it
     from replay.summary import summary_tables
     from riskmon.exporter import replay_metrics
 
@@ -166,7 +176,7 @@ def replay(
             max_bytes=settings.max_message_bytes,
             observers=[*observers, *stored],
             learning=learnt,
-            learning_process=not learning_in_process and (os.cpu_count() or 1) >= 2,
+            learning_process=not learning_in_process and worth_it(),
             orders_partitions=orders_partitions,
             versions=_publications(rules_versions),
             controls=_records(controls, "control"),
@@ -270,11 +280,8 @@ def simulate(
     ] = False,
     label_sample: Annotated[
         float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="with --labels: verdicts on this share of all paid orders at random, 2-7 days "
-            "late (default: most flagged fraud, some found out later, a 6 %% audit)",
+        _label_sample(
+            "with --labels", "default: most flagged fraud, some found out later, a 6 %% audit"
         ),
     ] = None,
 ) -> None:
@@ -325,13 +332,7 @@ def evaluate(
         ),
     ] = False,
     label_sample: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="with --seeds --learning: verdicts on this share of all paid orders at random, "
-            "2-7 days late (the default: simulate's)",
-        ),
+        float | None, _label_sample("with --seeds --learning", "the default: simulate's")
     ] = None,
 ) -> None:
     """Precision, recall and F1 per risk, pattern and detector against a ground truth; with
@@ -360,6 +361,7 @@ def _evaluate_seeds(
     label_sample: float | None,
 ) -> None:
     from replay import Replay
+    from replay.learning_process import worth_it
     from simulation.seeds import format_seeds, parse_seeds, run_seeds
 
     try:
@@ -381,7 +383,7 @@ def _evaluate_seeds(
             max_bytes=settings.max_message_bytes,
             window=settings.event_window,
             learning=models,
-            learning_process=(os.cpu_count() or 1) >= 2,  # as `riskmon replay` runs it
+            learning_process=worth_it(),  # as `riskmon replay` runs it
         )
         engine.run(
             folder / "events.jsonl",
